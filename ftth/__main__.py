@@ -1,0 +1,3 @@
+from ftth.cli import main
+
+main()

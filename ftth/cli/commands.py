@@ -1,0 +1,3 @@
+"""Imports every command module so each registers its commands on the typer app."""
+
+from ftth.cli import info  # noqa: F401

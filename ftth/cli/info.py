@@ -1,0 +1,1 @@
+"""``ftth profiles`` and ``ftth list``: what the emulator knows by name."""
