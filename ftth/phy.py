@@ -541,14 +541,23 @@ def burst_overhead_bytes(profile: Profile, n_allocations: int, ploam: bool = Fal
     )
 
 
+def psbu_slot_bytes(profile: Profile) -> int:
+    """Line bytes reserved ahead of a burst's first allocation: the PSBu rounded up to the
+    grant unit, because StartTime (the first byte after the PSBu) counts whole grant units
+    (G.9807.1 §C.8.1.1.3: 16-byte blocks at 10G upstream, so a 232-byte PSBu takes 240)."""
+    unit = profile.grant_unit_bytes
+    return -(-profile.burst.total_bytes // unit) * unit
+
+
 def burst_line_bytes(
     profile: Profile, data_bytes: int, fec: FecCode | None, ploam: bool = False
 ) -> int:
     """Line bytes one burst occupies on the upstream, carrying ``data_bytes`` of allocations.
 
     ``data_bytes`` is the sum of the burst's allocation sizes (payload plus DBRu) — what the
-    BWmap's GrantSize fields count.  The PSBu is never FEC-coded; header, allocations, PLOAMu
-    and trailer are (G.987.3 §10.3).
+    BWmap's GrantSize fields count.  The PSBu (in its unit-aligned slot, see
+    :func:`psbu_slot_bytes`) is never FEC-coded; header, allocations, PLOAMu and trailer are
+    (G.987.3 §10.3).
     """
     protected = (
         profile.us_burst_header_bytes
@@ -557,14 +566,14 @@ def burst_line_bytes(
         + data_bytes
     )
     coded = fec.line_bytes(protected) if fec else protected
-    return profile.burst.total_bytes + coded
+    return psbu_slot_bytes(profile) + coded
 
 
 def burst_data_bytes(
     profile: Profile, line_bytes: int, fec: FecCode | None, ploam: bool = False
 ) -> int:
     """Inverse of :func:`burst_line_bytes`: allocation bytes a burst of ``line_bytes`` holds."""
-    coded = line_bytes - profile.burst.total_bytes
+    coded = line_bytes - psbu_slot_bytes(profile)
     protected = fec.data_bytes(coded) if fec else coded
     return (
         protected

@@ -1,0 +1,334 @@
+"""Byte-limited FIFO queues and the GEM/XGEM framing kernel of the fast engine.
+
+One :class:`QueueStore` holds every queue of one direction (ONU T-CONTs upstream, OLT
+per-ONU class queues downstream).  Packets live in flat numpy arrays laid out per queue
+(CSR: queue ``q`` owns ``[lo, hi)``), refilled window by window from the traffic sources.
+Per-queue scalars sit in one ``int64`` matrix ``qs[q, FIELD]`` so the kernels below take few
+arguments and numba compiles them cleanly.
+
+Semantics (the reference engine implements the same rules packet by packet):
+
+* **Admission / tail drop**: a packet arriving at ``t`` enters the queue unless the queued
+  SDU bytes plus its size exceed the buffer; otherwise it is dropped.  Admission is applied
+  lazily, just before the queue is next served, with a cut-off time: because nothing leaves a
+  queue between two of its services, deferring the decision does not change it.
+* **Service**: a grant of ``room`` bytes is filled in FIFO order.  Each piece costs the
+  encapsulation header plus the payload padded to the alignment and minimum frame
+  (:func:`ftth.phy.padded_payload_bytes`).  A packet that does not fit is fragmented when at
+  least a minimum frame fits; the remainder waits for the next grant.  The rest of the grant is
+  idle (idle GEM/XGEM frames).
+* **Departure time** of a packet = time at which its last byte is received: the grant's
+  ``time_base`` plus the line position of that byte (FEC parity spread evenly, see
+  :mod:`ftth.phy`) converted with exact integer arithmetic, plus ``extra_ps`` (downstream
+  propagation to the ONU).
+* **Unbounded (greedy) queues** never run dry: when empty at a service they create one packet
+  of ``greedy_size`` arriving at the service's cut-off; it is counted as offered then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ftth.jit import kernel
+from ftth.phy import Profile
+
+I64 = npt.NDArray[np.int64]
+I8 = npt.NDArray[np.int8]
+
+# Packet states.
+PENDING, QUEUED, DEPARTED, DROPPED = 0, 1, 2, 3
+
+# Columns of the per-queue matrix ``qs``.
+LO, HI, ADMIT, HEAD, HEAD_SENT = 0, 1, 2, 3, 4
+QBYTES, QPKTS, QENCAP, BUFFER = 5, 6, 7, 8
+UNBOUNDED, GREEDY_SIZE, GREEDY_ARRIVAL = 9, 10, 11
+OFF_B, OFF_P, DROP_B, DROP_P, DELIV_B, DELIV_P = 12, 13, 14, 15, 16, 17
+N_FIELDS = 18
+
+# Entries of the encapsulation vector ``enc``.
+ENC_HEADER, ENC_ALIGN, ENC_MIN_PAYLOAD, ENC_MAX_PIECE = 0, 1, 2, 3
+
+
+def encap_vector(profile: Profile) -> I64:
+    """Encapsulation parameters of ``profile`` as the kernel's ``enc`` vector.
+
+    EPON carries whole Ethernet frames: the "header" is preamble + IFG and no piece limit.
+    """
+    header = profile.encap_header_bytes
+    align = profile.encap_align_bytes
+    min_payload = max(0, profile.encap_min_frame_bytes - header)
+    if profile.encap_max_fragment_bytes > 0:
+        max_piece = (profile.encap_max_fragment_bytes // align) * align
+    else:
+        max_piece = 1 << 40
+    return np.array([header, align, min_payload, max_piece], dtype=np.int64)
+
+
+@kernel
+def piece_cost(piece: int, enc: I64) -> int:
+    """Bytes one piece of ``piece`` payload bytes costs: header + padded payload."""
+    align = enc[ENC_ALIGN]
+    padded = ((piece + align - 1) // align) * align
+    if padded < enc[ENC_MIN_PAYLOAD]:
+        padded = enc[ENC_MIN_PAYLOAD]
+    return enc[ENC_HEADER] + padded
+
+
+@kernel
+def encap_cost(remaining: int, enc: I64) -> int:
+    """Bytes needed to send ``remaining`` payload bytes (pieces of at most the max fragment)."""
+    total = 0
+    max_piece = enc[ENC_MAX_PIECE]
+    while remaining > max_piece:
+        total += enc[ENC_HEADER] + max_piece
+        remaining -= max_piece
+    return total + piece_cost(remaining, enc)
+
+
+@kernel
+def admit(
+    q: int, until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64
+) -> None:
+    """Admit queue ``q``'s pending packets that arrived at or before ``until_ps`` (tail drop)."""
+    i = qs[q, ADMIT]
+    end = qs[q, HI]
+    while i < end and arrival_ps[i] <= until_ps:
+        size = size_bytes[i]
+        qs[q, OFF_B] += size
+        qs[q, OFF_P] += 1
+        if qs[q, QBYTES] + size > qs[q, BUFFER]:
+            state[i] = DROPPED
+            qs[q, DROP_B] += size
+            qs[q, DROP_P] += 1
+        else:
+            state[i] = QUEUED
+            qs[q, QBYTES] += size
+            qs[q, QPKTS] += 1
+            qs[q, QENCAP] += encap_cost(size, enc)
+        i += 1
+    qs[q, ADMIT] = i
+
+
+@kernel
+def admit_all(until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64) -> None:
+    """Admit every queue's arrivals up to ``until_ps``."""
+    for q in range(qs.shape[0]):
+        admit(q, until_ps, qs, arrival_ps, size_bytes, state, enc)
+
+
+@kernel
+def line_offset(data_offset: int, fec_n: int, fec_k: int) -> int:
+    """Line bytes spanned by ``data_offset`` FEC-protected data bytes (ceil(d·n/k))."""
+    if fec_k == 0:
+        return data_offset
+    return (data_offset * fec_n + fec_k - 1) // fec_k
+
+
+@kernel
+def serve_grants(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    enc: I64,
+    g_queue: I64,
+    g_room: I64,
+    g_cutoff_ps: I64,
+    g_time_base_ps: I64,
+    g_line_start: I64,
+    g_data_start: I64,
+    g_extra_ps: I64,
+    fec_n: int,
+    fec_k: int,
+    frame_bytes: int,
+    frame_ps: int,
+    out_queue: I64,
+    out_arrival_ps: I64,
+    out_size: I64,
+    out_depart_ps: I64,
+    g_used: I64,
+) -> int:
+    """Serve one frame's grants in order; return the number of packets completed.
+
+    Parameters (per grant ``g``)
+    ----------------------------
+    g_queue
+        Queue served.
+    g_room
+        Payload bytes granted (after DBRu).
+    g_cutoff_ps
+        Packets that arrived at or before this time may be sent (the burst's send time at the
+        ONU upstream, the frame start downstream).
+    g_time_base_ps, g_line_start, g_data_start, g_extra_ps
+        Timing: the last byte of a piece ending at payload offset ``e`` is received at
+        ``time_base + (line_start + ceil((data_start + e)·n/k)) · frame_ps // frame_bytes +
+        extra``.
+    g_used
+        Output: bytes of the grant used (the rest is idle).
+    """
+    n_out = 0
+    header = enc[ENC_HEADER]
+    align = enc[ENC_ALIGN]
+    max_piece = enc[ENC_MAX_PIECE]
+    min_frame = header + enc[ENC_MIN_PAYLOAD]
+    for g in range(g_queue.shape[0]):
+        q = g_queue[g]
+        cutoff = g_cutoff_ps[g]
+        admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
+        room = g_room[g]
+        used = 0
+        h = qs[q, HEAD]
+        while True:
+            while h < qs[q, ADMIT] and state[h] == DROPPED:
+                h += 1
+            from_store = h < qs[q, ADMIT]
+            if from_store:
+                arrival = arrival_ps[h]
+                size = size_bytes[h]
+            elif qs[q, UNBOUNDED] == 1:
+                if qs[q, GREEDY_ARRIVAL] < 0:
+                    size = qs[q, GREEDY_SIZE]
+                    qs[q, GREEDY_ARRIVAL] = cutoff
+                    qs[q, OFF_B] += size
+                    qs[q, OFF_P] += 1
+                    qs[q, QBYTES] += size
+                    qs[q, QPKTS] += 1
+                    qs[q, QENCAP] += encap_cost(size, enc)
+                arrival = qs[q, GREEDY_ARRIVAL]
+                size = qs[q, GREEDY_SIZE]
+            else:
+                break
+            remaining = size - qs[q, HEAD_SENT]
+            piece = remaining if remaining < max_piece else max_piece
+            cost = piece_cost(piece, enc)
+            avail = room - used
+            if cost <= avail:
+                used += cost
+                qs[q, QENCAP] -= cost
+                if piece == remaining:
+                    end = line_offset(g_data_start[g] + used, fec_n, fec_k)
+                    out_queue[n_out] = q
+                    out_arrival_ps[n_out] = arrival
+                    out_size[n_out] = size
+                    out_depart_ps[n_out] = (
+                        g_time_base_ps[g]
+                        + ((g_line_start[g] + end) * frame_ps) // frame_bytes
+                        + g_extra_ps[g]
+                    )
+                    n_out += 1
+                    qs[q, QBYTES] -= size
+                    qs[q, QPKTS] -= 1
+                    qs[q, DELIV_B] += size
+                    qs[q, DELIV_P] += 1
+                    qs[q, HEAD_SENT] = 0
+                    if from_store:
+                        state[h] = DEPARTED
+                        h += 1
+                    else:
+                        qs[q, GREEDY_ARRIVAL] = -1
+                else:
+                    qs[q, HEAD_SENT] += piece
+                continue
+            # The next piece does not fit: cut a fragment if a minimum frame fits.
+            if avail >= min_frame:
+                frag = ((avail - header) // align) * align
+                if 0 < frag < piece:
+                    before = encap_cost(remaining, enc)
+                    used += header + frag
+                    qs[q, HEAD_SENT] += frag
+                    qs[q, QENCAP] += encap_cost(remaining - frag, enc) - before
+            break
+        qs[q, HEAD] = h
+        g_used[g] = used
+    return n_out
+
+
+class QueueStore:
+    """Every FIFO queue of one direction, in flat arrays refilled window by window.
+
+    Parameters
+    ----------
+    profile
+        Technology profile (encapsulation rules).
+    buffer_bytes
+        Per-queue buffer size in SDU bytes.
+    unbounded_size_bytes
+        Per queue: 0 for a normal queue, else the frame size of an unbounded (greedy) source.
+    """
+
+    def __init__(
+        self, profile: Profile, buffer_bytes: Sequence[int], unbounded_size_bytes: Sequence[int]
+    ) -> None:
+        n = len(buffer_bytes)
+        self.n_queues = n
+        self.enc = encap_vector(profile)
+        self.qs = np.zeros((n, N_FIELDS), dtype=np.int64)
+        self.qs[:, BUFFER] = np.asarray(buffer_bytes, dtype=np.int64)
+        sizes = np.asarray(unbounded_size_bytes, dtype=np.int64)
+        self.qs[:, UNBOUNDED] = (sizes > 0).astype(np.int64)
+        self.qs[:, GREEDY_SIZE] = sizes
+        self.qs[:, GREEDY_ARRIVAL] = -1
+        self.arrival_ps: I64 = np.zeros(0, dtype=np.int64)
+        self.size_bytes: I64 = np.zeros(0, dtype=np.int64)
+        self.state: I8 = np.zeros(0, dtype=np.int8)
+
+    def append(self, batches: Sequence[tuple[I64, I64]]) -> None:
+        """Append each queue's newly generated packets, keeping what is still waiting.
+
+        Packets already departed or dropped are discarded so memory stays proportional to
+        one window plus what is queued.
+        """
+        qs = self.qs
+        keep_arr: list[I64] = []
+        keep_size: list[I64] = []
+        keep_state: list[I8] = []
+        new_lo = np.zeros(self.n_queues, dtype=np.int64)
+        n_queued = np.zeros(self.n_queues, dtype=np.int64)
+        cursor = 0
+        for q in range(self.n_queues):
+            head, hi = int(qs[q, HEAD]), int(qs[q, HI])
+            st = self.state[head:hi]
+            alive = (st == PENDING) | (st == QUEUED)
+            arr_new, size_new = batches[q]
+            old_arr = self.arrival_ps[head:hi][alive]
+            old_size = self.size_bytes[head:hi][alive]
+            old_state = st[alive]
+            keep_arr += [old_arr, np.asarray(arr_new, dtype=np.int64)]
+            keep_size += [old_size, np.asarray(size_new, dtype=np.int64)]
+            keep_state += [old_state, np.zeros(len(arr_new), dtype=np.int8)]
+            new_lo[q] = cursor
+            n_queued[q] = int(np.count_nonzero(old_state == QUEUED))
+            cursor += len(old_arr) + len(arr_new)
+        self.arrival_ps = np.concatenate(keep_arr) if keep_arr else self.arrival_ps
+        self.size_bytes = np.concatenate(keep_size) if keep_size else self.size_bytes
+        self.state = np.concatenate(keep_state) if keep_state else self.state
+        qs[:, LO] = new_lo
+        qs[:, HEAD] = new_lo
+        qs[:, ADMIT] = new_lo + n_queued
+        qs[:, HI] = np.append(new_lo[1:], cursor)
+
+    def admit_all(self, until_ps: int) -> None:
+        """Admit every queue's arrivals up to ``until_ps`` (inclusive)."""
+        admit_all(until_ps, self.qs, self.arrival_ps, self.size_bytes, self.state, self.enc)
+
+    @property
+    def queued_encap_bytes(self) -> I64:
+        """Encapsulated bytes waiting per queue (what a DBRu reports, before rounding)."""
+        return self.qs[:, QENCAP]
+
+    def ledger_totals(self) -> dict[str, int]:
+        """Whole-direction conservation counters (bytes and packets)."""
+        qs = self.qs
+        return {
+            "offered_bytes": int(qs[:, OFF_B].sum()),
+            "delivered_bytes": int(qs[:, DELIV_B].sum()),
+            "queued_bytes": int(qs[:, QBYTES].sum()),
+            "dropped_bytes": int(qs[:, DROP_B].sum()),
+            "offered_packets": int(qs[:, OFF_P].sum()),
+            "delivered_packets": int(qs[:, DELIV_P].sum()),
+            "queued_packets": int(qs[:, QPKTS].sum()),
+            "dropped_packets": int(qs[:, DROP_P].sum()),
+        }
