@@ -704,7 +704,7 @@ def saturation_goodput_bps(
     Every ONU has one T-CONT (upstream) or one queue (downstream), always backlogged with
     ``frame_bytes`` Ethernet frames.  Upstream: each ONU sends one burst per frame, the frame
     shared equally in whole grant units.  Downstream: one allocation structure per ONU in the
-    BWmap.  The emulator's saturation runs (static DBA, which asks for no DBRu) must land within
+    BWmap and the payload shared equally among the ONUs' queues.  The emulator's saturation runs (static DBA, which asks for no DBRu) must land within
     0.5 % of this value.
 
     The rounded table of pon-reference §2 leaves out two real costs: the DBRu (``dbru``) and
@@ -736,6 +736,10 @@ def saturation_goodput_bps(
     frames_per_s = 1e12 / prof.frame_ps
     if direction == "downstream":
         room = ds_payload_bytes(prof, onus, fec)
+        if fragment_headers:
+            # The frame is shared equally among the ONUs' queues, so each queue's share ends
+            # in a cut packet: one extra header per ONU per frame, not one per frame.
+            room -= (onus - 1) * prof.encap_header_bytes
         return stream_goodput_bytes(prof, room, frame_bytes, fragment_headers) * 8 * frames_per_s
     code = prof.fec("upstream", fec)
     dbru_bytes = prof.dbru_bytes if dbru else 0

@@ -1,0 +1,28 @@
+"""Wires a scenario into one emulation run and returns its :class:`~ftth.emulator.result.Result`.
+
+``build_spec`` resolves the scenario (topology, T-CONTs, queues, traffic sources), then the
+chosen engine runs it: ``fast`` (simpy frame clock + array data plane) or ``reference``
+(one simpy event per packet).  Both return a :class:`~ftth.emulator.collector.RawRun` that
+:mod:`ftth.emulator.result` turns into the results contract.
+"""
+
+from __future__ import annotations
+
+from ftth.emulator.collector import RawRun
+from ftth.emulator.fast import ProgressFn, run_fast
+from ftth.emulator.reference import run_reference
+from ftth.emulator.spec import EmulationSpec
+
+ENGINES = ("fast", "reference")
+
+
+def run_spec(spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None) -> RawRun:
+    """Run a resolved spec with the named engine."""
+    if engine == "fast":
+        return run_fast(spec, progress)
+    if engine == "reference":
+        return run_reference(spec)
+    raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+
+
+__all__ = ["ENGINES", "EmulationSpec", "RawRun", "run_spec"]

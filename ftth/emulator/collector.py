@@ -1,0 +1,96 @@
+"""Statistics both engines feed in the same way: delays, throughput, grants, the ledger.
+
+The engines hand over departures in batches (queue, arrival, size, departure); the
+collector turns them into per-queue delay histograms (after warm-up), bytes delivered in the
+measuring window, and — when asked — a full per-packet record for engine-equivalence tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from ftth.metrics import HistogramBank
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass
+class DirectionStats:
+    """Per-queue statistics of one direction."""
+
+    n_queues: int
+    warmup_ps: int
+    end_ps: int
+    record_packets: bool = False
+    delays: HistogramBank = field(init=False)
+    window_delivered_bytes: I64 = field(init=False)
+    window_delivered_packets: I64 = field(init=False)
+    window_offered_bytes: I64 = field(init=False)
+    granted_bytes: I64 = field(init=False)
+    used_bytes: I64 = field(init=False)
+    counters: dict[str, I64] = field(default_factory=dict)
+    _packets: list[tuple[I64, I64, I64, I64]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.n_queues
+        self.delays = HistogramBank(n)
+        self.window_delivered_bytes = np.zeros(n, dtype=np.int64)
+        self.window_delivered_packets = np.zeros(n, dtype=np.int64)
+        self.window_offered_bytes = np.zeros(n, dtype=np.int64)
+        self.granted_bytes = np.zeros(n, dtype=np.int64)
+        self.used_bytes = np.zeros(n, dtype=np.int64)
+
+    def departures(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
+        """Record completed packets.  Delay statistics count packets arriving after warm-up;
+        throughput counts bytes whose last bit is received inside the measuring window."""
+        if len(queue) == 0:
+            return
+        if self.record_packets:
+            self._packets.append((queue.copy(), arrival_ps.copy(), size_bytes.copy(), depart_ps.copy()))
+        measured = arrival_ps >= self.warmup_ps
+        if np.all(measured):
+            self.delays.add(queue, depart_ps - arrival_ps)
+        elif np.any(measured):
+            self.delays.add(queue[measured], (depart_ps - arrival_ps)[measured])
+        in_window = (depart_ps >= self.warmup_ps) & (depart_ps < self.end_ps)
+        if np.any(in_window):
+            q = queue[in_window]
+            self.window_delivered_bytes += np.bincount(q, weights=size_bytes[in_window], minlength=self.n_queues).astype(np.int64)
+            self.window_delivered_packets += np.bincount(q, minlength=self.n_queues)
+
+    def offered(self, queue_index: int, arrival_ps: I64, size_bytes: I64) -> None:
+        """Count generated packets arriving inside the measuring window."""
+        sel = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps)
+        self.window_offered_bytes[queue_index] += int(size_bytes[sel].sum())
+
+    def grants(self, queue: I64, granted_bytes: I64, used_bytes: I64) -> None:
+        np.add.at(self.granted_bytes, queue, granted_bytes)
+        np.add.at(self.used_bytes, queue, used_bytes)
+
+    def packets(self) -> tuple[I64, I64, I64, I64]:
+        """Every recorded departure, sorted by (queue, arrival, departure)."""
+        if not self._packets:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z, z, z
+        q, a, s, d = (np.concatenate([p[i] for p in self._packets]) for i in range(4))
+        order = np.lexsort((d, a, q))
+        return q[order], a[order], s[order], d[order]
+
+
+@dataclass
+class RawRun:
+    """What an engine returns: per-direction statistics plus run-level facts."""
+
+    upstream: DirectionStats
+    downstream: DirectionStats
+    engine: str
+    backend: str
+    wall_s: float = 0.0
+    frames: int = 0
+    #: Upstream line bytes used by bursts, per frame (grant-utilisation timeline).
+    us_used_line_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    us_payload_used_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    allocations: int = 0
