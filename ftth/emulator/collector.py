@@ -16,6 +16,9 @@ from ftth.metrics import HistogramBank
 
 I64 = npt.NDArray[np.int64]
 
+#: Departures buffered before statistics are updated (bounded memory, few numpy calls).
+FLUSH_PACKETS = 200_000
+
 
 @dataclass
 class DirectionStats:
@@ -33,6 +36,8 @@ class DirectionStats:
     used_bytes: I64 = field(init=False)
     counters: dict[str, I64] = field(default_factory=dict)
     _packets: list[tuple[I64, I64, I64, I64]] = field(default_factory=list)
+    _buffer: list[tuple[I64, I64, I64, I64]] = field(default_factory=list)
+    _buffered: int = 0
 
     def __post_init__(self) -> None:
         n = self.n_queues
@@ -44,10 +49,30 @@ class DirectionStats:
         self.used_bytes = np.zeros(n, dtype=np.int64)
 
     def departures(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
-        """Record completed packets.  Delay statistics count packets arriving after warm-up;
-        throughput counts bytes whose last bit is received inside the measuring window."""
+        """Record completed packets (buffered; statistics are updated in large batches)."""
         if len(queue) == 0:
             return
+        self._buffer.append((queue, arrival_ps, size_bytes, depart_ps))
+        self._buffered += len(queue)
+        if self._buffered >= FLUSH_PACKETS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Fold buffered departures into the statistics (call once more at the end of a run)."""
+        if not self._buffer:
+            return
+        parts = self._buffer
+        self._buffer = []
+        self._buffered = 0
+        if len(parts) == 1:
+            queue, arrival_ps, size_bytes, depart_ps = parts[0]
+        else:
+            queue, arrival_ps, size_bytes, depart_ps = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        self._fold(queue, arrival_ps, size_bytes, depart_ps)
+
+    def _fold(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
+        """Delay statistics count packets arriving after warm-up; throughput counts bytes
+        whose last bit is received inside the measuring window."""
         if self.record_packets:
             self._packets.append((queue.copy(), arrival_ps.copy(), size_bytes.copy(), depart_ps.copy()))
         measured = arrival_ps >= self.warmup_ps

@@ -165,6 +165,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         d.ensure_generated(spec.duration_ps)
         d.store.admit_all(spec.duration_ps - 1)
         d.stats.counters = _counters(d.store)
+        d.stats.flush()
     if progress is not None:
         progress(n_frames, n_frames)
     return RawRun(

@@ -203,6 +203,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     env.run()
     for stats, queues in ((up_stats, up_q), (down_stats, down_q)):
         stats.counters = _counters(queues)
+        stats.flush()
     return RawRun(
         upstream=up_stats,
         downstream=down_stats,

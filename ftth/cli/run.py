@@ -1,0 +1,79 @@
+"""``ftth run``: emulate a scenario and report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ftth.cli import app
+from ftth.errors import InputError
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (``-`` = stdout); a write failure is bad input, not a crash."""
+    if str(path) == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file; omit for the embedded default (seeds/urban-2020-100mbps.toml).", show_default=False)] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="Emulated seconds (overrides duration_s).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (overrides seed).")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help="fast (default) or reference (one event per packet; slow, the test oracle).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any scenario key: --set dotted.key=value (repeatable).")] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")] = None,
+    csv_dir: Annotated[Path | None, typer.Option("--csv", help="Write summary/delays/tconts/households CSV files into this directory.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
+) -> None:
+    """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
+
+    Exit status 0 when the verdict passes, 1 when it fails, 2 on bad input.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ftth.api import run as run_scenario
+    from ftth.report import summary_tables, write_csv
+    from ftth.scenario import load_scenario
+
+    overrides = list(set_ or [])
+    if duration is not None:
+        overrides.append(f"duration_s={duration!r}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if engine is not None:
+        if engine not in ("fast", "reference"):
+            raise InputError("--engine", f"unknown engine {engine!r}; valid: fast, reference")
+        overrides.append(f'engine="{engine}"')
+    sc = load_scenario(scenario, overrides)
+    console = Console(stderr=json_path is not None and str(json_path) == "-")
+    show_progress = not quiet and console.is_terminal
+    if show_progress:
+        with Progress(
+            TextColumn(f"[bold]{sc.name}[/]"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
+            TimeRemainingColumn(), console=console, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("frames", total=1.0)
+            result = run_scenario(sc, progress=lambda done, total: bar.update(task, completed=done / total))
+    else:
+        result = run_scenario(sc)
+    data = result.to_dict()
+    out_json = json_path or sc.output.json_path
+    if out_json is not None:
+        write_text(Path(out_json), result.to_json())
+    out_csv = csv_dir or sc.output.csv_dir
+    if out_csv is not None:
+        write_csv(data, out_csv)
+    if not quiet:
+        console.print(summary_tables(data))
+    raise typer.Exit(0 if result.passed else 1)

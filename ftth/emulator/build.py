@@ -1,0 +1,191 @@
+"""Resolve a :class:`~ftth.scenario.Scenario` into an :class:`EmulationSpec`.
+
+* Topology: per-ONU distance, one-way delay, Teqd (:mod:`ftth.topology`).
+* T-CONTs: every ONU gets the scenario's T-CONT templates (or its own), Alloc-IDs assigned
+  from the profile's first assignable Alloc-ID in ONU order.
+* Queues: one upstream queue per T-CONT, one downstream queue per (ONU, class).
+* Traffic: one source per queue that declares ``traffic``; each gets its own generator from
+  ``SeedSequence(seed, spawn_key=(direction, onu id, queue position))`` so adding or removing
+  a source never changes the packets of another.  ``traffic.upstream_load`` /
+  ``downstream_load`` rescale every source of that direction so the total mean offered rate
+  is that share of the analytic capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
+from ftth.errors import InputError
+from ftth.phy import Direction
+from ftth.scenario import Scenario
+from ftth.topology import build_topology
+from ftth.traffic import make_source
+from ftth.units import PS_PER_MS, s_to_ps, us_to_ps
+from olt.dba.base import TcontTable
+
+_DIRECTION_KEY = {"upstream": 1, "downstream": 2}
+#: Parameters that scale a source's mean rate linearly, by model.
+_RATE_KEYS = ("rate_bps", "mean_bps")
+
+
+def _rng(seed: int, direction: Direction, onu_id: int, position: int) -> np.random.Generator:
+    seq = np.random.SeedSequence(seed, spawn_key=(_DIRECTION_KEY[direction], onu_id, position))
+    return np.random.default_rng(seq)
+
+
+def _scaled(params: Mapping[str, Any], model: str, factor: float) -> dict[str, Any]:
+    out = dict(params)
+    for key in _RATE_KEYS:
+        if key in out and out[key] is not None:
+            out[key] = float(out[key]) * factor
+            return out
+    if model == "pcap":
+        out["speed"] = float(out.get("speed", 1.0)) * factor
+    return out
+
+
+class _SourcePlan:
+    """A queue's traffic: model, params, seed key — materialised as factories once scaled."""
+
+    def __init__(
+        self, queue: QueueSpec, table: Mapping[str, Any], where: str, direction: Direction,
+        onu_id: int, position: int, line_rate_bps: float, seed: int,
+    ) -> None:  # fmt: skip
+        self.queue = queue
+        self.model = str(table.get("model", ""))
+        self.params = {k: v for k, v in table.items() if k != "model"}
+        self.where = where
+        self.direction = direction
+        self.onu_id = onu_id
+        self.position = position
+        self.line_rate_bps = line_rate_bps
+        self.seed = seed
+
+    def build(self, params: Mapping[str, Any]) -> Any:
+        rng = _rng(self.seed, self.direction, self.onu_id, self.position)
+        return make_source(self.model, params, rng, line_rate_bps=self.line_rate_bps, where=self.where)
+
+    def factory(self, params: Mapping[str, Any]) -> SourceFactory:
+        return lambda: self.build(params)
+
+
+def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str) -> None:
+    """Give every queue its source factory, rescaled to ``load`` × capacity if asked."""
+    factor = 1.0
+    if load is not None and plans:
+        probes = [plan.build(plan.params) for plan in plans]
+        total = sum(p.mean_rate_bps for p in probes if not getattr(p, "is_unbounded", False))
+        if total <= 0:
+            raise InputError(where, "a load is set but no source in that direction has a finite rate")
+        factor = load * capacity_bps / total
+    for plan in plans:
+        params = _scaled(plan.params, plan.model, factor) if factor != 1.0 else plan.params
+        source = plan.build(params)
+        if getattr(source, "is_unbounded", False):
+            plan.queue.greedy_size_bytes = int(source.size_bytes)
+        else:
+            plan.queue.sources.append(plan.factory(params))
+
+
+def build_spec(scenario: Scenario, *, record_packets: bool = False) -> EmulationSpec:
+    """Resolve ``scenario`` for the engines."""
+    profile = scenario.profile
+    if not profile.framed:
+        raise InputError(
+            "technology",
+            f"{profile.title} (MPCP polling) is not emulated yet — it arrives with the OLT issue;"
+            " use gpon, xg-pon or xgs-pon",
+        )
+    onus = scenario.onu_list()
+    topo = build_topology(
+        profile,
+        scenario.tree.feeder_km,
+        {onu.id: onu.drop_km for onu in onus},
+        scenario.tree.splitters,
+        us_to_ps(scenario.teqd_us_effective),
+        max_differential_km=scenario.tree.max_differential_km,
+    )
+    places = {place.onu_id: place for place in topo.places}
+    one_way = np.array([places[onu.id].one_way_ps for onu in onus], dtype=np.int64)
+    per_onu = scenario.households.per_onu
+    default_buffer = scenario.olt.downstream_buffer_bytes
+    seed = scenario.seed
+
+    up_queues: list[QueueSpec] = []
+    down_queues: list[QueueSpec] = []
+    up_plans: list[_SourcePlan] = []
+    down_plans: list[_SourcePlan] = []
+    cols: dict[str, list[float]] = {k: [] for k in ("onu", "type", "fixed", "assured", "max", "prio", "weight")}
+    for i, onu in enumerate(onus):
+        for pos, tc in enumerate(onu.tconts or []):
+            q = QueueSpec(onu_index=i, name=tc.name, priority=tc.priority, buffer_bytes=tc.buffer_bytes,
+                          tcont_type=tc.type, household=i * per_onu)  # fmt: skip
+            up_queues.append(q)
+            cols["onu"].append(i)
+            cols["type"].append(tc.type)
+            cols["fixed"].append(tc.fixed_bps)
+            cols["assured"].append(tc.assured_bps)
+            cols["max"].append(tc.max_bps)
+            cols["prio"].append(tc.priority)
+            cols["weight"].append(tc.weight)
+            if tc.traffic:
+                up_plans.append(_SourcePlan(q, tc.traffic, f"tconts[{pos}].traffic", "upstream",
+                                            onu.id, pos, profile.upstream_bps, seed))  # fmt: skip
+        for pos, cls in enumerate(onu.downstream or []):
+            buffer_bytes = cls.buffer_bytes if cls.buffer_bytes is not None else default_buffer
+            q = QueueSpec(onu_index=i, name=cls.name, priority=cls.priority, buffer_bytes=buffer_bytes,
+                          household=i * per_onu)  # fmt: skip
+            down_queues.append(q)
+            if cls.traffic:
+                down_plans.append(_SourcePlan(q, cls.traffic, f"downstream[{pos}].traffic", "downstream",
+                                              onu.id, pos, profile.downstream_bps, seed))  # fmt: skip
+    n_t = len(up_queues)
+    tconts = TcontTable(
+        onu_index=np.array(cols["onu"], dtype=np.int64),
+        alloc_id=(profile.min_assignable_alloc_id + np.arange(n_t)).astype(np.int64),
+        tcont_type=np.array(cols["type"], dtype=np.int64),
+        fixed_bps=np.array(cols["fixed"], dtype=float),
+        assured_bps=np.array(cols["assured"], dtype=float),
+        max_bps=np.array(cols["max"], dtype=float),
+        priority=np.array(cols["prio"], dtype=np.int64),
+        weight=np.array(cols["weight"], dtype=float),
+    )
+    if n_t and int(tconts.alloc_id[-1]) > profile.max_alloc_id:
+        raise InputError("tconts", f"{n_t} T-CONTs need more Alloc-IDs than {profile.title} has")
+    _attach(up_plans, scenario.traffic.upstream_load, scenario.capacity_bps("upstream"), "traffic.upstream_load")
+    _attach(down_plans, scenario.traffic.downstream_load, scenario.capacity_bps("downstream"),
+            "traffic.downstream_load")  # fmt: skip
+    duration_ps = s_to_ps(scenario.duration_s)
+    tier_down, tier_up = scenario.households.tier_down_bps, scenario.households.tier_up_bps
+    return EmulationSpec(
+        name=scenario.name,
+        profile=profile,
+        us_fec=profile.fec("upstream", scenario.fec.upstream),
+        ds_fec=profile.fec("downstream", scenario.fec.downstream),
+        duration_ps=duration_ps,
+        warmup_ps=s_to_ps(scenario.warmup_s_effective),
+        seed=seed,
+        onu_ids=[onu.id for onu in onus],
+        one_way_ps=one_way,
+        distance_km=[scenario.distance_km(onu) for onu in onus],
+        teqd_ps=topo.teqd_ps,
+        tconts=tconts,
+        upstream=up_queues,
+        downstream=down_queues,
+        dba_name=scenario.dba.name or "proportional",
+        dba_params=dict(scenario.dba.params),
+        cycle_frames=scenario.dba.cycle_frames,
+        report_latency_frames=scenario.dba.report_latency_frames,
+        dbru_every_frames=scenario.dba.dbru_every_frames,
+        window_ps=scenario.traffic.window_ms * PS_PER_MS,
+        split_ratio=topo.split_ratio,
+        tier_down_bps=tier_down,
+        tier_up_bps=tier_up,
+        households_per_onu=per_onu,
+        pass_ratio=scenario.households.pass_ratio,
+        record_packets=record_packets,
+    )
