@@ -279,36 +279,35 @@ class QueueStore:
         """Append each queue's newly generated packets, keeping what is still waiting.
 
         Packets already departed or dropped are discarded so memory stays proportional to
-        one window plus what is queued.
+        one window plus what is queued.  Vectorised over queues: one stable sort by queue
+        puts each queue's surviving packets, then its new ones, into its CSR segment.
         """
         qs = self.qs
-        keep_arr: list[I64] = []
-        keep_size: list[I64] = []
-        keep_state: list[I8] = []
-        new_lo = np.zeros(self.n_queues, dtype=np.int64)
-        n_queued = np.zeros(self.n_queues, dtype=np.int64)
-        cursor = 0
-        for q in range(self.n_queues):
-            head, hi = int(qs[q, HEAD]), int(qs[q, HI])
-            st = self.state[head:hi]
-            alive = (st == PENDING) | (st == QUEUED)
-            arr_new, size_new = batches[q]
-            old_arr = self.arrival_ps[head:hi][alive]
-            old_size = self.size_bytes[head:hi][alive]
-            old_state = st[alive]
-            keep_arr += [old_arr, np.asarray(arr_new, dtype=np.int64)]
-            keep_size += [old_size, np.asarray(size_new, dtype=np.int64)]
-            keep_state += [old_state, np.zeros(len(arr_new), dtype=np.int8)]
-            new_lo[q] = cursor
-            n_queued[q] = int(np.count_nonzero(old_state == QUEUED))
-            cursor += len(old_arr) + len(arr_new)
-        self.arrival_ps = np.concatenate(keep_arr) if keep_arr else self.arrival_ps
-        self.size_bytes = np.concatenate(keep_size) if keep_size else self.size_bytes
-        self.state = np.concatenate(keep_state) if keep_state else self.state
+        n = self.n_queues
+        lo, hi, head = qs[:, LO], qs[:, HI], qs[:, HEAD]
+        old_queue = np.repeat(np.arange(n, dtype=np.int64), hi - lo)
+        idx = np.arange(len(self.state), dtype=np.int64)
+        alive = ((self.state == PENDING) | (self.state == QUEUED)) & (idx >= head[old_queue])
+        new_len = np.array([len(b[0]) for b in batches], dtype=np.int64)
+        new_queue = np.repeat(np.arange(n, dtype=np.int64), new_len)
+        queue = np.concatenate((old_queue[alive], new_queue))
+        group = np.concatenate((np.zeros(int(alive.sum()), dtype=np.int64), np.ones(len(new_queue), dtype=np.int64)))
+        order = np.argsort(queue * 2 + group, kind="stable")
+        arrivals = [b[0] for b in batches]
+        sizes = [b[1] for b in batches]
+        new_arr = np.concatenate(arrivals).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
+        new_size = np.concatenate(sizes).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
+        old_state = self.state[alive]
+        self.arrival_ps = np.concatenate((self.arrival_ps[alive], new_arr))[order]
+        self.size_bytes = np.concatenate((self.size_bytes[alive], new_size))[order]
+        self.state = np.concatenate((old_state, np.zeros(len(new_arr), dtype=np.int8)))[order]
+        counts = np.bincount(queue, minlength=n).astype(np.int64)
+        n_queued = np.bincount(old_queue[alive][old_state == QUEUED], minlength=n).astype(np.int64)
+        new_lo = np.cumsum(counts) - counts
         qs[:, LO] = new_lo
         qs[:, HEAD] = new_lo
         qs[:, ADMIT] = new_lo + n_queued
-        qs[:, HI] = np.append(new_lo[1:], cursor)
+        qs[:, HI] = new_lo + counts
 
     def admit_all(self, until_ps: int) -> None:
         """Admit every queue's arrivals up to ``until_ps`` (inclusive)."""

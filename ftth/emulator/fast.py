@@ -9,6 +9,7 @@ windows (``window_ps``) so the sources run vectorised.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -19,10 +20,14 @@ from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, serve_grants
-from ftth.jit import backend_name
+from ftth.emulator.compiled import run_compiled_loop
+from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 
 ProgressFn = Callable[[int, int], None]
+
+#: Set FTTH_STEPPED=1 to run the per-frame Python loop even when a compiled twin exists.
+FORCE_STEPPED = os.environ.get("FTTH_STEPPED", "") not in ("", "0")
 
 
 class _Direction:
@@ -46,11 +51,8 @@ class _Direction:
         while self.generated_until_ps <= min(until_ps, end - 1):
             start = self.generated_until_ps
             stop = min(start + self.spec.window_ps, end)
-            batches = []
-            for qi, sources in enumerate(self.sources):
-                arr, size = merged_batch(sources, start, stop)
-                self.stats.offered(qi, arr, size)
-                batches.append((arr, size))
+            batches = [merged_batch(sources, start, stop) for sources in self.sources]
+            self.stats.offered_batches(batches)
             self.store.append(batches)
             self.generated_until_ps = stop
 
@@ -149,6 +151,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 )  # fmt: skip
 
     env = simpy.Environment()
+    compiled = ACCELERATED and getattr(olt.dba, "compiled_kind", 0) > 0 and not FORCE_STEPPED
 
     def frame_clock(env: simpy.Environment):  # type: ignore[no-untyped-def]
         every = max(1, n_frames // 200)
@@ -158,7 +161,10 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 progress(k, n_frames)
             yield env.timeout(frame_ps)
 
-    env.process(frame_clock(env))
+    if compiled:
+        env.process(run_compiled_loop(spec, up, down, olt, n_frames, horizon_ps, used_line, used_payload, progress, env))
+    else:
+        env.process(frame_clock(env))
     env.run()
     # Close the books: every arrival of the run is offered (admitted or dropped).
     for d in (up, down):
@@ -172,7 +178,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         upstream=up_stats,
         downstream=down_stats,
         engine="fast",
-        backend=backend_name(),
+        backend=backend_name() + ("-compiled-loop" if compiled else ""),
         wall_s=time.perf_counter() - wall0,
         frames=n_frames,
         us_used_line_bytes=used_line,

@@ -26,6 +26,8 @@ from olt.dba.registry import register
 @register
 class ProportionalDba(Dba):
     name = "proportional"
+    #: Compiled twin in :mod:`ftth.emulator.compiled`.
+    compiled_kind = 2
     summary = "grant = reported demand, scaled down proportionally when the frame is full"
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:

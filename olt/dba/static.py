@@ -22,6 +22,8 @@ from olt.dba.registry import register
 class StaticDba(Dba):
     name = "static"
     uses_reports = False
+    #: Compiled twin in :mod:`ftth.emulator.compiled`.
+    compiled_kind = 1
     summary = "fixed equal TDMA slices, no reports (baseline)"
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:

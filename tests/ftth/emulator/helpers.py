@@ -40,6 +40,7 @@ def make_spec(
     cycle_frames: int = 1,
     dbru_every_frames: int = 1,
     max_bps: float | None = None,
+    warmup_frames: int = 0,
 ) -> EmulationSpec:
     p = get_profile(technology)
     distances = list(np.linspace(distance_km[0], distance_km[1], onus))
@@ -81,7 +82,7 @@ def make_spec(
         us_fec=p.fec("upstream", fec),
         ds_fec=p.fec("downstream", None if fec is False and p.ds_fec_mandatory else fec),
         duration_ps=frames * FRAME_PS,
-        warmup_ps=0,
+        warmup_ps=warmup_frames * FRAME_PS,
         seed=seed,
         onu_ids=list(range(1, onus + 1)),
         one_way_ps=one_way,
@@ -94,6 +95,6 @@ def make_spec(
         dba_params=dict(dba_params or {}),
         cycle_frames=cycle_frames,
         dbru_every_frames=dbru_every_frames,
-        window_ps=2 * 10**9,
+        window_ps=10 * 10**9,
         record_packets=record,
     )

@@ -1,0 +1,550 @@
+"""The compiled frame loop: the whole per-frame OLT/ONU cycle in one numba kernel.
+
+With numba, Python-level work per 125 µs frame (DBA call, BWmap arrays, kernel dispatch,
+statistics) dominates the run time, so for the built-in DBAs that have a compiled twin
+(``static``, ``proportional``) the fast engine runs every frame of a traffic window inside
+:func:`run_frames`: report arrival, DBA, BWmap layout and validation, upstream service,
+DBRu posting, downstream sharing and service.  Python only generates traffic windows, folds
+statistics and drives the simpy clock once per window.
+
+It mirrors, step for step, :class:`olt.upstream.OltUpstream`, :class:`olt.bwmap.BwmapBuilder`,
+the DBAs' ``allocate`` and :func:`olt.downstream.schedule_frame`; the engine-equivalence tests
+compare it packet for packet with the reference engine, which uses those Python versions.
+Plugin DBAs (and runs without numba) use the stepped fast engine in :mod:`ftth.emulator.fast`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, line_offset, serve_grants
+from ftth.jit import kernel
+
+I64 = npt.NDArray[np.int64]
+
+# Integer parameter vector ``ip`` (one int64 array keeps the kernel signature manageable).
+(IP_FRAME_PS, IP_US_BPF, IP_DS_BPF, IP_UNIT, IP_PSBU_SLOT, IP_US_HDR, IP_US_TRL, IP_DBRU,
+ IP_MAX_ALLOCS, IP_MAX_GRANT_UNITS, IP_MAX_START_UNITS, IP_US_FEC_N, IP_US_FEC_K, IP_DS_FEC_N,
+ IP_DS_FEC_K, IP_DS_SYNC, IP_TEQD, IP_END_PS, IP_LATENCY_PS, IP_DBRU_EVERY, IP_CYCLE,
+ IP_USES_REPORTS, IP_REPORT_UNIT, IP_DBA_KIND, IP_MIN_GRANT, IP_HISTORY, IP_DS_FRAME_BYTES,
+ IP_LEN) = range(28)  # fmt: skip
+
+DBA_STATIC, DBA_PROPORTIONAL = 1, 2
+
+# OLT state matrix ``olt[j, FIELD]`` per T-CONT.
+(O_REPORT, O_REPORT_FRAME, O_REPORT_ARRIVAL, O_IDLE, O_GRANTED_LAST, O_LAST_DBRU, O_CUM_TOTAL,
+ O_GRANTED_TOTAL, O_N) = range(9)  # fmt: skip
+
+# Error codes returned by the kernel (the Python side words the message).
+ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
+
+
+@kernel
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+@kernel
+def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int, ip: I64) -> int:
+    """Mirror of :meth:`olt.dba.base.DbaContext.payload_capacity`."""
+    n_allocs = 0
+    seen = np.zeros(n_onus, dtype=np.bool_)
+    n_bursts = 0
+    for j in range(allocated.shape[0]):
+        if allocated[j]:
+            n_allocs += 1
+            if not seen[onu_of[j]]:
+                seen[onu_of[j]] = True
+                n_bursts += 1
+    if n_allocs == 0:
+        return 0
+    unit = ip[IP_UNIT]
+    line = ip[IP_US_BPF] - n_bursts * (ip[IP_PSBU_SLOT] + unit + 1)
+    if ip[IP_US_FEC_K] > 0:
+        data = (line * ip[IP_US_FEC_K]) // ip[IP_US_FEC_N]
+    else:
+        data = line
+    data -= n_bursts * (ip[IP_US_HDR] + ip[IP_US_TRL])
+    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
+    data -= n_allocs * (unit + dbru)
+    return data if data > 0 else 0
+
+
+@kernel
+def _allocate(
+    ip: I64, demand: I64, poll: npt.NDArray[np.bool_], const_grants: I64, cap_per_cycle: I64,
+    onu_of: I64, n_onus: int,
+) -> I64:  # fmt: skip
+    """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame)."""
+    n = demand.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    if ip[IP_DBA_KIND] == DBA_STATIC:
+        for j in range(n):
+            out[j] = const_grants[j]
+        return out
+    # proportional
+    unit = ip[IP_UNIT]
+    cycle = ip[IP_CYCLE]
+    min_grant = ip[IP_MIN_GRANT]
+    total = 0
+    allocated = np.zeros(n, dtype=np.bool_)
+    for j in range(n):
+        d = demand[j] if demand[j] < cap_per_cycle[j] else cap_per_cycle[j]
+        if 0 < d < min_grant:
+            d = min_grant
+        per = _ceil_div(d, cycle)
+        per = _ceil_div(per, unit) * unit
+        out[j] = per
+        total += per
+        allocated[j] = poll[j] or per > 0
+    capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
+    if total > capacity:
+        for j in range(n):
+            out[j] = ((out[j] * capacity) // total // unit) * unit
+    return out
+
+
+@kernel
+def _water_fill(d: I64, room: int) -> I64:
+    """Mirror of :func:`olt.downstream.water_fill`."""
+    n = d.shape[0]
+    total = 0
+    for i in range(n):
+        total += d[i]
+    if total <= room:
+        return d.copy()
+    s = np.sort(d)
+    prefix = 0
+    level = s[n - 1]
+    for i in range(n):
+        if prefix + s[i] * (n - i) > room:
+            level = (room - prefix) // (n - i)
+            break
+        prefix += s[i]
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = d[i] if d[i] < level else level
+    return out
+
+
+@kernel
+def _schedule_frame(demand: I64, priority: I64, levels: I64, room_bytes: int, rotate: int) -> I64:
+    """Mirror of :func:`olt.downstream.schedule_frame`; returns shares per queue."""
+    n = demand.shape[0]
+    share = np.zeros(n, dtype=np.int64)
+    room = room_bytes
+    for li in range(levels.shape[0]):
+        if room <= 0:
+            break
+        level = levels[li]
+        count = 0
+        for q in range(n):
+            if priority[q] == level and demand[q] > 0:
+                count += 1
+        if count == 0:
+            continue
+        members = np.empty(count, dtype=np.int64)
+        c = 0
+        for q in range(n):
+            if priority[q] == level and demand[q] > 0:
+                members[c] = q
+                c += 1
+        d = np.empty(count, dtype=np.int64)
+        for i in range(count):
+            d[i] = demand[members[i]]
+        s = _water_fill(d, room)
+        used = 0
+        for i in range(count):
+            used += s[i]
+        left = room - used
+        if left > 0:
+            n_want = 0
+            for i in range(count):
+                if s[i] < d[i]:
+                    n_want += 1
+            if n_want > 0:
+                wanting = np.empty(n_want, dtype=np.int64)
+                c = 0
+                for i in range(count):
+                    if s[i] < d[i]:
+                        wanting[c] = i
+                        c += 1
+                start = rotate % n_want
+                extra = left // n_want
+                rest = left % n_want
+                for r in range(n_want):
+                    i = wanting[(start + r) % n_want]
+                    s[i] += extra
+                    if r < rest:
+                        s[i] += 1
+                    if s[i] > d[i]:
+                        s[i] = d[i]
+        used = 0
+        for i in range(count):
+            share[members[i]] = s[i]
+            used += s[i]
+        room -= used
+    return share
+
+
+@kernel
+def run_frames(
+    k0: int, k1: int, ip: I64,
+    # OLT state
+    olt: I64, cum_granted: I64, pend: I64, pend_head_tail: I64, cycle_grants: I64, cycle_start: I64,
+    order: I64, onu_of: I64, n_onus: int, one_way_ps: I64, const_grants: I64, cap_per_cycle: I64,
+    # upstream store
+    uqs: I64, uarr: I64, usize: I64, ustate: npt.NDArray[np.int8], uenc: I64,
+    # downstream store
+    dqs: I64, darr: I64, dsize: I64, dstate: npt.NDArray[np.int8], denc: I64,
+    ds_priority: I64, ds_levels: I64, ds_onu: I64, ds_room_by_alloc: I64, ds_overhead_by_alloc: I64,
+    # outputs
+    uout: I64, n_uout: I64, dout: I64, n_dout: I64,
+    us_granted: I64, us_used: I64, ds_granted: I64, ds_used: I64,
+    used_line: I64, used_payload: I64, alloc_count: I64, err: I64,
+) -> int:  # fmt: skip
+    """Run frames ``k0 .. k1-1``; return the first frame not run (``k1`` unless an error)."""
+    n_t = olt.shape[0]
+    frame_ps = ip[IP_FRAME_PS]
+    bpf = ip[IP_US_BPF]
+    unit = ip[IP_UNIT]
+    hist = ip[IP_HISTORY]
+    uses_reports = ip[IP_USES_REPORTS] == 1
+    us_fn, us_fk = ip[IP_US_FEC_N], ip[IP_US_FEC_K]
+    g_room = np.zeros(n_t, dtype=np.int64)
+    g_cut = np.zeros(n_t, dtype=np.int64)
+    g_base = np.zeros(n_t, dtype=np.int64)
+    g_line = np.zeros(n_t, dtype=np.int64)
+    g_data = np.zeros(n_t, dtype=np.int64)
+    g_extra = np.zeros(n_t, dtype=np.int64)
+    g_q = np.zeros(n_t, dtype=np.int64)
+    g_used = np.zeros(max(n_t, dqs.shape[0]) + 1, dtype=np.int64)
+    g_dbru = np.zeros(n_t, dtype=np.bool_)
+    g_dbru_arr = np.zeros(n_t, dtype=np.int64)
+    n_dq = dqs.shape[0]
+    d_q = np.zeros(n_dq, dtype=np.int64)
+    d_room = np.zeros(n_dq, dtype=np.int64)
+    d_cut = np.zeros(n_dq, dtype=np.int64)
+    d_line = np.zeros(n_dq, dtype=np.int64)
+    d_data = np.zeros(n_dq, dtype=np.int64)
+    d_extra = np.zeros(n_dq, dtype=np.int64)
+    d_demand = np.zeros(n_dq, dtype=np.int64)
+    for k in range(k0, k1):
+        now = k * frame_ps
+        # --- reports visible to the DBA (pending FIFO is in arrival order) ---
+        visible = now - ip[IP_LATENCY_PS]
+        head = pend_head_tail[0]
+        tail = pend_head_tail[1]
+        cap = pend.shape[0]
+        while head < tail and pend[head % cap, 2] <= visible:
+            e = head % cap
+            j = pend[e, 0]
+            olt[j, O_REPORT] = pend[e, 1]
+            olt[j, O_REPORT_ARRIVAL] = pend[e, 2]
+            olt[j, O_REPORT_FRAME] = pend[e, 3]
+            olt[j, O_IDLE] = pend[e, 4]
+            olt[j, O_GRANTED_LAST] = pend[e, 5]
+            head += 1
+        pend_head_tail[0] = head
+        # --- DBA at cycle start ---
+        poll = np.zeros(n_t, dtype=np.bool_)
+        if uses_reports:
+            for j in range(n_t):
+                poll[j] = (k - olt[j, O_LAST_DBRU]) >= ip[IP_DBRU_EVERY]
+        if cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]:
+            demand = np.zeros(n_t, dtype=np.int64)
+            for j in range(n_t):
+                rf = olt[j, O_REPORT_FRAME]
+                if rf >= 0:
+                    oldest = k - hist + 1
+                    if rf < oldest:
+                        rf = oldest
+                    since = olt[j, O_CUM_TOTAL] - cum_granted[rf % hist, j]
+                    dem = olt[j, O_REPORT] - since
+                    demand[j] = dem if dem > 0 else 0
+            grants = _allocate(ip, demand, poll, const_grants, cap_per_cycle, onu_of, n_onus)
+            for f in range(ip[IP_CYCLE]):
+                for j in range(n_t):
+                    cycle_grants[f, j] = grants[j]
+            cycle_start[0] = k
+        fi = k - cycle_start[0]
+        # --- BWmap layout (mirror of BwmapBuilder.build) ---
+        n_alloc = 0
+        for oi in range(n_t):
+            j = order[oi]
+            g = cycle_grants[fi, j]
+            dbru = uses_reports and (g > 0 or poll[j])
+            if g > 0 or dbru:
+                g_q[n_alloc] = j
+                g_dbru[n_alloc] = dbru
+                g_room[n_alloc] = g
+                n_alloc += 1
+        if n_alloc > ip[IP_MAX_ALLOCS]:
+            err[0], err[1], err[2] = ERR_TOO_MANY_ALLOCS, k, n_alloc
+            return k
+        cursor = 0
+        i = 0
+        time_base = now + ip[IP_TEQD]
+        while i < n_alloc:
+            onu = onu_of[g_q[i]]
+            first = i
+            data = 0
+            while i < n_alloc and onu_of[g_q[i]] == onu:
+                dbru_b = ip[IP_DBRU] if g_dbru[i] else 0
+                a = _ceil_div(g_room[i] + dbru_b, unit) * unit
+                if a // unit > ip[IP_MAX_GRANT_UNITS]:
+                    err[0], err[1], err[2], err[3] = ERR_GRANT_UNITS, k, g_q[i], a // unit
+                    return k
+                g_data[i] = ip[IP_US_HDR] + data + dbru_b
+                g_room[i] = a - dbru_b
+                data += a
+                i += 1
+            protected = data + ip[IP_US_HDR] + ip[IP_US_TRL]
+            coded = _ceil_div(protected * us_fn, us_fk) if us_fk > 0 else protected
+            span = ip[IP_PSBU_SLOT] + _ceil_div(coded, unit) * unit
+            burst_start = cursor
+            line_start = burst_start + ip[IP_PSBU_SLOT]
+            cursor += span
+            arrival = time_base + (burst_start * frame_ps) // bpf
+            cut = arrival - one_way_ps[onu]
+            if cut > ip[IP_END_PS] - 1:
+                cut = ip[IP_END_PS] - 1
+            for a_i in range(first, i):
+                g_line[a_i] = line_start
+                g_cut[a_i] = cut
+                g_base[a_i] = time_base
+                dbru_end = g_data[a_i]
+                g_dbru_arr[a_i] = time_base + ((line_start + line_offset(dbru_end, us_fn, us_fk)) * frame_ps) // bpf
+            if line_start // unit > ip[IP_MAX_START_UNITS]:
+                err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
+                return k
+        if cursor > bpf:
+            err[0], err[1], err[2], err[3] = ERR_FRAME_OVERFLOW, k, cursor, n_alloc
+            return k
+        used_line[k] = cursor
+        alloc_count[0] += n_alloc
+        # Bookkeeping of grants.
+        for j in range(n_t):
+            g_extra[j] = 0
+        for a_i in range(n_alloc):
+            j = g_q[a_i]
+            olt[j, O_CUM_TOTAL] += g_room[a_i]
+            olt[j, O_GRANTED_TOTAL] += g_room[a_i]
+            if g_dbru[a_i]:
+                olt[j, O_LAST_DBRU] = k
+        for j in range(n_t):
+            cum_granted[k % hist, j] = olt[j, O_CUM_TOTAL]
+        # --- upstream service ---
+        if n_alloc > 0:
+            n0 = n_uout[0]
+            n_new = serve_grants(
+                uqs, uarr, usize, ustate, uenc,
+                g_q[:n_alloc], g_room[:n_alloc], g_cut[:n_alloc], g_base[:n_alloc],
+                g_line[:n_alloc], g_data[:n_alloc], g_extra[:n_alloc],
+                us_fn, us_fk, bpf, frame_ps,
+                uout[0, n0:], uout[1, n0:], uout[2, n0:], uout[3, n0:], g_used,
+            )  # fmt: skip
+            n_uout[0] = n0 + n_new
+            payload = 0
+            for a_i in range(n_alloc):
+                j = g_q[a_i]
+                us_granted[j] += g_room[a_i]
+                us_used[j] += g_used[a_i]
+                payload += g_used[a_i]
+                if g_dbru[a_i]:
+                    value = uqs[j, QENCAP]
+                    if uqs[j, UNBOUNDED] == 1 and uqs[j, BUFFER] > value:
+                        value = uqs[j, BUFFER]
+                    ru = ip[IP_REPORT_UNIT]
+                    e = tail % cap
+                    pend[e, 0] = j
+                    pend[e, 1] = _ceil_div(value, ru) * ru
+                    pend[e, 2] = g_dbru_arr[a_i]
+                    pend[e, 3] = k
+                    pend[e, 4] = g_room[a_i] - g_used[a_i]
+                    pend[e, 5] = g_room[a_i]
+                    tail += 1
+            pend_head_tail[1] = tail
+            used_payload[k] = payload
+        # --- downstream frame ---
+        if n_dq > 0:
+            admit_all(now, dqs, darr, dsize, dstate, denc)
+            for q in range(n_dq):
+                if dqs[q, UNBOUNDED] == 1:
+                    d_demand[q] = ip[IP_DS_FRAME_BYTES]
+                else:
+                    d_demand[q] = dqs[q, QENCAP]
+            na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
+            share = _schedule_frame(d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], k)
+            n_s = 0
+            start = ds_overhead_by_alloc[na]
+            for li in range(ds_levels.shape[0]):
+                for q in range(n_dq):
+                    if ds_priority[q] == ds_levels[li] and share[q] > 0:
+                        d_q[n_s] = q
+                        d_room[n_s] = share[q]
+                        d_cut[n_s] = now
+                        d_line[n_s] = ip[IP_DS_SYNC]
+                        d_data[n_s] = start
+                        d_extra[n_s] = one_way_ps[ds_onu[q]]
+                        start += share[q]
+                        n_s += 1
+            if n_s > 0:
+                n0 = n_dout[0]
+                n_new = serve_grants(
+                    dqs, darr, dsize, dstate, denc,
+                    d_q[:n_s], d_room[:n_s], d_cut[:n_s], d_cut[:n_s], d_line[:n_s], d_data[:n_s],
+                    d_extra[:n_s], ip[IP_DS_FEC_N], ip[IP_DS_FEC_K], ip[IP_DS_FRAME_BYTES], frame_ps,
+                    dout[0, n0:], dout[1, n0:], dout[2, n0:], dout[3, n0:], g_used,
+                )  # fmt: skip
+                n_dout[0] = n0 + n_new
+                for s_i in range(n_s):
+                    q = d_q[s_i]
+                    ds_granted[q] += d_room[s_i]
+                    ds_used[q] += g_used[s_i]
+    return k1
+
+
+# ---------------------------------------------------------------------------------- driver
+def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, used_payload, progress, env):  # type: ignore[no-untyped-def]
+    """Drive :func:`run_frames` window by window (a simpy process).
+
+    ``up`` / ``down`` are the fast engine's direction objects (stores, sources, stats);
+    ``olt_py`` is an :class:`olt.upstream.OltUpstream` whose DBA has a compiled twin.  Yields
+    one simpy timeout per window.
+    """
+    from ftth.errors import DbaError
+    from ftth.phy import ds_overhead_bytes, ds_payload_bytes, psbu_slot_bytes
+    from olt.upstream import GRANT_HISTORY_FRAMES
+
+    p = spec.profile
+    dba = olt_py.dba
+    frame_ps = p.frame_ps
+    n_t = spec.tconts.count
+    ip = np.zeros(IP_LEN, dtype=np.int64)
+    ip[IP_FRAME_PS] = frame_ps
+    ip[IP_US_BPF] = p.us_bytes_per_frame
+    ip[IP_DS_BPF] = p.ds_bytes_per_frame
+    ip[IP_UNIT] = p.grant_unit_bytes
+    ip[IP_PSBU_SLOT] = psbu_slot_bytes(p)
+    ip[IP_US_HDR] = p.us_burst_header_bytes
+    ip[IP_US_TRL] = p.us_burst_trailer_bytes
+    ip[IP_DBRU] = p.dbru_bytes
+    ip[IP_MAX_ALLOCS] = p.max_allocations_per_frame
+    ip[IP_MAX_GRANT_UNITS] = p.max_grant_units
+    ip[IP_MAX_START_UNITS] = p.max_start_units
+    if spec.us_fec is not None:
+        ip[IP_US_FEC_N], ip[IP_US_FEC_K] = spec.us_fec.n, spec.us_fec.k
+    if spec.ds_fec is not None:
+        ip[IP_DS_FEC_N], ip[IP_DS_FEC_K] = spec.ds_fec.n, spec.ds_fec.k
+    ip[IP_DS_SYNC] = p.ds_sync_bytes
+    ip[IP_TEQD] = spec.teqd_ps
+    ip[IP_END_PS] = spec.duration_ps
+    ip[IP_LATENCY_PS] = spec.report_latency_frames * frame_ps
+    ip[IP_DBRU_EVERY] = spec.dbru_every_frames
+    ip[IP_CYCLE] = spec.cycle_frames
+    ip[IP_USES_REPORTS] = 1 if dba.uses_reports else 0
+    ip[IP_REPORT_UNIT] = p.report_unit_bytes
+    ip[IP_DBA_KIND] = dba.compiled_kind
+    ip[IP_MIN_GRANT] = getattr(dba, "min_grant_bytes", 0)
+    ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
+    ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
+    const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
+    cap_per_cycle = np.asarray(getattr(dba, "cap_per_cycle", np.zeros(n_t)), dtype=np.int64)
+
+    olt = np.zeros((n_t, O_N), dtype=np.int64)
+    olt[:, O_REPORT_FRAME] = -1
+    olt[:, O_REPORT_ARRIVAL] = -1
+    olt[:, O_LAST_DBRU] = -(10**9)
+    cum_granted = np.zeros((GRANT_HISTORY_FRAMES, n_t), dtype=np.int64)
+    # Pending DBRus in flight: at most (Teqd + 2 frames) worth of frames × T-CONTs.
+    pend_cap = (n_t + 1) * (spec.teqd_ps // frame_ps + spec.report_latency_frames + 4)
+    pend = np.zeros((pend_cap, 6), dtype=np.int64)
+    pend_ht = np.zeros(2, dtype=np.int64)
+    cycle_grants = np.zeros((spec.cycle_frames, n_t), dtype=np.int64)
+    cycle_start = np.full(1, -1, dtype=np.int64)
+    order = olt_py.builder.order
+    onu_of = spec.tconts.onu_index.astype(np.int64)
+    ds_priority = np.array([q.priority for q in spec.downstream], dtype=np.int64)
+    ds_levels = np.unique(ds_priority).astype(np.int64)
+    ds_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
+    max_allocs = p.max_allocations_per_frame
+    fec_on = spec.ds_fec is not None
+    ds_room = np.array([ds_payload_bytes(p, n, fec_on) for n in range(max_allocs + 1)], dtype=np.int64)
+    ds_over = np.array([ds_overhead_bytes(p, n) for n in range(max_allocs + 1)], dtype=np.int64)
+    err = np.zeros(4, dtype=np.int64)
+    alloc_count = np.zeros(1, dtype=np.int64)
+    n_uout = np.zeros(1, dtype=np.int64)
+    n_dout = np.zeros(1, dtype=np.int64)
+    min_up = max(1, p.encap_header_bytes + max(1, p.encap_min_frame_bytes - p.encap_header_bytes))
+    every = max(1, n_frames // 200)
+    uout = np.empty((4, 0), dtype=np.int64)
+    dout = np.empty((4, 0), dtype=np.int64)
+    k = 0
+    while k < n_frames:
+        up.ensure_generated(k * frame_ps + horizon_ps)
+        down.ensure_generated(k * frame_ps)
+        if up.generated_until_ps >= spec.duration_ps and down.generated_until_ps >= spec.duration_ps:
+            k1 = n_frames
+        else:
+            k1 = min(
+                n_frames,
+                (up.generated_until_ps - 1 - horizon_ps) // frame_ps + 1,
+                (down.generated_until_ps - 1) // frame_ps + 1,
+            )
+            k1 = max(k1, k + 1)
+        frames = k1 - k
+        ucap = len(up.store.arrival_ps) + frames * (p.us_bytes_per_frame // min_up + n_t + 1)
+        dcap = len(down.store.arrival_ps) + frames * (p.ds_bytes_per_frame // min_up + len(spec.downstream) + 1)
+        # np.empty: only the slots the kernel writes are ever touched (no page-fault storm).
+        if uout.shape[1] < ucap:
+            uout = np.empty((4, ucap), dtype=np.int64)
+        if dout.shape[1] < dcap:
+            dout = np.empty((4, dcap), dtype=np.int64)
+        n_uout[0] = 0
+        n_dout[0] = 0
+        us_granted = np.zeros(n_t, dtype=np.int64)
+        us_used = np.zeros(n_t, dtype=np.int64)
+        ds_granted = np.zeros(len(spec.downstream), dtype=np.int64)
+        ds_used = np.zeros(len(spec.downstream), dtype=np.int64)
+        us_st, ds_st = up.store, down.store
+        stopped = run_frames(
+            k, k1, ip, olt, cum_granted, pend, pend_ht, cycle_grants, cycle_start,
+            order, onu_of, spec.n_onus, spec.one_way_ps, const_grants, cap_per_cycle,
+            us_st.qs, us_st.arrival_ps, us_st.size_bytes, us_st.state, us_st.enc,
+            ds_st.qs, ds_st.arrival_ps, ds_st.size_bytes, ds_st.state, ds_st.enc,
+            ds_priority, ds_levels, ds_onu, ds_room, ds_over,
+            uout, n_uout, dout, n_dout, us_granted, us_used, ds_granted, ds_used,
+            used_line, used_payload, alloc_count, err,
+        )  # fmt: skip
+        nu, nd = int(n_uout[0]), int(n_dout[0])
+        # Copies: the buffers are reused by the next window.
+        up.stats.departures(*(uout[i, :nu].copy() for i in range(4)))
+        down.stats.departures(*(dout[i, :nd].copy() for i in range(4)))
+        up.stats.granted_bytes += us_granted
+        up.stats.used_bytes += us_used
+        down.stats.granted_bytes += ds_granted
+        down.stats.used_bytes += ds_used
+        if stopped != k1:
+            raise DbaError(dba.name, int(err[1]), _error_rule(err, p, spec))
+        if progress is not None and (k // every) != (k1 // every):
+            progress(k1, n_frames)
+        yield env.timeout((k1 - k) * frame_ps)
+        k = k1
+    olt_py.allocations_total = int(alloc_count[0])
+    olt_py.granted_bytes_total = olt[:, O_GRANTED_TOTAL].copy()
+
+
+def _error_rule(err: I64, p, spec) -> str:  # type: ignore[no-untyped-def]
+    code = int(err[0])
+    if code == ERR_TOO_MANY_ALLOCS:
+        return f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"
+    if code == ERR_GRANT_UNITS:
+        j = int(err[2])
+        return (f"GrantSize {int(err[3])} units for Alloc-ID {int(spec.tconts.alloc_id[j])}"
+                f" exceeds the maximum {p.max_grant_units}")  # fmt: skip
+    if code == ERR_FRAME_OVERFLOW:
+        return (f"allocations need {int(err[2])} bytes of upstream frame, only {p.us_bytes_per_frame}"
+                f" exist ({int(err[3])} allocations)")  # fmt: skip
+    return f"StartTime {int(err[2])} beyond {p.max_start_units}"
