@@ -30,7 +30,11 @@ class InputError(FtthError):
     def __init__(self, where: str, why: str) -> None:
         self.where = where
         self.why = why
-        super().__init__(f"{where}: {why}" if where else why)
+        # args keep both parts so the exception can be re-created (pickling, simpy).
+        super().__init__(where, why)
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.why}" if self.where else self.why
 
 
 class InvariantError(FtthError):
@@ -44,4 +48,7 @@ class DbaError(FtthError):
         self.dba = dba
         self.frame = frame
         self.rule = rule
-        super().__init__(f"DBA {dba!r}, frame {frame}: {rule}")
+        super().__init__(dba, frame, rule)
+
+    def __str__(self) -> str:
+        return f"DBA {self.dba!r}, frame {self.frame}: {self.rule}"

@@ -24,6 +24,9 @@ from olt.dba.base import Dba, DbaContext, Reports, TcontTable
 
 #: How many past frames of grants the OLT remembers (reports older than this are stale).
 GRANT_HISTORY_FRAMES = 256
+#: Share of a frame's allocation structures that DBRu polling of T-CONTs may take
+#: (the rest is left to the DBA's grants): 1/4, i.e. 128 of the 512 per XG(S)-PON frame.
+POLL_SHARE_DIVISOR = 4
 
 
 @dataclass
@@ -85,6 +88,7 @@ class OltUpstream:
         self.builder = BwmapBuilder(profile, fec, tconts, dba.name)
         n = tconts.count
         self.report_unit = profile.report_unit_bytes
+        self.poll_budget = max(1, profile.max_allocations_per_frame // POLL_SHARE_DIVISOR)
         # What the OLT knows.
         self.report_bytes = np.zeros(n, dtype=np.int64)
         self.report_arrival_ps = np.full(n, -1, dtype=np.int64)
@@ -172,6 +176,13 @@ class OltUpstream:
         uses_reports = self.dba.uses_reports
         if uses_reports:
             poll_mask = (frame - self.last_dbru_frame) >= self.dbru_every_frames
+            if int(poll_mask.sum()) > self.poll_budget:
+                # More T-CONTs due than a frame's allocation structures allow: poll the
+                # longest-unpolled first (ties by index); the rest wait a frame or more.
+                due = np.flatnonzero(poll_mask)
+                keep = due[np.argsort(self.last_dbru_frame[due], kind="stable")[: self.poll_budget]]
+                poll_mask = np.zeros(self.tconts.count, dtype=bool)
+                poll_mask[keep] = True
         else:
             poll_mask = np.zeros(self.tconts.count, dtype=bool)
         cycle = self.ctx.cycle_frames

@@ -28,7 +28,7 @@ I64 = npt.NDArray[np.int64]
  IP_MAX_ALLOCS, IP_MAX_GRANT_UNITS, IP_MAX_START_UNITS, IP_US_FEC_N, IP_US_FEC_K, IP_DS_FEC_N,
  IP_DS_FEC_K, IP_DS_SYNC, IP_TEQD, IP_END_PS, IP_LATENCY_PS, IP_DBRU_EVERY, IP_CYCLE,
  IP_USES_REPORTS, IP_REPORT_UNIT, IP_DBA_KIND, IP_MIN_GRANT, IP_HISTORY, IP_DS_FRAME_BYTES,
- IP_LEN) = range(28)  # fmt: skip
+ IP_POLL_BUDGET, IP_LEN) = range(29)  # fmt: skip
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
@@ -96,8 +96,36 @@ def _allocate(
         per = _ceil_div(d, cycle)
         per = _ceil_div(per, unit) * unit
         out[j] = per
-        total += per
-        allocated[j] = poll[j] or per > 0
+    # Mirror of DbaContext.limit_allocations.
+    n_want = 0
+    n_poll = 0
+    for j in range(n):
+        if out[j] > 0 or poll[j]:
+            n_want += 1
+        if poll[j]:
+            n_poll += 1
+    if n_want > ip[IP_MAX_ALLOCS]:
+        room = ip[IP_MAX_ALLOCS] - n_poll
+        if room < 0:
+            room = 0
+        n_c = 0
+        for j in range(n):
+            if out[j] > 0 and not poll[j]:
+                n_c += 1
+        cand = np.empty(n_c, dtype=np.int64)
+        neg = np.empty(n_c, dtype=np.int64)
+        c = 0
+        for j in range(n):
+            if out[j] > 0 and not poll[j]:
+                cand[c] = j
+                neg[c] = -out[j]
+                c += 1
+        order = np.argsort(neg, kind="mergesort")
+        for r in range(room, n_c):
+            out[cand[order[r]]] = 0
+    for j in range(n):
+        total += out[j]
+        allocated[j] = poll[j] or out[j] > 0
     capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
     if total > capacity:
         for j in range(n):
@@ -250,8 +278,26 @@ def run_frames(
         # --- DBA at cycle start ---
         poll = np.zeros(n_t, dtype=np.bool_)
         if uses_reports:
+            n_due = 0
             for j in range(n_t):
                 poll[j] = (k - olt[j, O_LAST_DBRU]) >= ip[IP_DBRU_EVERY]
+                if poll[j]:
+                    n_due += 1
+            if n_due > ip[IP_POLL_BUDGET]:
+                # Mirror of OltUpstream: the longest-unpolled first, ties by index.
+                due = np.empty(n_due, dtype=np.int64)
+                last = np.empty(n_due, dtype=np.int64)
+                c = 0
+                for j in range(n_t):
+                    if poll[j]:
+                        due[c] = j
+                        last[c] = olt[j, O_LAST_DBRU]
+                        c += 1
+                order_due = np.argsort(last, kind="mergesort")
+                for j in range(n_t):
+                    poll[j] = False
+                for r in range(ip[IP_POLL_BUDGET]):
+                    poll[due[order_due[r]]] = True
         if cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]:
             demand = np.zeros(n_t, dtype=np.int64)
             for j in range(n_t):
@@ -450,6 +496,7 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
     ip[IP_MIN_GRANT] = getattr(dba, "min_grant_bytes", 0)
     ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
+    ip[IP_POLL_BUDGET] = olt_py.poll_budget
     const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
     cap_per_cycle = np.asarray(getattr(dba, "cap_per_cycle", np.zeros(n_t)), dtype=np.int64)
 

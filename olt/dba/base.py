@@ -143,6 +143,20 @@ class DbaContext:
         data -= n_allocs * (unit + dbru)
         return max(0, data)
 
+    def limit_allocations(self, grants: I64, poll_mask: B) -> I64:
+        """Drop the smallest grants (ties: higher index first) so that grants plus polls fit
+        the frame's allocation structures (512 in XG(S)-PON, G.987.3 §8.1.1).  Dropped
+        T-CONTs keep their demand and are served in a later frame."""
+        limit = self.profile.max_allocations_per_frame
+        if int(np.count_nonzero((grants > 0) | poll_mask)) <= limit:
+            return grants
+        room = max(0, limit - int(np.count_nonzero(poll_mask)))
+        candidates = np.flatnonzero((grants > 0) & ~poll_mask)
+        order = np.argsort(-grants[candidates], kind="stable")
+        out = grants.copy()
+        out[candidates[order[room:]]] = 0
+        return out
+
     def per_frame(self, bytes_per_cycle: I64) -> I64:
         """Split per-cycle grants into per-frame grants (ceil), for multi-frame cycles."""
         n = self.cycle_frames

@@ -49,6 +49,7 @@ class ProportionalDba(Dba):
         demand = np.where((demand > 0) & (demand < self.min_grant_bytes), self.min_grant_bytes, demand)
         # Whole grant units, rounded up so a small remainder is not starved.
         per_frame = -(-ctx.per_frame(demand) // unit) * unit
+        per_frame = ctx.limit_allocations(per_frame, reports.poll_mask)
         capacity = ctx.payload_capacity(reports.poll_mask | (per_frame > 0))
         total = int(per_frame.sum())
         if total > capacity:

@@ -1,0 +1,95 @@
+"""The benchmark suite of issue 4: see bench/conftest.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ftth
+from ftth.jit import ACCELERATED
+from ftth.scenario import load_scenario
+
+STANDARD = Path(__file__).parent / "standard.toml"
+SECONDS = float(os.environ.get("BENCH_SECONDS", "1.0"))
+
+
+def _run(overrides: list[str], engine: str = "fast") -> dict[str, Any]:
+    result = ftth.run(load_scenario(STANDARD, [*overrides, f'engine="{engine}"']))
+    return result.to_dict()
+
+
+def test_standard_realtime_factor(benchmark: Any, record: Any) -> None:
+    """XGS-PON 64 ONUs × 4 T-CONTs at 90 % load: emulated seconds per wall second."""
+    _run(["duration_s=0.01"])  # compile / warm caches outside the measurement
+    data = benchmark.pedantic(_run, args=([f"duration_s={SECONDS}"],), rounds=1, iterations=1)
+    rtf = data["realtime_factor"]
+    packets = data["conservation"]["delivered_packets"]
+    benchmark.extra_info.update({"realtime_factor": rtf, "packets": packets, "backend": data["backend"]})
+    record("standard", {"emulated_s": SECONDS, "wall_s": data["wall_s"], "realtime_factor": rtf,
+                        "packets_delivered": packets, "packets_per_wall_s": packets / data["wall_s"],
+                        "backend": data["backend"]})  # fmt: skip
+    assert data["conservation"]["balanced"]
+
+
+def test_fast_vs_reference(benchmark: Any, record: Any) -> None:
+    """Same scenario, short run, both engines: the speed ratio measured in one run."""
+    seconds = float(os.environ.get("BENCH_REF_SECONDS", "0.05"))
+    fast = _run([f"duration_s={seconds}"])
+    ref = benchmark.pedantic(_run, args=([f"duration_s={seconds}"], "reference"), rounds=1, iterations=1)
+    ratio = ref["wall_s"] / fast["wall_s"]
+    benchmark.extra_info["fast_over_reference"] = ratio
+    record("fast_vs_reference", {"emulated_s": seconds, "fast_wall_s": fast["wall_s"],
+                                 "reference_wall_s": ref["wall_s"], "speedup": ratio})  # fmt: skip
+    assert fast["conservation"] == ref["conservation"]
+
+
+@pytest.mark.parametrize("tconts_per_onu,onus", [(1, 16), (1, 64), (4, 64), (4, 256)])
+def test_scaling_tconts(benchmark: Any, record: Any, tconts_per_onu: int, onus: int) -> None:
+    """16, 64, 256, 1024 T-CONTs at equal total load (90 %)."""
+    seconds = min(SECONDS, 0.2)
+    keep = ["type1-fixed", "type2-assured", "type3-assured-plus", "type4-best-effort"][-tconts_per_onu:]
+    # Guarantees scale with 64/onus so admission control holds at every size.
+    g = 64 / onus
+    sc = load_scenario(STANDARD, [f"duration_s={seconds}", f"onus.count={onus}", "tree.splitters=[16, 16]",
+                                  f"tconts.0.fixed_bps={2e6 * g}", f"tconts.1.assured_bps={10e6 * g}",
+                                  f"tconts.2.assured_bps={10e6 * g}"])  # fmt: skip
+    sc = sc.model_copy(update={"tconts": [t for t in sc.tconts if t.name in keep]})
+    data = benchmark.pedantic(lambda: ftth.run(sc).to_dict(), rounds=1, iterations=1)
+    n = onus * tconts_per_onu
+    benchmark.extra_info.update({"tconts": n, "realtime_factor": data["realtime_factor"]})
+    record(f"scaling_{n}_tconts", {"tconts": n, "realtime_factor": data["realtime_factor"],
+                                   "wall_s": data["wall_s"], "packets": data["conservation"]["delivered_packets"]})  # fmt: skip
+
+
+@pytest.mark.parametrize("load", [0.1, 0.3, 0.5, 0.7, 0.9, 0.95])
+def test_scaling_load(benchmark: Any, record: Any, load: float) -> None:
+    """Wall time against load: it should grow no faster than the packets emulated."""
+    seconds = min(SECONDS, 0.2)
+    data = benchmark.pedantic(_run, args=([f"duration_s={seconds}", f"traffic.upstream_load={load}",
+                                           f"traffic.downstream_load={load}"],), rounds=1, iterations=1)  # fmt: skip
+    packets = data["conservation"]["delivered_packets"]
+    benchmark.extra_info.update({"load": load, "packets": packets, "realtime_factor": data["realtime_factor"]})
+    record(f"load_{load}", {"load": load, "wall_s": data["wall_s"], "packets": packets,
+                            "us_per_packet": data["wall_s"] / max(packets, 1) * 1e6,
+                            "realtime_factor": data["realtime_factor"]})  # fmt: skip
+
+
+def test_peak_rss_60s(record: Any) -> None:
+    """Peak resident memory of a 60 s standard run, measured in a child process."""
+    seconds = float(os.environ.get("BENCH_RSS_SECONDS", "60"))
+    code = (
+        "import resource, json, ftth\n"
+        f"r = ftth.run({str(STANDARD)!r}, overrides=['duration_s={seconds}'])\n"
+        "print(json.dumps({'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
+        " 'wall_s': r.to_dict()['wall_s']}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    record("peak_rss", {"emulated_s": seconds, **data, "numba": ACCELERATED})
+    assert data["rss_mb"] > 0
