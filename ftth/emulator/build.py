@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,14 +38,17 @@ def _rng(seed: int, direction: Direction, onu_id: int, position: int) -> np.rand
     return np.random.default_rng(seq)
 
 
-def _scaled(params: Mapping[str, Any], model: str, factor: float) -> dict[str, Any]:
+def _scaled(params: Mapping[str, Any], model: str, factor: float, mean_rate_bps: float) -> dict[str, Any]:
+    """``params`` with the source's mean rate multiplied by ``factor``."""
     out = dict(params)
-    for key in _RATE_KEYS:
-        if key in out and out[key] is not None:
-            out[key] = float(out[key]) * factor
-            return out
-    if model == "pcap":
+    if model == "household":
+        out["mean_bps"] = float(out.get("mean_bps") or mean_rate_bps) * factor
+    elif model == "pcap":
         out["speed"] = float(out.get("speed", 1.0)) * factor
+    elif out.get("rate_bps") is not None:
+        out["rate_bps"] = float(out["rate_bps"]) * factor
+        if out.get("peak_bps") is not None:  # pareto-onoff: keep the ON share unchanged
+            out["peak_bps"] = float(out["peak_bps"]) * factor
     return out
 
 
@@ -53,11 +57,15 @@ class _SourcePlan:
 
     def __init__(
         self, queue: QueueSpec, table: Mapping[str, Any], where: str, direction: Direction,
-        onu_id: int, position: int, line_rate_bps: float, seed: int,
+        onu_id: int, position: int, line_rate_bps: float, seed: int, base_dir: Path | None = None,
     ) -> None:  # fmt: skip
         self.queue = queue
         self.model = str(table.get("model", ""))
         self.params = {k: v for k, v in table.items() if k != "model"}
+        if self.model == "pcap" and "path" in self.params and base_dir is not None:
+            path = Path(str(self.params["path"]))
+            if not path.is_absolute() and (base_dir / path).exists():
+                self.params["path"] = str(base_dir / path)
         self.where = where
         self.direction = direction
         self.onu_id = onu_id
@@ -76,14 +84,18 @@ class _SourcePlan:
 def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str) -> None:
     """Give every queue its source factory, rescaled to ``load`` × capacity if asked."""
     factor = 1.0
+    # Greedy sources (saturation, speed-test probes) are never rescaled.
+    scalable = [plan for plan in plans if plan.model != "greedy"]
+    means = {id(plan): plan.build(plan.params).mean_rate_bps for plan in scalable} if load is not None else {}
     if load is not None and plans:
-        probes = [plan.build(plan.params) for plan in plans]
-        total = sum(p.mean_rate_bps for p in probes if not getattr(p, "is_unbounded", False))
+        total = sum(means.values())
         if total <= 0:
             raise InputError(where, "a load is set but no source in that direction has a finite rate")
         factor = load * capacity_bps / total
     for plan in plans:
-        params = _scaled(plan.params, plan.model, factor) if factor != 1.0 else plan.params
+        params = plan.params
+        if factor != 1.0 and id(plan) in means:
+            params = _scaled(plan.params, plan.model, factor, means[id(plan)])
         source = plan.build(params)
         if getattr(source, "is_unbounded", False):
             plan.queue.greedy_size_bytes = int(source.size_bytes)
@@ -100,6 +112,12 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
             f"{profile.title} (MPCP polling) is not emulated yet — it arrives with the OLT issue;"
             " use gpon, xg-pon or xgs-pon",
         )
+    if scenario.faults:
+        raise InputError(
+            "faults", "fault injection is not emulated yet (planned with ONU activation); remove [[faults]]"
+        )
+    if scenario.output.plot_dir is not None:
+        raise InputError("output.plot_dir", "plots are not produced yet (planned with `ftth plan`); remove it")
     onus = scenario.onu_list()
     topo = build_topology(
         profile,
@@ -112,6 +130,8 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
     places = {place.onu_id: place for place in topo.places}
     one_way = np.array([places[onu.id].one_way_ps for onu in onus], dtype=np.int64)
     per_onu = scenario.households.per_onu
+    source_path = Path(scenario.source)
+    base_dir = source_path.parent if source_path.is_file() else None
     default_buffer = scenario.olt.downstream_buffer_bytes
     seed = scenario.seed
 
@@ -134,7 +154,7 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
             cols["weight"].append(tc.weight)
             if tc.traffic:
                 up_plans.append(_SourcePlan(q, tc.traffic, f"tconts[{pos}].traffic", "upstream",
-                                            onu.id, pos, profile.upstream_bps, seed))  # fmt: skip
+                                            onu.id, pos, profile.upstream_bps, seed, base_dir))  # fmt: skip
         for pos, cls in enumerate(onu.downstream or []):
             buffer_bytes = cls.buffer_bytes if cls.buffer_bytes is not None else default_buffer
             q = QueueSpec(onu_index=i, name=cls.name, priority=cls.priority, buffer_bytes=buffer_bytes,
@@ -142,7 +162,7 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
             down_queues.append(q)
             if cls.traffic:
                 down_plans.append(_SourcePlan(q, cls.traffic, f"downstream[{pos}].traffic", "downstream",
-                                              onu.id, pos, profile.downstream_bps, seed))  # fmt: skip
+                                              onu.id, pos, profile.downstream_bps, seed, base_dir))  # fmt: skip
     n_t = len(up_queues)
     tconts = TcontTable(
         onu_index=np.array(cols["onu"], dtype=np.int64),
@@ -188,4 +208,5 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
         households_per_onu=per_onu,
         pass_ratio=scenario.households.pass_ratio,
         record_packets=record_packets,
+        trace_csv=str(scenario.output.trace_csv) if scenario.output.trace_csv is not None else None,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ftth.metrics import HistogramBank
+from ftth.metrics import HistogramBank, PacketTrace
 
 I64 = npt.NDArray[np.int64]
 
@@ -28,6 +28,8 @@ class DirectionStats:
     warmup_ps: int
     end_ps: int
     record_packets: bool = False
+    trace: PacketTrace | None = None
+    direction: str = "upstream"
     delays: HistogramBank = field(init=False)
     window_delivered_bytes: I64 = field(init=False)
     window_delivered_packets: I64 = field(init=False)
@@ -75,6 +77,8 @@ class DirectionStats:
         whose last bit is received inside the measuring window."""
         if self.record_packets:
             self._packets.append((queue.copy(), arrival_ps.copy(), size_bytes.copy(), depart_ps.copy()))
+        if self.trace is not None:
+            self.trace.write(self.direction, queue, arrival_ps, depart_ps, size_bytes)
         measured = arrival_ps >= self.warmup_ps
         if np.all(measured):
             self.delays.add(queue, depart_ps - arrival_ps)

@@ -8,6 +8,7 @@ import numpy as np
 
 from ftth.emulator.collector import DirectionStats
 from ftth.emulator.spec import I64, EmulationSpec
+from ftth.metrics import PacketTrace
 from ftth.phy import ds_overhead_bytes, ds_payload_bytes
 from olt.dba.base import DbaContext
 from olt.dba.registry import get_dba
@@ -42,8 +43,12 @@ def make_olt_upstream(spec: EmulationSpec) -> OltUpstream:
 
 
 def make_stats(spec: EmulationSpec) -> tuple[DirectionStats, DirectionStats]:
-    up = DirectionStats(len(spec.upstream), spec.warmup_ps, spec.duration_ps, spec.record_packets)
-    down = DirectionStats(len(spec.downstream), spec.warmup_ps, spec.duration_ps, spec.record_packets)
+    """Statistics of both directions; one packet trace file shared by both if asked."""
+    trace = PacketTrace(spec.trace_csv) if spec.trace_csv else None
+    up = DirectionStats(len(spec.upstream), spec.warmup_ps, spec.duration_ps, spec.record_packets,
+                        trace, "upstream")  # fmt: skip
+    down = DirectionStats(len(spec.downstream), spec.warmup_ps, spec.duration_ps, spec.record_packets,
+                          trace, "downstream")  # fmt: skip
     return up, down
 
 

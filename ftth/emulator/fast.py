@@ -172,6 +172,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         d.store.admit_all(spec.duration_ps - 1)
         d.stats.counters = _counters(d.store)
         d.stats.flush()
+    if up_stats.trace is not None:
+        up_stats.trace.close()
     if progress is not None:
         progress(n_frames, n_frames)
     return RawRun(

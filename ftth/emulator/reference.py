@@ -204,6 +204,8 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     for stats, queues in ((up_stats, up_q), (down_stats, down_q)):
         stats.counters = _counters(queues)
         stats.flush()
+    if up_stats.trace is not None:
+        up_stats.trace.close()
     return RawRun(
         upstream=up_stats,
         downstream=down_stats,

@@ -68,6 +68,8 @@ class EmulationSpec:
     households_per_onu: int = 1
     pass_ratio: float = 0.95
     record_packets: bool = False
+    #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
+    trace_csv: str | None = None
 
     @property
     def n_onus(self) -> int:
