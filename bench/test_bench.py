@@ -30,10 +30,20 @@ def test_standard_realtime_factor(benchmark: Any, record: Any) -> None:
     data = benchmark.pedantic(_run, args=([f"duration_s={SECONDS}"],), rounds=1, iterations=1)
     rtf = data["realtime_factor"]
     packets = data["conservation"]["delivered_packets"]
-    benchmark.extra_info.update({"realtime_factor": rtf, "packets": packets, "backend": data["backend"]})
-    record("standard", {"emulated_s": SECONDS, "wall_s": data["wall_s"], "realtime_factor": rtf,
-                        "packets_delivered": packets, "packets_per_wall_s": packets / data["wall_s"],
-                        "backend": data["backend"]})  # fmt: skip
+    benchmark.extra_info.update(
+        {"realtime_factor": rtf, "packets": packets, "backend": data["backend"]}
+    )
+    record(
+        "standard",
+        {
+            "emulated_s": SECONDS,
+            "wall_s": data["wall_s"],
+            "realtime_factor": rtf,
+            "packets_delivered": packets,
+            "packets_per_wall_s": packets / data["wall_s"],
+            "backend": data["backend"],
+        },
+    )
     assert data["conservation"]["balanced"]
 
 
@@ -41,11 +51,20 @@ def test_fast_vs_reference(benchmark: Any, record: Any) -> None:
     """Same scenario, short run, both engines: the speed ratio measured in one run."""
     seconds = float(os.environ.get("BENCH_REF_SECONDS", "0.05"))
     fast = _run([f"duration_s={seconds}"])
-    ref = benchmark.pedantic(_run, args=([f"duration_s={seconds}"], "reference"), rounds=1, iterations=1)
+    ref = benchmark.pedantic(
+        _run, args=([f"duration_s={seconds}"], "reference"), rounds=1, iterations=1
+    )
     ratio = ref["wall_s"] / fast["wall_s"]
     benchmark.extra_info["fast_over_reference"] = ratio
-    record("fast_vs_reference", {"emulated_s": seconds, "fast_wall_s": fast["wall_s"],
-                                 "reference_wall_s": ref["wall_s"], "speedup": ratio})  # fmt: skip
+    record(
+        "fast_vs_reference",
+        {
+            "emulated_s": seconds,
+            "fast_wall_s": fast["wall_s"],
+            "reference_wall_s": ref["wall_s"],
+            "speedup": ratio,
+        },
+    )
     assert fast["conservation"] == ref["conservation"]
 
 
@@ -53,31 +72,67 @@ def test_fast_vs_reference(benchmark: Any, record: Any) -> None:
 def test_scaling_tconts(benchmark: Any, record: Any, tconts_per_onu: int, onus: int) -> None:
     """16, 64, 256, 1024 T-CONTs at equal total load (90 %)."""
     seconds = min(SECONDS, 0.2)
-    keep = ["type1-fixed", "type2-assured", "type3-assured-plus", "type4-best-effort"][-tconts_per_onu:]
+    keep = ["type1-fixed", "type2-assured", "type3-assured-plus", "type4-best-effort"][
+        -tconts_per_onu:
+    ]
     # Guarantees scale with 64/onus so admission control holds at every size.
     g = 64 / onus
-    sc = load_scenario(STANDARD, [f"duration_s={seconds}", f"onus.count={onus}", "tree.splitters=[16, 16]",
-                                  f"tconts.0.fixed_bps={2e6 * g}", f"tconts.1.assured_bps={10e6 * g}",
-                                  f"tconts.2.assured_bps={10e6 * g}"])  # fmt: skip
+    sc = load_scenario(
+        STANDARD,
+        [
+            f"duration_s={seconds}",
+            f"onus.count={onus}",
+            "tree.splitters=[16, 16]",
+            f"tconts.0.fixed_bps={2e6 * g}",
+            f"tconts.1.assured_bps={10e6 * g}",
+            f"tconts.2.assured_bps={10e6 * g}",
+        ],
+    )
     sc = sc.model_copy(update={"tconts": [t for t in sc.tconts if t.name in keep]})
     data = benchmark.pedantic(lambda: ftth.run(sc).to_dict(), rounds=1, iterations=1)
     n = onus * tconts_per_onu
     benchmark.extra_info.update({"tconts": n, "realtime_factor": data["realtime_factor"]})
-    record(f"scaling_{n}_tconts", {"tconts": n, "realtime_factor": data["realtime_factor"],
-                                   "wall_s": data["wall_s"], "packets": data["conservation"]["delivered_packets"]})  # fmt: skip
+    record(
+        f"scaling_{n}_tconts",
+        {
+            "tconts": n,
+            "realtime_factor": data["realtime_factor"],
+            "wall_s": data["wall_s"],
+            "packets": data["conservation"]["delivered_packets"],
+        },
+    )
 
 
 @pytest.mark.parametrize("load", [0.1, 0.3, 0.5, 0.7, 0.9, 0.95])
 def test_scaling_load(benchmark: Any, record: Any, load: float) -> None:
     """Wall time against load: it should grow no faster than the packets emulated."""
     seconds = min(SECONDS, 0.2)
-    data = benchmark.pedantic(_run, args=([f"duration_s={seconds}", f"traffic.upstream_load={load}",
-                                           f"traffic.downstream_load={load}"],), rounds=1, iterations=1)  # fmt: skip
+    data = benchmark.pedantic(
+        _run,
+        args=(
+            [
+                f"duration_s={seconds}",
+                f"traffic.upstream_load={load}",
+                f"traffic.downstream_load={load}",
+            ],
+        ),
+        rounds=1,
+        iterations=1,
+    )
     packets = data["conservation"]["delivered_packets"]
-    benchmark.extra_info.update({"load": load, "packets": packets, "realtime_factor": data["realtime_factor"]})
-    record(f"load_{load}", {"load": load, "wall_s": data["wall_s"], "packets": packets,
-                            "us_per_packet": data["wall_s"] / max(packets, 1) * 1e6,
-                            "realtime_factor": data["realtime_factor"]})  # fmt: skip
+    benchmark.extra_info.update(
+        {"load": load, "packets": packets, "realtime_factor": data["realtime_factor"]}
+    )
+    record(
+        f"load_{load}",
+        {
+            "load": load,
+            "wall_s": data["wall_s"],
+            "packets": packets,
+            "us_per_packet": data["wall_s"] / max(packets, 1) * 1e6,
+            "realtime_factor": data["realtime_factor"],
+        },
+    )
 
 
 def test_peak_rss_60s(record: Any) -> None:

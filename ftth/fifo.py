@@ -113,7 +113,9 @@ def admit(
 
 
 @kernel
-def admit_all(until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64) -> None:
+def admit_all(
+    until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64
+) -> None:
     """Admit every queue's arrivals up to ``until_ps``."""
     for q in range(qs.shape[0]):
         admit(q, until_ps, qs, arrival_ps, size_bytes, state, enc)
@@ -291,12 +293,18 @@ class QueueStore:
         new_len = np.array([len(b[0]) for b in batches], dtype=np.int64)
         new_queue = np.repeat(np.arange(n, dtype=np.int64), new_len)
         queue = np.concatenate((old_queue[alive], new_queue))
-        group = np.concatenate((np.zeros(int(alive.sum()), dtype=np.int64), np.ones(len(new_queue), dtype=np.int64)))
+        group = np.concatenate(
+            (np.zeros(int(alive.sum()), dtype=np.int64), np.ones(len(new_queue), dtype=np.int64))
+        )
         order = np.argsort(queue * 2 + group, kind="stable")
         arrivals = [b[0] for b in batches]
         sizes = [b[1] for b in batches]
-        new_arr = np.concatenate(arrivals).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
-        new_size = np.concatenate(sizes).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
+        new_arr = (
+            np.concatenate(arrivals).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
+        )
+        new_size = (
+            np.concatenate(sizes).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
+        )
         old_state = self.state[alive]
         self.arrival_ps = np.concatenate((self.arrival_ps[alive], new_arr))[order]
         self.size_bytes = np.concatenate((self.size_bytes[alive], new_size))[order]

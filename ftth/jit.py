@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +22,7 @@ def _numba_njit() -> Callable[[F], F] | None:
         import numba
     except ImportError:
         return None
-    return numba.njit(cache=True, nogil=True)  # type: ignore[no-any-return]
+    return cast("Callable[[F], F]", numba.njit(cache=True, nogil=True))
 
 
 _NJIT = _numba_njit()

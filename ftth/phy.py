@@ -195,12 +195,15 @@ GPON: Final = Profile(
     max_start_units=19_439,
     max_grant_units=19_440,
     max_allocations_per_frame=512,
-    ds_header_fixed_bytes=30,  # G.984.3 §8.1.3: PCBd = Psync 4 + Ident 4 + PLOAMd 13 + BIP 1 + PLend 4+4
+    # G.984.3 §8.1.3: PCBd = Psync 4 + Ident 4 + PLOAMd 13 + BIP 1 + PLend 4 + 4
+    ds_header_fixed_bytes=30,
     ds_bytes_per_allocation=8,  # G.984.3 §8.1.3.6: US BW map entry 8 bytes
     ds_ploam_bytes=0,  # the PLOAMd is part of the fixed 30 bytes
     ds_trailer_bytes=0,
     ds_sync_bytes=0,
-    burst=BurstProfile(guard_bytes=4, preamble_bytes=5, delimiter_bytes=3),  # G.984.2 Table I.1: 32+44+20 bits
+    burst=BurstProfile(
+        guard_bytes=4, preamble_bytes=5, delimiter_bytes=3
+    ),  # G.984.2 Table I.1: 32+44+20 bits
     us_burst_header_bytes=3,  # G.984.3 §8.2.2: PLOu = BIP 1 + ONU-ID 1 + Ind 1
     us_burst_trailer_bytes=0,
     us_ploam_bytes=13,  # G.984.3 §8.2.3: PLOAMu
@@ -251,7 +254,9 @@ XG_PON: Final = Profile(
     ds_ploam_bytes=48,  # G.987.3 §11.2
     ds_trailer_bytes=0,
     ds_sync_bytes=24,  # G.987.3 §10.1.1: PSBd
-    burst=BurstProfile(guard_bytes=8, preamble_bytes=20, delimiter_bytes=4),  # G.987.2 burst profile
+    burst=BurstProfile(
+        guard_bytes=8, preamble_bytes=20, delimiter_bytes=4
+    ),  # G.987.2 burst profile
     us_burst_header_bytes=4,  # G.987.3 §8.2.1: XGTC burst header
     us_burst_trailer_bytes=4,  # G.987.3 §8.2.4: XGTC trailer (BIP)
     us_ploam_bytes=48,
@@ -704,8 +709,8 @@ def saturation_goodput_bps(
     Every ONU has one T-CONT (upstream) or one queue (downstream), always backlogged with
     ``frame_bytes`` Ethernet frames.  Upstream: each ONU sends one burst per frame, the frame
     shared equally in whole grant units.  Downstream: one allocation structure per ONU in the
-    BWmap and the payload shared equally among the ONUs' queues.  The emulator's saturation runs (static DBA, which asks for no DBRu) must land within
-    0.5 % of this value.
+    BWmap and the payload shared equally among the ONUs' queues.  The emulator's saturation
+    runs (static DBA, which asks for no DBRu) must land within 0.5 % of this value.
 
     The rounded table of pon-reference §2 leaves out two real costs: the DBRu (``dbru``) and
     the extra fragment header each grant starts with at saturation (``fragment_headers``).

@@ -32,21 +32,32 @@ def summary_tables(data: dict[str, Any]) -> Group:
     for direction in ("upstream", "downstream"):
         d = data[direction]
         ratio = d["throughput_bps"] / d["offered_bps"] if d["offered_bps"] else 0.0
-        t.add_row(direction, fmt_rate(d["offered_bps"]), fmt_rate(d["throughput_bps"]),
-                  fmt_rate(d["capacity_bps"]), f"{d['loss_ratio']:.2%}", f"{ratio:.1%}")  # fmt: skip
+        t.add_row(
+            direction,
+            fmt_rate(d["offered_bps"]),
+            fmt_rate(d["throughput_bps"]),
+            fmt_rate(d["capacity_bps"]),
+            f"{d['loss_ratio']:.2%}",
+            f"{ratio:.1%}",
+        )
     delays = Table(title="Delay per traffic class (µs, after warm-up)", title_justify="left")
     for col in ("direction", "class", "mean", "p50", "p95", "p99", "max"):
         delays.add_column(col, justify="right" if col not in ("direction", "class") else "left")
     for direction in ("upstream", "downstream"):
         for name, s in data[direction]["delay_us"].items():
-            delays.add_row(direction, name, *(_fmt_us(s[k]) for k in ("mean", "p50", "p95", "p99", "max")))
+            delays.add_row(
+                direction, name, *(_fmt_us(s[k]) for k in ("mean", "p50", "p95", "p99", "max"))
+            )
     hh = data["households"]
     passed = sum(1 for h in hh if h["pass"])
     c = data["conservation"]
     verdict = Table(show_header=False, box=None)
     verdict.add_row("households passing", f"{passed} / {len(hh)}")
     verdict.add_row("Jain fairness (upstream T-CONTs)", f"{data['fairness']['jain']:.4f}")
-    verdict.add_row("grant utilisation", f"{data['grant_utilisation']['payload_used_of_granted']:.1%} of granted payload used")
+    verdict.add_row(
+        "grant utilisation",
+        f"{data['grant_utilisation']['payload_used_of_granted']:.1%} of granted payload used",
+    )
     verdict.add_row(
         "conservation ledger",
         f"offered {c['offered_bytes']:,} B = delivered {c['delivered_bytes']:,} + queued "
@@ -95,10 +106,19 @@ def write_csv(data: dict[str, Any], directory: str | Path) -> list[Path]:
     delays = []
     for direction in ("upstream", "downstream"):
         d = data[direction]
-        summary.append({"direction": direction, **{k: d[k] for k in ("offered_bps", "throughput_bps", "capacity_bps", "loss_ratio")},
-                        **{f"ledger_{k}": v for k, v in d["conservation"].items()}})  # fmt: skip
+        summary.append(
+            {
+                "direction": direction,
+                **{
+                    k: d[k] for k in ("offered_bps", "throughput_bps", "capacity_bps", "loss_ratio")
+                },
+                **{f"ledger_{k}": v for k, v in d["conservation"].items()},
+            }
+        )
         for name, s in d["delay_us"].items():
-            delays.append({"direction": direction, "class": name, **{f"{k}_us": v for k, v in s.items()}})
+            delays.append(
+                {"direction": direction, "class": name, **{f"{k}_us": v for k, v in s.items()}}
+            )
     files = {
         "summary.csv": summary,
         "delays.csv": delays,

@@ -34,7 +34,8 @@ B = npt.NDArray[np.bool_]
 
 @dataclass(frozen=True)
 class BwMap:
-    """Allocation structures of one upstream frame, in transmission order (arrays per allocation)."""
+    """Allocation structures of one upstream frame in transmission order (one array entry
+    per allocation)."""
 
     frame: int
     tcont: I64  #: T-CONT index
@@ -91,16 +92,24 @@ class BwmapBuilder:
             if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
                 arr = arr.astype(np.int64)
             else:
-                raise self._fail(frame, f"grants must be whole bytes (integers), got dtype {arr.dtype}")
+                raise self._fail(
+                    frame, f"grants must be whole bytes (integers), got dtype {arr.dtype}"
+                )
         if arr.ndim == 1:
             if arr.shape[0] != n:
-                raise self._fail(frame, f"grants has {arr.shape[0]} entries, expected one per T-CONT ({n})")
+                raise self._fail(
+                    frame, f"grants has {arr.shape[0]} entries, expected one per T-CONT ({n})"
+                )
             arr = np.broadcast_to(arr, (n_frames, n))
         elif arr.shape != (n_frames, n):
-            raise self._fail(frame, f"grants shape {arr.shape}, expected ({n},) or ({n_frames}, {n})")
+            raise self._fail(
+                frame, f"grants shape {arr.shape}, expected ({n},) or ({n_frames}, {n})"
+            )
         if np.any(arr < 0):
             j = int(np.argwhere(arr < 0)[0][-1])
-            raise self._fail(frame, f"negative grant for T-CONT {j} (Alloc-ID {int(self.tconts.alloc_id[j])})")
+            raise self._fail(
+                frame, f"negative grant for T-CONT {j} (Alloc-ID {int(self.tconts.alloc_id[j])})"
+            )
         return np.ascontiguousarray(arr, dtype=np.int64)
 
     def build(self, frame: int, payload_grants: I64, dbru_mask: B) -> BwMap:
@@ -123,8 +132,8 @@ class BwmapBuilder:
             j = int(idx[int(np.argmax(grant_units))])
             raise self._fail(
                 frame,
-                f"GrantSize {int(grant_units.max())} units for Alloc-ID {int(self.tconts.alloc_id[j])}"
-                f" exceeds the maximum {p.max_grant_units}",
+                f"GrantSize {int(grant_units.max())} units for Alloc-ID"
+                f" {int(self.tconts.alloc_id[j])} exceeds the maximum {p.max_grant_units}",
             )
         onu = self.tconts.onu_index[idx]
         # Burst boundaries: where the ONU changes.
@@ -138,10 +147,7 @@ class BwmapBuilder:
         offset_in_burst = p.us_burst_header_bytes + cum - burst_first_cum[burst_id]
         burst_data = np.bincount(burst_id, weights=alloc_bytes, minlength=n_bursts).astype(np.int64)
         protected = burst_data + p.us_burst_header_bytes + p.us_burst_trailer_bytes
-        if self.fec is not None:
-            coded = -(-protected * self.fec.n // self.fec.k)
-        else:
-            coded = protected
+        coded = -(-protected * self.fec.n // self.fec.k) if self.fec is not None else protected
         span = self.psbu_slot + (-(-coded // unit)) * unit
         burst_start = np.cumsum(span) - span
         used = int(span.sum()) if n_bursts else 0

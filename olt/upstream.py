@@ -132,7 +132,9 @@ class OltUpstream:
                 still.append((tcont, value, arrival, frames, idle, granted))
                 continue
             else:
-                still.append((tcont[~ok], value[~ok], arrival[~ok], frames[~ok], idle[~ok], granted[~ok]))
+                still.append(
+                    (tcont[~ok], value[~ok], arrival[~ok], frames[~ok], idle[~ok], granted[~ok])
+                )
                 sel = ok  # type: ignore[assignment]
             t = tcont[sel]
             # Pending lists are in frame order, so later frames overwrite earlier ones.
@@ -209,7 +211,9 @@ class OltUpstream:
         cutoff = np.minimum(burst_arrival - self.one_way_ps[bwmap.onu], self.end_ps - 1)
         dbru_line = bwmap.line_start_bytes + _line(bwmap.dbru_end_bytes, self.fec)
         dbru_arrival = time_base + (dbru_line * f_ps) // bpf
-        return UpstreamPlan(bwmap, time_base, cutoff.astype(np.int64), dbru_arrival.astype(np.int64))
+        return UpstreamPlan(
+            bwmap, time_base, cutoff.astype(np.int64), dbru_arrival.astype(np.int64)
+        )
 
 
 def _line(data_bytes: I64, fec: FecCode | None) -> I64:

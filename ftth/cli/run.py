@@ -26,14 +26,44 @@ def write_text(path: Path, text: str) -> None:
 
 @app.command()
 def run(
-    scenario: Annotated[Path | None, typer.Argument(help="Scenario TOML file; omit for the embedded default (seeds/urban-2020-100mbps.toml).", show_default=False)] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="Emulated seconds (overrides duration_s).")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (overrides seed).")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", help="fast (default) or reference (one event per packet; slow, the test oracle).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override any scenario key: --set dotted.key=value (repeatable).")] = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")] = None,
-    csv_dir: Annotated[Path | None, typer.Option("--csv", help="Write summary/delays/tconts/households CSV files into this directory.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scenario TOML file; omit it for the embedded default scenario.",
+            show_default=False,
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Emulated seconds (overrides duration_s).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed (overrides seed).")
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="fast (default) or reference (one event per packet; slow, the test oracle).",
+        ),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="Override any scenario key: --set dotted.key=value (repeatable)."
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")
+    ] = None,
+    csv_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", help="Write summary/delays/tconts/households CSV files into this directory."
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")
+    ] = False,
 ) -> None:
     """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
 
@@ -60,11 +90,17 @@ def run(
     show_progress = not quiet and console.is_terminal
     if show_progress:
         with Progress(
-            TextColumn(f"[bold]{sc.name}[/]"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-            TimeRemainingColumn(), console=console, transient=True,
-        ) as bar:  # fmt: skip
+            TextColumn(f"[bold]{sc.name}[/]"),
+            BarColumn(),
+            TextColumn("{task.percentage:>5.1f}%"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task("frames", total=1.0)
-            result = run_scenario(sc, progress=lambda done, total: bar.update(task, completed=done / total))
+            result = run_scenario(
+                sc, progress=lambda done, total: bar.update(task, completed=done / total)
+            )
     else:
         result = run_scenario(sc)
     data = result.to_dict()

@@ -16,7 +16,9 @@ from ftth.emulator.spec import EmulationSpec
 ENGINES = ("fast", "reference")
 
 
-def run_spec(spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None) -> RawRun:
+def run_spec(
+    spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
+) -> RawRun:
     """Run a resolved spec with the named engine."""
     if engine == "fast":
         return run_fast(spec, progress)

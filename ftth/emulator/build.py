@@ -38,7 +38,9 @@ def _rng(seed: int, direction: Direction, onu_id: int, position: int) -> np.rand
     return np.random.default_rng(seq)
 
 
-def _scaled(params: Mapping[str, Any], model: str, factor: float, mean_rate_bps: float) -> dict[str, Any]:
+def _scaled(
+    params: Mapping[str, Any], model: str, factor: float, mean_rate_bps: float
+) -> dict[str, Any]:
     """``params`` with the source's mean rate multiplied by ``factor``."""
     out = dict(params)
     if model == "household":
@@ -56,9 +58,17 @@ class _SourcePlan:
     """A queue's traffic: model, params, seed key — materialised as factories once scaled."""
 
     def __init__(
-        self, queue: QueueSpec, table: Mapping[str, Any], where: str, direction: Direction,
-        onu_id: int, position: int, line_rate_bps: float, seed: int, base_dir: Path | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        queue: QueueSpec,
+        table: Mapping[str, Any],
+        where: str,
+        direction: Direction,
+        onu_id: int,
+        position: int,
+        line_rate_bps: float,
+        seed: int,
+        base_dir: Path | None = None,
+    ) -> None:
         self.queue = queue
         self.model = str(table.get("model", ""))
         self.params = {k: v for k, v in table.items() if k != "model"}
@@ -75,7 +85,9 @@ class _SourcePlan:
 
     def build(self, params: Mapping[str, Any]) -> Any:
         rng = _rng(self.seed, self.direction, self.onu_id, self.position)
-        return make_source(self.model, params, rng, line_rate_bps=self.line_rate_bps, where=self.where)
+        return make_source(
+            self.model, params, rng, line_rate_bps=self.line_rate_bps, where=self.where
+        )
 
     def factory(self, params: Mapping[str, Any]) -> SourceFactory:
         return lambda: self.build(params)
@@ -86,11 +98,17 @@ def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, w
     factor = 1.0
     # Greedy sources (saturation, speed-test probes) are never rescaled.
     scalable = [plan for plan in plans if plan.model != "greedy"]
-    means = {id(plan): plan.build(plan.params).mean_rate_bps for plan in scalable} if load is not None else {}
+    means = (
+        {id(plan): plan.build(plan.params).mean_rate_bps for plan in scalable}
+        if load is not None
+        else {}
+    )
     if load is not None and plans:
         total = sum(means.values())
         if total <= 0:
-            raise InputError(where, "a load is set but no source in that direction has a finite rate")
+            raise InputError(
+                where, "a load is set but no source in that direction has a finite rate"
+            )
         factor = load * capacity_bps / total
     for plan in plans:
         params = plan.params
@@ -114,10 +132,13 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
         )
     if scenario.faults:
         raise InputError(
-            "faults", "fault injection is not emulated yet (planned with ONU activation); remove [[faults]]"
+            "faults",
+            "fault injection is not emulated yet (planned with ONU activation); remove [[faults]]",
         )
     if scenario.output.plot_dir is not None:
-        raise InputError("output.plot_dir", "plots are not produced yet (planned with `ftth plan`); remove it")
+        raise InputError(
+            "output.plot_dir", "plots are not produced yet (planned with `ftth plan`); remove it"
+        )
     onus = scenario.onu_list()
     topo = build_topology(
         profile,
@@ -139,11 +160,19 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
     down_queues: list[QueueSpec] = []
     up_plans: list[_SourcePlan] = []
     down_plans: list[_SourcePlan] = []
-    cols: dict[str, list[float]] = {k: [] for k in ("onu", "type", "fixed", "assured", "max", "prio", "weight")}
+    cols: dict[str, list[float]] = {
+        k: [] for k in ("onu", "type", "fixed", "assured", "max", "prio", "weight")
+    }
     for i, onu in enumerate(onus):
         for pos, tc in enumerate(onu.tconts or []):
-            q = QueueSpec(onu_index=i, name=tc.name, priority=tc.priority, buffer_bytes=tc.buffer_bytes,
-                          tcont_type=tc.type, household=i * per_onu)  # fmt: skip
+            q = QueueSpec(
+                onu_index=i,
+                name=tc.name,
+                priority=tc.priority,
+                buffer_bytes=tc.buffer_bytes,
+                tcont_type=tc.type,
+                household=i * per_onu,
+            )
             up_queues.append(q)
             cols["onu"].append(i)
             cols["type"].append(tc.type)
@@ -153,16 +182,43 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
             cols["prio"].append(tc.priority)
             cols["weight"].append(tc.weight)
             if tc.traffic:
-                up_plans.append(_SourcePlan(q, tc.traffic, f"tconts[{pos}].traffic", "upstream",
-                                            onu.id, pos, profile.upstream_bps, seed, base_dir))  # fmt: skip
+                up_plans.append(
+                    _SourcePlan(
+                        q,
+                        tc.traffic,
+                        f"tconts[{pos}].traffic",
+                        "upstream",
+                        onu.id,
+                        pos,
+                        profile.upstream_bps,
+                        seed,
+                        base_dir,
+                    )
+                )
         for pos, cls in enumerate(onu.downstream or []):
             buffer_bytes = cls.buffer_bytes if cls.buffer_bytes is not None else default_buffer
-            q = QueueSpec(onu_index=i, name=cls.name, priority=cls.priority, buffer_bytes=buffer_bytes,
-                          household=i * per_onu)  # fmt: skip
+            q = QueueSpec(
+                onu_index=i,
+                name=cls.name,
+                priority=cls.priority,
+                buffer_bytes=buffer_bytes,
+                household=i * per_onu,
+            )
             down_queues.append(q)
             if cls.traffic:
-                down_plans.append(_SourcePlan(q, cls.traffic, f"downstream[{pos}].traffic", "downstream",
-                                              onu.id, pos, profile.downstream_bps, seed, base_dir))  # fmt: skip
+                down_plans.append(
+                    _SourcePlan(
+                        q,
+                        cls.traffic,
+                        f"downstream[{pos}].traffic",
+                        "downstream",
+                        onu.id,
+                        pos,
+                        profile.downstream_bps,
+                        seed,
+                        base_dir,
+                    )
+                )
     n_t = len(up_queues)
     tconts = TcontTable(
         onu_index=np.array(cols["onu"], dtype=np.int64),
@@ -176,9 +232,18 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
     )
     if n_t and int(tconts.alloc_id[-1]) > profile.max_alloc_id:
         raise InputError("tconts", f"{n_t} T-CONTs need more Alloc-IDs than {profile.title} has")
-    _attach(up_plans, scenario.traffic.upstream_load, scenario.capacity_bps("upstream"), "traffic.upstream_load")
-    _attach(down_plans, scenario.traffic.downstream_load, scenario.capacity_bps("downstream"),
-            "traffic.downstream_load")  # fmt: skip
+    _attach(
+        up_plans,
+        scenario.traffic.upstream_load,
+        scenario.capacity_bps("upstream"),
+        "traffic.upstream_load",
+    )
+    _attach(
+        down_plans,
+        scenario.traffic.downstream_load,
+        scenario.capacity_bps("downstream"),
+        "traffic.downstream_load",
+    )
     duration_ps = s_to_ps(scenario.duration_s)
     tier_down, tier_up = scenario.households.tier_down_bps, scenario.households.tier_up_bps
     return EmulationSpec(

@@ -69,14 +69,18 @@ class DirectionStats:
         if len(parts) == 1:
             queue, arrival_ps, size_bytes, depart_ps = parts[0]
         else:
-            queue, arrival_ps, size_bytes, depart_ps = (np.concatenate([p[i] for p in parts]) for i in range(4))
+            queue, arrival_ps, size_bytes, depart_ps = (
+                np.concatenate([p[i] for p in parts]) for i in range(4)
+            )
         self._fold(queue, arrival_ps, size_bytes, depart_ps)
 
     def _fold(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
         """Delay statistics count packets arriving after warm-up; throughput counts bytes
         whose last bit is received inside the measuring window."""
         if self.record_packets:
-            self._packets.append((queue.copy(), arrival_ps.copy(), size_bytes.copy(), depart_ps.copy()))
+            self._packets.append(
+                (queue.copy(), arrival_ps.copy(), size_bytes.copy(), depart_ps.copy())
+            )
         if self.trace is not None:
             self.trace.write(self.direction, queue, arrival_ps, depart_ps, size_bytes)
         measured = arrival_ps >= self.warmup_ps
@@ -87,7 +91,9 @@ class DirectionStats:
         in_window = (depart_ps >= self.warmup_ps) & (depart_ps < self.end_ps)
         if np.any(in_window):
             q = queue[in_window]
-            self.window_delivered_bytes += np.bincount(q, weights=size_bytes[in_window], minlength=self.n_queues).astype(np.int64)
+            self.window_delivered_bytes += np.bincount(
+                q, weights=size_bytes[in_window], minlength=self.n_queues
+            ).astype(np.int64)
             self.window_delivered_packets += np.bincount(q, minlength=self.n_queues)
 
     def offered(self, queue_index: int, arrival_ps: I64, size_bytes: I64) -> None:
@@ -105,7 +111,9 @@ class DirectionStats:
         size = np.concatenate([b[1] for b in batches])
         sel = (arr >= self.warmup_ps) & (arr < self.end_ps)
         # float64 weights are exact: a window's bytes per queue stay far below 2**53.
-        self.window_offered_bytes += np.bincount(queue[sel], weights=size[sel], minlength=self.n_queues).astype(np.int64)
+        self.window_offered_bytes += np.bincount(
+            queue[sel], weights=size[sel], minlength=self.n_queues
+        ).astype(np.int64)
 
     def grants(self, queue: I64, granted_bytes: I64, used_bytes: I64) -> None:
         np.add.at(self.granted_bytes, queue, granted_bytes)

@@ -45,10 +45,17 @@ def make_olt_upstream(spec: EmulationSpec) -> OltUpstream:
 def make_stats(spec: EmulationSpec) -> tuple[DirectionStats, DirectionStats]:
     """Statistics of both directions; one packet trace file shared by both if asked."""
     trace = PacketTrace(spec.trace_csv) if spec.trace_csv else None
-    up = DirectionStats(len(spec.upstream), spec.warmup_ps, spec.duration_ps, spec.record_packets,
-                        trace, "upstream")  # fmt: skip
-    down = DirectionStats(len(spec.downstream), spec.warmup_ps, spec.duration_ps, spec.record_packets,
-                          trace, "downstream")  # fmt: skip
+    up = DirectionStats(
+        len(spec.upstream), spec.warmup_ps, spec.duration_ps, spec.record_packets, trace, "upstream"
+    )
+    down = DirectionStats(
+        len(spec.downstream),
+        spec.warmup_ps,
+        spec.duration_ps,
+        spec.record_packets,
+        trace,
+        "downstream",
+    )
     return up, down
 
 

@@ -15,6 +15,8 @@ Plugin DBAs (and runs without numba) use the stepped fast engine in :mod:`ftth.e
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -24,17 +26,52 @@ from ftth.jit import kernel
 I64 = npt.NDArray[np.int64]
 
 # Integer parameter vector ``ip`` (one int64 array keeps the kernel signature manageable).
-(IP_FRAME_PS, IP_US_BPF, IP_DS_BPF, IP_UNIT, IP_PSBU_SLOT, IP_US_HDR, IP_US_TRL, IP_DBRU,
- IP_MAX_ALLOCS, IP_MAX_GRANT_UNITS, IP_MAX_START_UNITS, IP_US_FEC_N, IP_US_FEC_K, IP_DS_FEC_N,
- IP_DS_FEC_K, IP_DS_SYNC, IP_TEQD, IP_END_PS, IP_LATENCY_PS, IP_DBRU_EVERY, IP_CYCLE,
- IP_USES_REPORTS, IP_REPORT_UNIT, IP_DBA_KIND, IP_MIN_GRANT, IP_HISTORY, IP_DS_FRAME_BYTES,
- IP_POLL_BUDGET, IP_LEN) = range(29)  # fmt: skip
+(
+    IP_FRAME_PS,
+    IP_US_BPF,
+    IP_DS_BPF,
+    IP_UNIT,
+    IP_PSBU_SLOT,
+    IP_US_HDR,
+    IP_US_TRL,
+    IP_DBRU,
+    IP_MAX_ALLOCS,
+    IP_MAX_GRANT_UNITS,
+    IP_MAX_START_UNITS,
+    IP_US_FEC_N,
+    IP_US_FEC_K,
+    IP_DS_FEC_N,
+    IP_DS_FEC_K,
+    IP_DS_SYNC,
+    IP_TEQD,
+    IP_END_PS,
+    IP_LATENCY_PS,
+    IP_DBRU_EVERY,
+    IP_CYCLE,
+    IP_USES_REPORTS,
+    IP_REPORT_UNIT,
+    IP_DBA_KIND,
+    IP_MIN_GRANT,
+    IP_HISTORY,
+    IP_DS_FRAME_BYTES,
+    IP_POLL_BUDGET,
+    IP_LEN,
+) = range(29)
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
 # OLT state matrix ``olt[j, FIELD]`` per T-CONT.
-(O_REPORT, O_REPORT_FRAME, O_REPORT_ARRIVAL, O_IDLE, O_GRANTED_LAST, O_LAST_DBRU, O_CUM_TOTAL,
- O_GRANTED_TOTAL, O_N) = range(9)  # fmt: skip
+(
+    O_REPORT,
+    O_REPORT_FRAME,
+    O_REPORT_ARRIVAL,
+    O_IDLE,
+    O_GRANTED_LAST,
+    O_LAST_DBRU,
+    O_CUM_TOTAL,
+    O_GRANTED_TOTAL,
+    O_N,
+) = range(9)
 
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
@@ -61,10 +98,7 @@ def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int
         return 0
     unit = ip[IP_UNIT]
     line = ip[IP_US_BPF] - n_bursts * (ip[IP_PSBU_SLOT] + unit + 1)
-    if ip[IP_US_FEC_K] > 0:
-        data = (line * ip[IP_US_FEC_K]) // ip[IP_US_FEC_N]
-    else:
-        data = line
+    data = line * ip[IP_US_FEC_K] // ip[IP_US_FEC_N] if ip[IP_US_FEC_K] > 0 else line
     data -= n_bursts * (ip[IP_US_HDR] + ip[IP_US_TRL])
     dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
     data -= n_allocs * (unit + dbru)
@@ -73,9 +107,14 @@ def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int
 
 @kernel
 def _allocate(
-    ip: I64, demand: I64, poll: npt.NDArray[np.bool_], const_grants: I64, cap_per_cycle: I64,
-    onu_of: I64, n_onus: int,
-) -> I64:  # fmt: skip
+    ip: I64,
+    demand: I64,
+    poll: npt.NDArray[np.bool_],
+    const_grants: I64,
+    cap_per_cycle: I64,
+    onu_of: I64,
+    n_onus: int,
+) -> I64:
     """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame)."""
     n = demand.shape[0]
     out = np.zeros(n, dtype=np.int64)
@@ -218,20 +257,53 @@ def _schedule_frame(demand: I64, priority: I64, levels: I64, room_bytes: int, ro
 
 @kernel
 def run_frames(
-    k0: int, k1: int, ip: I64,
+    k0: int,
+    k1: int,
+    ip: I64,
     # OLT state
-    olt: I64, cum_granted: I64, pend: I64, pend_head_tail: I64, cycle_grants: I64, cycle_start: I64,
-    order: I64, onu_of: I64, n_onus: int, one_way_ps: I64, const_grants: I64, cap_per_cycle: I64,
+    olt: I64,
+    cum_granted: I64,
+    pend: I64,
+    pend_head_tail: I64,
+    cycle_grants: I64,
+    cycle_start: I64,
+    order: I64,
+    onu_of: I64,
+    n_onus: int,
+    one_way_ps: I64,
+    const_grants: I64,
+    cap_per_cycle: I64,
     # upstream store
-    uqs: I64, uarr: I64, usize: I64, ustate: npt.NDArray[np.int8], uenc: I64,
+    uqs: I64,
+    uarr: I64,
+    usize: I64,
+    ustate: npt.NDArray[np.int8],
+    uenc: I64,
     # downstream store
-    dqs: I64, darr: I64, dsize: I64, dstate: npt.NDArray[np.int8], denc: I64,
-    ds_priority: I64, ds_levels: I64, ds_onu: I64, ds_room_by_alloc: I64, ds_overhead_by_alloc: I64,
+    dqs: I64,
+    darr: I64,
+    dsize: I64,
+    dstate: npt.NDArray[np.int8],
+    denc: I64,
+    ds_priority: I64,
+    ds_levels: I64,
+    ds_onu: I64,
+    ds_room_by_alloc: I64,
+    ds_overhead_by_alloc: I64,
     # outputs
-    uout: I64, n_uout: I64, dout: I64, n_dout: I64,
-    us_granted: I64, us_used: I64, ds_granted: I64, ds_used: I64,
-    used_line: I64, used_payload: I64, alloc_count: I64, err: I64,
-) -> int:  # fmt: skip
+    uout: I64,
+    n_uout: I64,
+    dout: I64,
+    n_dout: I64,
+    us_granted: I64,
+    us_used: I64,
+    ds_granted: I64,
+    ds_used: I64,
+    used_line: I64,
+    used_payload: I64,
+    alloc_count: I64,
+    err: I64,
+) -> int:
     """Run frames ``k0 .. k1-1``; return the first frame not run (``k1`` unless an error)."""
     n_t = olt.shape[0]
     frame_ps = ip[IP_FRAME_PS]
@@ -361,7 +433,10 @@ def run_frames(
                 g_cut[a_i] = cut
                 g_base[a_i] = time_base
                 dbru_end = g_data[a_i]
-                g_dbru_arr[a_i] = time_base + ((line_start + line_offset(dbru_end, us_fn, us_fk)) * frame_ps) // bpf
+                g_dbru_arr[a_i] = (
+                    time_base
+                    + ((line_start + line_offset(dbru_end, us_fn, us_fk)) * frame_ps) // bpf
+                )
             if line_start // unit > ip[IP_MAX_START_UNITS]:
                 err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
                 return k
@@ -385,12 +460,28 @@ def run_frames(
         if n_alloc > 0:
             n0 = n_uout[0]
             n_new = serve_grants(
-                uqs, uarr, usize, ustate, uenc,
-                g_q[:n_alloc], g_room[:n_alloc], g_cut[:n_alloc], g_base[:n_alloc],
-                g_line[:n_alloc], g_data[:n_alloc], g_extra[:n_alloc],
-                us_fn, us_fk, bpf, frame_ps,
-                uout[0, n0:], uout[1, n0:], uout[2, n0:], uout[3, n0:], g_used,
-            )  # fmt: skip
+                uqs,
+                uarr,
+                usize,
+                ustate,
+                uenc,
+                g_q[:n_alloc],
+                g_room[:n_alloc],
+                g_cut[:n_alloc],
+                g_base[:n_alloc],
+                g_line[:n_alloc],
+                g_data[:n_alloc],
+                g_extra[:n_alloc],
+                us_fn,
+                us_fk,
+                bpf,
+                frame_ps,
+                uout[0, n0:],
+                uout[1, n0:],
+                uout[2, n0:],
+                uout[3, n0:],
+                g_used,
+            )
             n_uout[0] = n0 + n_new
             payload = 0
             for a_i in range(n_alloc):
@@ -439,11 +530,28 @@ def run_frames(
             if n_s > 0:
                 n0 = n_dout[0]
                 n_new = serve_grants(
-                    dqs, darr, dsize, dstate, denc,
-                    d_q[:n_s], d_room[:n_s], d_cut[:n_s], d_cut[:n_s], d_line[:n_s], d_data[:n_s],
-                    d_extra[:n_s], ip[IP_DS_FEC_N], ip[IP_DS_FEC_K], ip[IP_DS_FRAME_BYTES], frame_ps,
-                    dout[0, n0:], dout[1, n0:], dout[2, n0:], dout[3, n0:], g_used,
-                )  # fmt: skip
+                    dqs,
+                    darr,
+                    dsize,
+                    dstate,
+                    denc,
+                    d_q[:n_s],
+                    d_room[:n_s],
+                    d_cut[:n_s],
+                    d_cut[:n_s],
+                    d_line[:n_s],
+                    d_data[:n_s],
+                    d_extra[:n_s],
+                    ip[IP_DS_FEC_N],
+                    ip[IP_DS_FEC_K],
+                    ip[IP_DS_FRAME_BYTES],
+                    frame_ps,
+                    dout[0, n0:],
+                    dout[1, n0:],
+                    dout[2, n0:],
+                    dout[3, n0:],
+                    g_used,
+                )
                 n_dout[0] = n0 + n_new
                 for s_i in range(n_s):
                     q = d_q[s_i]
@@ -453,7 +561,18 @@ def run_frames(
 
 
 # ---------------------------------------------------------------------------------- driver
-def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, used_payload, progress, env):  # type: ignore[no-untyped-def]
+def run_compiled_loop(
+    spec: Any,
+    up: Any,
+    down: Any,
+    olt_py: Any,
+    n_frames: int,
+    horizon_ps: int,
+    used_line: I64,
+    used_payload: I64,
+    progress: Any,
+    env: Any,
+) -> Any:
     """Drive :func:`run_frames` window by window (a simpy process).
 
     ``up`` / ``down`` are the fast engine's direction objects (stores, sources, stats);
@@ -518,7 +637,9 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
     ds_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
     max_allocs = p.max_allocations_per_frame
     fec_on = spec.ds_fec is not None
-    ds_room = np.array([ds_payload_bytes(p, n, fec_on) for n in range(max_allocs + 1)], dtype=np.int64)
+    ds_room = np.array(
+        [ds_payload_bytes(p, n, fec_on) for n in range(max_allocs + 1)], dtype=np.int64
+    )
     ds_over = np.array([ds_overhead_bytes(p, n) for n in range(max_allocs + 1)], dtype=np.int64)
     err = np.zeros(4, dtype=np.int64)
     alloc_count = np.zeros(1, dtype=np.int64)
@@ -532,7 +653,10 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
     while k < n_frames:
         up.ensure_generated(k * frame_ps + horizon_ps)
         down.ensure_generated(k * frame_ps)
-        if up.generated_until_ps >= spec.duration_ps and down.generated_until_ps >= spec.duration_ps:
+        if (
+            up.generated_until_ps >= spec.duration_ps
+            and down.generated_until_ps >= spec.duration_ps
+        ):
             k1 = n_frames
         else:
             k1 = min(
@@ -543,7 +667,9 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
             k1 = max(k1, k + 1)
         frames = k1 - k
         ucap = len(up.store.arrival_ps) + frames * (p.us_bytes_per_frame // min_up + n_t + 1)
-        dcap = len(down.store.arrival_ps) + frames * (p.ds_bytes_per_frame // min_up + len(spec.downstream) + 1)
+        dcap = len(down.store.arrival_ps) + frames * (
+            p.ds_bytes_per_frame // min_up + len(spec.downstream) + 1
+        )
         # np.empty: only the slots the kernel writes are ever touched (no page-fault storm).
         if uout.shape[1] < ucap:
             uout = np.empty((4, ucap), dtype=np.int64)
@@ -557,14 +683,49 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
         ds_used = np.zeros(len(spec.downstream), dtype=np.int64)
         us_st, ds_st = up.store, down.store
         stopped = run_frames(
-            k, k1, ip, olt, cum_granted, pend, pend_ht, cycle_grants, cycle_start,
-            order, onu_of, spec.n_onus, spec.one_way_ps, const_grants, cap_per_cycle,
-            us_st.qs, us_st.arrival_ps, us_st.size_bytes, us_st.state, us_st.enc,
-            ds_st.qs, ds_st.arrival_ps, ds_st.size_bytes, ds_st.state, ds_st.enc,
-            ds_priority, ds_levels, ds_onu, ds_room, ds_over,
-            uout, n_uout, dout, n_dout, us_granted, us_used, ds_granted, ds_used,
-            used_line, used_payload, alloc_count, err,
-        )  # fmt: skip
+            k,
+            k1,
+            ip,
+            olt,
+            cum_granted,
+            pend,
+            pend_ht,
+            cycle_grants,
+            cycle_start,
+            order,
+            onu_of,
+            spec.n_onus,
+            spec.one_way_ps,
+            const_grants,
+            cap_per_cycle,
+            us_st.qs,
+            us_st.arrival_ps,
+            us_st.size_bytes,
+            us_st.state,
+            us_st.enc,
+            ds_st.qs,
+            ds_st.arrival_ps,
+            ds_st.size_bytes,
+            ds_st.state,
+            ds_st.enc,
+            ds_priority,
+            ds_levels,
+            ds_onu,
+            ds_room,
+            ds_over,
+            uout,
+            n_uout,
+            dout,
+            n_dout,
+            us_granted,
+            us_used,
+            ds_granted,
+            ds_used,
+            used_line,
+            used_payload,
+            alloc_count,
+            err,
+        )
         nu, nd = int(n_uout[0]), int(n_dout[0])
         # Copies: the buffers are reused by the next window.
         up.stats.departures(*(uout[i, :nu].copy() for i in range(4)))
@@ -583,15 +744,21 @@ def run_compiled_loop(spec, up, down, olt_py, n_frames, horizon_ps, used_line, u
     olt_py.granted_bytes_total = olt[:, O_GRANTED_TOTAL].copy()
 
 
-def _error_rule(err: I64, p, spec) -> str:  # type: ignore[no-untyped-def]
+def _error_rule(err: I64, p: Any, spec: Any) -> str:
     code = int(err[0])
     if code == ERR_TOO_MANY_ALLOCS:
-        return f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"
+        return (
+            f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"
+        )
     if code == ERR_GRANT_UNITS:
         j = int(err[2])
-        return (f"GrantSize {int(err[3])} units for Alloc-ID {int(spec.tconts.alloc_id[j])}"
-                f" exceeds the maximum {p.max_grant_units}")  # fmt: skip
+        return (
+            f"GrantSize {int(err[3])} units for Alloc-ID {int(spec.tconts.alloc_id[j])}"
+            f" exceeds the maximum {p.max_grant_units}"
+        )
     if code == ERR_FRAME_OVERFLOW:
-        return (f"allocations need {int(err[2])} bytes of upstream frame, only {p.us_bytes_per_frame}"
-                f" exist ({int(err[3])} allocations)")  # fmt: skip
+        return (
+            f"allocations need {int(err[2])} bytes of upstream frame, only {p.us_bytes_per_frame}"
+            f" exist ({int(err[3])} allocations)"
+        )
     return f"StartTime {int(err[2])} beyond {p.max_start_units}"

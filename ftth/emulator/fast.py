@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
 
 from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
+from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, serve_grants
-from ftth.emulator.compiled import run_compiled_loop
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 
@@ -33,7 +33,9 @@ FORCE_STEPPED = os.environ.get("FTTH_STEPPED", "") not in ("", "0")
 class _Direction:
     """A direction's queue store, its sources and its kernel output buffers."""
 
-    def __init__(self, spec: EmulationSpec, queues: list[QueueSpec], stats: DirectionStats, max_out: int) -> None:
+    def __init__(
+        self, spec: EmulationSpec, queues: list[QueueSpec], stats: DirectionStats, max_out: int
+    ) -> None:
         self.spec = spec
         self.queues = queues
         self.stats = stats
@@ -74,13 +76,32 @@ class _Direction:
         st = self.store
         oq, oa, os_, od = self.out
         n_out = serve_grants(
-            st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc,
-            queue, room, cutoff, time_base, line_start, data_start, extra,
-            fec[0], fec[1], frame_bytes, self.spec.profile.frame_ps,
-            oq, oa, os_, od, self.used,
-        )  # fmt: skip
+            st.qs,
+            st.arrival_ps,
+            st.size_bytes,
+            st.state,
+            st.enc,
+            queue,
+            room,
+            cutoff,
+            time_base,
+            line_start,
+            data_start,
+            extra,
+            fec[0],
+            fec[1],
+            frame_bytes,
+            self.spec.profile.frame_ps,
+            oq,
+            oa,
+            os_,
+            od,
+            self.used,
+        )
         if n_out:
-            self.stats.departures(oq[:n_out].copy(), oa[:n_out].copy(), os_[:n_out].copy(), od[:n_out].copy())
+            self.stats.departures(
+                oq[:n_out].copy(), oa[:n_out].copy(), os_[:n_out].copy(), od[:n_out].copy()
+            )
         used = self.used[:n].copy()
         self.stats.grants(queue, room, used)
         return used
@@ -123,18 +144,34 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         used_line[k] = bw.used_line_bytes
         if n_alloc:
             used = up.serve(
-                bw.tcont, bw.room_bytes, plan.cutoff_ps,
+                bw.tcont,
+                bw.room_bytes,
+                plan.cutoff_ps,
                 np.full(n_alloc, plan.time_base_ps, dtype=np.int64),
-                bw.line_start_bytes, bw.data_start_bytes, np.zeros(n_alloc, dtype=np.int64),
-                us_fec, p.us_bytes_per_frame,
-            )  # fmt: skip
+                bw.line_start_bytes,
+                bw.data_start_bytes,
+                np.zeros(n_alloc, dtype=np.int64),
+                us_fec,
+                p.us_bytes_per_frame,
+            )
             used_payload[k] = int(used.sum())
             if np.any(bw.dbru):
                 sel = bw.dbru
                 tc = bw.tcont[sel]
                 qs = up.store.qs
-                value = np.where(qs[tc, UNBOUNDED] == 1, np.maximum(qs[tc, QENCAP], qs[tc, BUFFER]), qs[tc, QENCAP])
-                olt.post_reports(k, tc, value, plan.dbru_arrival_ps[sel], (bw.room_bytes - used)[sel], bw.room_bytes[sel])
+                value = np.where(
+                    qs[tc, UNBOUNDED] == 1,
+                    np.maximum(qs[tc, QENCAP], qs[tc, BUFFER]),
+                    qs[tc, QENCAP],
+                )
+                olt.post_reports(
+                    k,
+                    tc,
+                    value,
+                    plan.dbru_arrival_ps[sel],
+                    (bw.room_bytes - used)[sel],
+                    bw.room_bytes[sel],
+                )
         # Downstream frame k.
         store = down.store
         if store.n_queues:
@@ -145,15 +182,21 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
             if len(dplan.queue):
                 n = len(dplan.queue)
                 down.serve(
-                    dplan.queue, dplan.room_bytes, np.full(n, t_k, dtype=np.int64),
-                    np.full(n, t_k, dtype=np.int64), np.full(n, dplan.line_start_bytes, dtype=np.int64),
-                    dplan.data_start_bytes, dplan.extra_ps, ds_fec, p.ds_bytes_per_frame,
-                )  # fmt: skip
+                    dplan.queue,
+                    dplan.room_bytes,
+                    np.full(n, t_k, dtype=np.int64),
+                    np.full(n, t_k, dtype=np.int64),
+                    np.full(n, dplan.line_start_bytes, dtype=np.int64),
+                    dplan.data_start_bytes,
+                    dplan.extra_ps,
+                    ds_fec,
+                    p.ds_bytes_per_frame,
+                )
 
     env = simpy.Environment()
     compiled = ACCELERATED and getattr(olt.dba, "compiled_kind", 0) > 0 and not FORCE_STEPPED
 
-    def frame_clock(env: simpy.Environment):  # type: ignore[no-untyped-def]
+    def frame_clock(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         every = max(1, n_frames // 200)
         for k in range(n_frames):
             step(k)
@@ -162,7 +205,11 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
             yield env.timeout(frame_ps)
 
     if compiled:
-        env.process(run_compiled_loop(spec, up, down, olt, n_frames, horizon_ps, used_line, used_payload, progress, env))
+        env.process(
+            run_compiled_loop(
+                spec, up, down, olt, n_frames, horizon_ps, used_line, used_payload, progress, env
+            )
+        )
     else:
         env.process(frame_clock(env))
     env.run()

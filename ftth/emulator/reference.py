@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT
+from simpy.events import NORMAL, URGENT, EventPriority
 
 from ftth.emulator.collector import RawRun
 from ftth.emulator.common import DownstreamPlanner, make_olt_upstream, make_stats
@@ -36,8 +36,16 @@ class RefQueue:
         self.head_sent = 0
         self.queued_bytes = 0
         self.c = dict.fromkeys(
-            ("offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
-             "dropped_bytes", "dropped_packets"), 0)  # fmt: skip
+            (
+                "offered_bytes",
+                "offered_packets",
+                "delivered_bytes",
+                "delivered_packets",
+                "dropped_bytes",
+                "dropped_packets",
+            ),
+            0,
+        )
         align = profile.encap_align_bytes
         self.max_piece = (profile.encap_max_fragment_bytes // align) * align or (1 << 40)
 
@@ -123,7 +131,10 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     used_line = np.zeros(n_frames, dtype=np.int64)
     used_payload = np.zeros(n_frames, dtype=np.int64)
 
-    def at(delay_ps: int, priority: int = NORMAL) -> simpy.Event:
+    def now() -> int:
+        return int(env.now)
+
+    def at(delay_ps: int, priority: EventPriority = NORMAL) -> simpy.Event:
         """An event ``delay_ps`` from now; URGENT ones go before NORMAL ones at the same instant."""
         ev = simpy.Event(env)
         ev._ok = True
@@ -131,30 +142,40 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         env.schedule(ev, priority, delay_ps)
         return ev
 
-    def arrivals(queue: RefQueue, qspec: QueueSpec, stats: Any, qi: int) -> Generator[Any, Any, None]:
+    def arrivals(
+        queue: RefQueue, qspec: QueueSpec, stats: Any, qi: int
+    ) -> Generator[Any, Any, None]:
         arr, size = merged_batch([make() for make in qspec.sources], 0, end_ps)
         stats.offered(qi, arr, size)
         for a, s in zip(arr.tolist(), size.tolist(), strict=True):
-            yield at(a - env.now, URGENT)
+            yield at(a - now(), URGENT)
             queue.offer(a, s)
 
-    def depart(stats: Any, qi: int, arrival: int, size: int, when_ps: int) -> Generator[Any, Any, None]:
-        yield at(when_ps - env.now)
+    def depart(
+        stats: Any, qi: int, arrival: int, size: int, when_ps: int
+    ) -> Generator[Any, Any, None]:
+        yield at(when_ps - now())
         one = np.array([qi], dtype=np.int64)
-        stats.departures(one, np.array([arrival], dtype=np.int64), np.array([size], dtype=np.int64),
-                         np.array([when_ps], dtype=np.int64))  # fmt: skip
+        stats.departures(
+            one,
+            np.array([arrival], dtype=np.int64),
+            np.array([size], dtype=np.int64),
+            np.array([when_ps], dtype=np.int64),
+        )
 
     def burst(k: int, plan: Any, i: int, frame_used: list[int]) -> Generator[Any, Any, None]:
         bw = plan.bwmap
         j = int(bw.tcont[i])
-        yield at(int(plan.cutoff_ps[i]) - env.now)
+        yield at(int(plan.cutoff_ps[i]) - now())
         queue = up_q[j]
         room = int(bw.room_bytes[i])
-        used, done = queue.serve(room, env.now)
+        used, done = queue.serve(room, now())
         up_stats.grants(np.array([j]), np.array([room]), np.array([used]))
         used_payload[k] += used
         for arrival, size, end in done:
-            line = int(bw.line_start_bytes[i]) + _line_bytes(int(bw.data_start_bytes[i]) + end, spec.us_fec)
+            line = int(bw.line_start_bytes[i]) + _line_bytes(
+                int(bw.data_start_bytes[i]) + end, spec.us_fec
+            )
             when = plan.time_base_ps + (line * frame_ps) // p.us_bytes_per_frame
             env.process(depart(up_stats, j, arrival, size, when))
         if bw.dbru[i]:
@@ -163,22 +184,29 @@ def run_reference(spec: EmulationSpec) -> RawRun:
                 value = max(value, queue.buffer_bytes)
             env.process(report(k, j, value, int(plan.dbru_arrival_ps[i]), room - used, room))
 
-    def report(k: int, j: int, value: int, arrival_ps: int, idle: int, room: int) -> Generator[Any, Any, None]:
-        yield at(arrival_ps - env.now, URGENT)
+    def report(
+        k: int, j: int, value: int, arrival_ps: int, idle: int, room: int
+    ) -> Generator[Any, Any, None]:
+        yield at(arrival_ps - now(), URGENT)
         one = np.array([j], dtype=np.int64)
-        olt.post_reports(k, one, np.array([value]), np.array([arrival_ps]), np.array([idle]), np.array([room]))
+        olt.post_reports(
+            k, one, np.array([value]), np.array([arrival_ps]), np.array([idle]), np.array([room])
+        )
 
     def downstream_frame(k: int, n_alloc: int) -> None:
-        t_k = env.now
+        t_k = now()
         demand = np.array(
             [p.ds_bytes_per_frame if q.greedy_size else q.encapsulated_bytes() for q in down_q],
             dtype=np.int64,
         )
         plan = planner.plan(k, n_alloc, demand)
         for qi, room, start, extra in zip(
-            plan.queue.tolist(), plan.room_bytes.tolist(), plan.data_start_bytes.tolist(),
-            plan.extra_ps.tolist(), strict=True,
-        ):  # fmt: skip
+            plan.queue.tolist(),
+            plan.room_bytes.tolist(),
+            plan.data_start_bytes.tolist(),
+            plan.extra_ps.tolist(),
+            strict=True,
+        ):
             used, done = down_q[qi].serve(room, t_k)
             down_stats.grants(np.array([qi]), np.array([room]), np.array([used]))
             for arrival, size, end in done:

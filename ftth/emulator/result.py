@@ -13,8 +13,8 @@ Definitions used below:
   offered traffic (1.0 = every T-CONT got the same share of what it asked for).
 * Household verdict (until speed-test probes exist): a household passes in a direction when
   it received at least ``pass_ratio`` × min(offered, tier), less an allowance of two
-  1518-byte frames per queue for packets in flight at the window's edges.  ``verdict.pass`` = nothing lost
-  and every household passes.
+  1518-byte frames per queue for packets in flight at the window's edges.
+  ``verdict.pass`` = nothing lost and every household passes.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.spec import EmulationSpec, QueueSpec
 from ftth.metrics import DelayHistogram, jain_index
-from ftth.phy import saturation_goodput_bps
+from ftth.phy import Direction, saturation_goodput_bps
 from ftth.units import PS_PER_S
 
 #: Ethernet MTU frame, the unit of the in-flight allowance of household verdicts.
@@ -75,7 +75,9 @@ class Result:
         return json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def _direction(spec: EmulationSpec, stats: DirectionStats, queues: list[QueueSpec], direction: str) -> dict[str, Any]:
+def _direction(
+    spec: EmulationSpec, stats: DirectionStats, queues: list[QueueSpec], direction: Direction
+) -> dict[str, Any]:
     window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
     c = stats.counters
     greedy = np.array([q.greedy_size_bytes > 0 for q in queues], dtype=bool)
@@ -83,10 +85,13 @@ def _direction(spec: EmulationSpec, stats: DirectionStats, queues: list[QueueSpe
     offered_total = int(c["offered_bytes"].sum()) if len(queues) else 0
     dropped_total = int(c["dropped_bytes"].sum()) if len(queues) else 0
     fec = spec.us_fec if direction == "upstream" else spec.ds_fec
-    capacity = saturation_goodput_bps(spec.profile, direction, max(1, spec.n_onus), 1518, fec is not None)  # type: ignore[arg-type]
+    capacity = saturation_goodput_bps(
+        spec.profile, direction, max(1, spec.n_onus), 1518, fec is not None
+    )
     ledger = {k: int(v.sum()) for k, v in c.items()}
     ledger["balanced"] = (
-        ledger["offered_bytes"] == ledger["delivered_bytes"] + ledger["queued_bytes"] + ledger["dropped_bytes"]
+        ledger["offered_bytes"]
+        == ledger["delivered_bytes"] + ledger["queued_bytes"] + ledger["dropped_bytes"]
         and ledger["offered_packets"]
         == ledger["delivered_packets"] + ledger["queued_packets"] + ledger["dropped_packets"]
     )
@@ -113,36 +118,45 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
         delivered = int(up.window_delivered_bytes[j])
         if offered > 0:
             ratios.append(min(1.0, delivered / offered))
-        tconts.append({
-            "index": j,
-            "onu_id": spec.onu_ids[q.onu_index],
-            "alloc_id": int(spec.tconts.alloc_id[j]),
-            "name": q.name,
-            "type": int(spec.tconts.tcont_type[j]),
-            "household": q.household,
-            "offered_bps": round(offered * 8 / window_s, 3),
-            "granted_bps": round(int(up.granted_bytes[j]) * 8 / duration_s, 3),
-            "delivered_bps": round(delivered * 8 / window_s, 3),
-            "dropped_bytes": int(up.counters["dropped_bytes"][j]),
-            "delay_us": _delay(up.delays.row(j)),
-        })  # fmt: skip
+        tconts.append(
+            {
+                "index": j,
+                "onu_id": spec.onu_ids[q.onu_index],
+                "alloc_id": int(spec.tconts.alloc_id[j]),
+                "name": q.name,
+                "type": int(spec.tconts.tcont_type[j]),
+                "household": q.household,
+                "offered_bps": round(offered * 8 / window_s, 3),
+                "granted_bps": round(int(up.granted_bytes[j]) * 8 / duration_s, 3),
+                "delivered_bps": round(delivered * 8 / window_s, 3),
+                "dropped_bytes": int(up.counters["dropped_bytes"][j]),
+                "delay_us": _delay(up.delays.row(j)),
+            }
+        )
     households = _households(spec, raw, window_s)
     up_d = _direction(spec, up, spec.upstream, "upstream")
     down_d = _direction(spec, down, spec.downstream, "downstream")
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
-        for k in up_d["conservation"] if k != "balanced"
-    }  # fmt: skip
-    total["balanced"] = bool(up_d["conservation"]["balanced"] and down_d["conservation"]["balanced"])
+        for k in up_d["conservation"]
+        if k != "balanced"
+    }
+    total["balanced"] = bool(
+        up_d["conservation"]["balanced"] and down_d["conservation"]["balanced"]
+    )
     reasons = []
     if total["dropped_bytes"]:
         reasons.append(
             f"{total['dropped_packets']} packets ({total['dropped_bytes']} bytes) dropped:"
-            f" upstream {up_d['conservation']['dropped_bytes']} B, downstream {down_d['conservation']['dropped_bytes']} B"
+            f" upstream {up_d['conservation']['dropped_bytes']} B,"
+            f" downstream {down_d['conservation']['dropped_bytes']} B"
         )
     failing = [h for h in households if not h["pass"]]
     if failing:
-        reasons.append(f"{len(failing)} of {len(households)} households below {spec.pass_ratio:.0%} of what they asked (up to their tier)")
+        reasons.append(
+            f"{len(failing)} of {len(households)} households below {spec.pass_ratio:.0%}"
+            " of what they asked (up to their tier)"
+        )
     if not total["balanced"]:
         reasons.append("conservation ledger does not balance (a bug: please report)")
     data: dict[str, Any] = {
@@ -188,7 +202,7 @@ def _utilisation(spec: EmulationSpec, raw: RawRun) -> dict[str, float]:
 
 def _households(spec: EmulationSpec, raw: RawRun, window_s: float) -> list[dict[str, Any]]:
     per = spec.households_per_onu
-    out = []
+    out: list[dict[str, Any]] = []
     for direction, stats, queues, tier in (
         ("up", raw.upstream, spec.upstream, spec.tier_up_bps),
         ("down", raw.downstream, spec.downstream, spec.tier_down_bps),
@@ -196,7 +210,11 @@ def _households(spec: EmulationSpec, raw: RawRun, window_s: float) -> list[dict[
         onu = np.array([q.onu_index for q in queues], dtype=np.int64)
         greedy = np.array([q.greedy_size_bytes > 0 for q in queues], dtype=bool)
         n = spec.n_onus
-        delivered = np.bincount(onu, weights=stats.window_delivered_bytes, minlength=n) if len(onu) else np.zeros(n)
+        delivered = (
+            np.bincount(onu, weights=stats.window_delivered_bytes, minlength=n)
+            if len(onu)
+            else np.zeros(n)
+        )
         offered_q = np.where(greedy, stats.window_delivered_bytes, stats.window_offered_bytes)
         offered = np.bincount(onu, weights=offered_q, minlength=n) if len(onu) else np.zeros(n)
         queues_per_onu = np.bincount(onu, minlength=n) if len(onu) else np.zeros(n, dtype=np.int64)
@@ -204,8 +222,14 @@ def _households(spec: EmulationSpec, raw: RawRun, window_s: float) -> list[dict[
             for h in range(per):
                 idx = i * per + h
                 if len(out) <= idx:
-                    out.append({"id": idx, "onu_id": spec.onu_ids[i],
-                                "tier_down_bps": spec.tier_down_bps, "tier_up_bps": spec.tier_up_bps})  # fmt: skip
+                    out.append(
+                        {
+                            "id": idx,
+                            "onu_id": spec.onu_ids[i],
+                            "tier_down_bps": spec.tier_down_bps,
+                            "tier_up_bps": spec.tier_up_bps,
+                        }
+                    )
                 got = float(delivered[i]) * 8 / window_s / per
                 asked = float(offered[i]) * 8 / window_s / per
                 # Packets in flight at the window's edges: allow two MTUs per queue.
@@ -214,6 +238,6 @@ def _households(spec: EmulationSpec, raw: RawRun, window_s: float) -> list[dict[
                 out[idx][f"offered_{direction}_bps"] = round(asked, 3)
                 out[idx][f"achieved_{direction}_bps"] = round(got, 3)
                 out[idx][f"pass_{direction}"] = bool(got >= spec.pass_ratio * target)
-    for h in out:
-        h["pass"] = bool(h["pass_up"] and h["pass_down"])
+    for household in out:
+        household["pass"] = bool(household["pass_up"] and household["pass_down"])
     return out

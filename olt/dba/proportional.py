@@ -34,10 +34,15 @@ class ProportionalDba(Dba):
         super().__init__(ctx, params)
         unknown = set(params) - {"min_grant_bytes"}
         if unknown:
-            raise InputError(f"dba.params.{sorted(unknown)[0]}", "unknown parameter for 'proportional'; valid: min_grant_bytes")
+            raise InputError(
+                f"dba.params.{sorted(unknown)[0]}",
+                "unknown parameter for 'proportional'; valid: min_grant_bytes",
+            )
         self.min_grant_bytes = int(params.get("min_grant_bytes", 0))
         if self.min_grant_bytes < 0:
-            raise InputError("dba.params.min_grant_bytes", f"must be ≥ 0, got {self.min_grant_bytes}")
+            raise InputError(
+                "dba.params.min_grant_bytes", f"must be ≥ 0, got {self.min_grant_bytes}"
+            )
         # R_M per cycle; types 1-3 without R_M are capped by what they are guaranteed.
         cap = ctx.max_bytes_per_frame + ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
         self.cap_per_cycle: I64 = np.floor(cap * ctx.cycle_frames).astype(np.int64)
@@ -46,7 +51,9 @@ class ProportionalDba(Dba):
         ctx = self.ctx
         unit = ctx.grant_unit_bytes
         demand = np.minimum(reports.demand_bytes, self.cap_per_cycle)
-        demand = np.where((demand > 0) & (demand < self.min_grant_bytes), self.min_grant_bytes, demand)
+        demand = np.where(
+            (demand > 0) & (demand < self.min_grant_bytes), self.min_grant_bytes, demand
+        )
         # Whole grant units, rounded up so a small remainder is not starved.
         per_frame = -(-ctx.per_frame(demand) // unit) * unit
         per_frame = ctx.limit_allocations(per_frame, reports.poll_mask)

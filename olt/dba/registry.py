@@ -51,7 +51,9 @@ def get_dba(name: str, where: str = "dba.name") -> type[Any]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise InputError(where, f"unknown DBA {name!r}; valid: {', '.join(sorted(_REGISTRY))}") from None
+        raise InputError(
+            where, f"unknown DBA {name!r}; valid: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 Factory = Callable[..., Any]
