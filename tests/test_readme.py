@@ -21,7 +21,12 @@ def _blocks(lang: str) -> list[str]:
 
 
 def _ftth_commands() -> list[str]:
-    return [line.strip() for block in _blocks("sh") for line in block.splitlines() if line.strip().startswith("ftth ")]
+    return [
+        line.strip()
+        for block in _blocks("sh")
+        for line in block.splitlines()
+        if line.strip().startswith("ftth ")
+    ]
 
 
 def test_readme_opens_with_exactly_two_setup_commands() -> None:
