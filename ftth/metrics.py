@@ -869,8 +869,14 @@ class HistogramBank:
         index = _bucket_index(delays)
         # Only the occupied (row, bucket) cells: a dense bincount over n_rows × 7296 cells
         # would cost far more than the batch itself.
-        cells, counts = np.unique(row * BUCKET_COUNT + index, return_counts=True)
-        self._counts.reshape(-1)[cells] += counts
+        flat = row * BUCKET_COUNT + index
+        n_cells = self.n_rows * BUCKET_COUNT
+        if n_cells <= 16 * flat.size:
+            # Large batch: one dense bincount is cheaper than sorting the batch.
+            self._counts += np.bincount(flat, minlength=n_cells).reshape(self.n_rows, BUCKET_COUNT)
+        else:
+            cells, counts = np.unique(flat, return_counts=True)
+            self._counts.reshape(-1)[cells] += counts
         self._count += np.bincount(row, minlength=self.n_rows)
         np.minimum.at(self._min_ps, row, delays)
         np.maximum.at(self._max_ps, row, delays)
