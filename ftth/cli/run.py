@@ -104,6 +104,8 @@ def run(
     else:
         result = run_scenario(sc)
     data = result.to_dict()
+    for warning in data["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     out_json = json_path or sc.output.json_path
     if out_json is not None:
         write_text(Path(out_json), result.to_json())

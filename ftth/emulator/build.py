@@ -21,7 +21,7 @@ import numpy as np
 
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
-from ftth.phy import Direction
+from ftth.phy import Direction, fmt_rate
 from ftth.scenario import Scenario
 from ftth.topology import build_topology
 from ftth.traffic import make_source
@@ -93,8 +93,13 @@ class _SourcePlan:
         return lambda: self.build(params)
 
 
-def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str) -> None:
-    """Give every queue its source factory, rescaled to ``load`` × capacity if asked."""
+def _attach(
+    plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str
+) -> float:
+    """Give every queue its source factory, rescaled to ``load`` × capacity if asked.
+
+    Returns the total mean offered rate of the direction's finite sources (bit/s).
+    """
     factor = 1.0
     # Greedy sources (saturation, speed-test probes) are never rescaled.
     scalable = [plan for plan in plans if plan.model != "greedy"]
@@ -110,6 +115,7 @@ def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, w
                 where, "a load is set but no source in that direction has a finite rate"
             )
         factor = load * capacity_bps / total
+    offered = 0.0
     for plan in plans:
         params = plan.params
         if factor != 1.0 and id(plan) in means:
@@ -119,6 +125,8 @@ def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, w
             plan.queue.greedy_size_bytes = int(source.size_bytes)
         else:
             plan.queue.sources.append(plan.factory(params))
+            offered += source.mean_rate_bps
+    return offered
 
 
 def build_spec(scenario: Scenario, *, record_packets: bool = False) -> EmulationSpec:
@@ -232,18 +240,19 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
     )
     if n_t and int(tconts.alloc_id[-1]) > profile.max_alloc_id:
         raise InputError("tconts", f"{n_t} T-CONTs need more Alloc-IDs than {profile.title} has")
-    _attach(
-        up_plans,
-        scenario.traffic.upstream_load,
-        scenario.capacity_bps("upstream"),
-        "traffic.upstream_load",
-    )
-    _attach(
-        down_plans,
-        scenario.traffic.downstream_load,
-        scenario.capacity_bps("downstream"),
-        "traffic.downstream_load",
-    )
+    warnings: list[str] = []
+    for direction, plans, load in (
+        ("upstream", up_plans, scenario.traffic.upstream_load),
+        ("downstream", down_plans, scenario.traffic.downstream_load),
+    ):
+        capacity = scenario.capacity_bps(direction)  # type: ignore[arg-type]
+        offered = _attach(plans, load, capacity, f"traffic.{direction}_load")
+        if offered > capacity:
+            # Allowed (overload studies), but the user should know before reading the results.
+            warnings.append(
+                f"{direction} offered load {fmt_rate(offered)} is {offered / capacity:.2f}× the"
+                f" analytic capacity {fmt_rate(capacity)}: queues will grow and drop"
+            )
     duration_ps = s_to_ps(scenario.duration_s)
     tier_down, tier_up = scenario.households.tier_down_bps, scenario.households.tier_up_bps
     return EmulationSpec(
@@ -273,5 +282,6 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
         households_per_onu=per_onu,
         pass_ratio=scenario.households.pass_ratio,
         record_packets=record_packets,
+        warnings=warnings,
         trace_csv=str(scenario.output.trace_csv) if scenario.output.trace_csv is not None else None,
     )

@@ -183,6 +183,7 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
         "households": households,
         "fairness": {"jain": round(jain_index(ratios), 9) if ratios else 1.0},
         "conservation": total,
+        "warnings": list(spec.warnings),
         "verdict": {"pass": not reasons, "reasons": reasons},
     }
     return Result(spec, raw, data)

@@ -68,6 +68,8 @@ class EmulationSpec:
     households_per_onu: int = 1
     pass_ratio: float = 0.95
     record_packets: bool = False
+    #: Things the user should know before reading the results (e.g. overload).
+    warnings: list[str] = field(default_factory=list)
     #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
     trace_csv: str | None = None
 
