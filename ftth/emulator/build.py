@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +94,7 @@ class _SourcePlan:
         return lambda: self.build(params)
 
 
-def _attach(
-    plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str
-) -> float:
+def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str) -> float:
     """Give every queue its source factory, rescaled to ``load`` × capacity if asked.
 
     Returns the total mean offered rate of the direction's finite sources (bit/s).
@@ -129,8 +128,38 @@ def _attach(
     return offered
 
 
-def build_spec(scenario: Scenario, *, record_packets: bool = False) -> EmulationSpec:
-    """Resolve ``scenario`` for the engines."""
+@dataclass(frozen=True)
+class Probes:
+    """Speed-test probes: the chosen ONUs' internet queues carry a greedy source at the tier.
+
+    Upstream the probe replaces the traffic of the ONU's best-effort T-CONT (the last type-4
+    T-CONT, else the last type-3, else the last T-CONT); downstream that of its lowest-priority
+    class.  The probe is a ``greedy`` source capped at the rate (a CBR of ``size_bytes`` frames),
+    never rescaled by ``traffic.*_load``.  Its queue is flagged ``probe=True``.
+    """
+
+    onu_indices: frozenset[int]
+    upstream_bps: float | None = None
+    downstream_bps: float | None = None
+    size_bytes: int = 1518
+
+
+def _probe_position(types: list[int]) -> int:
+    for wanted in (4, 3):
+        hits = [i for i, t in enumerate(types) if t == wanted]
+        if hits:
+            return hits[-1]
+    return len(types) - 1
+
+
+def _probe_table(rate_bps: float, size_bytes: int) -> dict[str, Any]:
+    return {"model": "greedy", "rate_bps": float(rate_bps), "size_bytes": size_bytes}
+
+
+def build_spec(
+    scenario: Scenario, *, record_packets: bool = False, probes: Probes | None = None
+) -> EmulationSpec:
+    """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``)."""
     profile = scenario.profile
     if not profile.framed:
         raise InputError(
@@ -172,7 +201,20 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
         k: [] for k in ("onu", "type", "fixed", "assured", "max", "prio", "weight")
     }
     for i, onu in enumerate(onus):
-        for pos, tc in enumerate(onu.tconts or []):
+        probed = probes is not None and i in probes.onu_indices
+        tcs = list(onu.tconts or [])
+        classes = list(onu.downstream or [])
+        up_probe = (
+            _probe_position([tc.type for tc in tcs])
+            if probed and probes is not None and probes.upstream_bps and tcs
+            else -1
+        )
+        down_probe = (
+            max(range(len(classes)), key=lambda c: (classes[c].priority, c))
+            if probed and probes is not None and probes.downstream_bps and classes
+            else -1
+        )
+        for pos, tc in enumerate(tcs):
             q = QueueSpec(
                 onu_index=i,
                 name=tc.name,
@@ -180,6 +222,7 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
                 buffer_bytes=tc.buffer_bytes,
                 tcont_type=tc.type,
                 household=i * per_onu,
+                probe=pos == up_probe,
             )
             up_queues.append(q)
             cols["onu"].append(i)
@@ -189,11 +232,14 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
             cols["max"].append(tc.max_bps)
             cols["prio"].append(tc.priority)
             cols["weight"].append(tc.weight)
-            if tc.traffic:
+            traffic = tc.traffic
+            if q.probe and probes is not None and probes.upstream_bps:
+                traffic = _probe_table(probes.upstream_bps, probes.size_bytes)
+            if traffic:
                 up_plans.append(
                     _SourcePlan(
                         q,
-                        tc.traffic,
+                        traffic,
                         f"tconts[{pos}].traffic",
                         "upstream",
                         onu.id,
@@ -203,7 +249,7 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
                         base_dir,
                     )
                 )
-        for pos, cls in enumerate(onu.downstream or []):
+        for pos, cls in enumerate(classes):
             buffer_bytes = cls.buffer_bytes if cls.buffer_bytes is not None else default_buffer
             q = QueueSpec(
                 onu_index=i,
@@ -211,13 +257,17 @@ def build_spec(scenario: Scenario, *, record_packets: bool = False) -> Emulation
                 priority=cls.priority,
                 buffer_bytes=buffer_bytes,
                 household=i * per_onu,
+                probe=pos == down_probe,
             )
             down_queues.append(q)
-            if cls.traffic:
+            traffic = cls.traffic
+            if q.probe and probes is not None and probes.downstream_bps:
+                traffic = _probe_table(probes.downstream_bps, probes.size_bytes)
+            if traffic:
                 down_plans.append(
                     _SourcePlan(
                         q,
-                        cls.traffic,
+                        traffic,
                         f"downstream[{pos}].traffic",
                         "downstream",
                         onu.id,

@@ -36,6 +36,7 @@ class QueueSpec:
     greedy_size_bytes: int = 0
     tcont_type: int = 0  #: upstream only
     household: int = 0  #: household index (the ONU's first household by default)
+    probe: bool = False  #: carries a speed-test probe (see ftth.emulator.build.Probes)
 
 
 @dataclass
