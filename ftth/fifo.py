@@ -49,7 +49,15 @@ OFF_B, OFF_P, DROP_B, DROP_P, DELIV_B, DELIV_P = 12, 13, 14, 15, 16, 17
 N_FIELDS = 18
 
 # Entries of the encapsulation vector ``enc``.
-ENC_HEADER, ENC_ALIGN, ENC_MIN_PAYLOAD, ENC_MAX_PIECE = 0, 1, 2, 3
+ENC_HEADER, ENC_ALIGN, ENC_MIN_PAYLOAD, ENC_MAX_PIECE, ENC_MODE = 0, 1, 2, 3, 4
+# Service modes (``enc[ENC_MODE]``): what happens when the next packet does not fit.
+#: GEM/XGEM: cut a fragment (ITU PONs).
+MODE_FRAGMENT = 0
+#: Ethernet (EPON upstream window): whole frames only, the rest of the grant stays idle.
+MODE_WHOLE = 1
+#: Ethernet on a continuous stream (EPON downstream): a frame started before the share runs
+#: out is finished; the next share starts where it ends.
+MODE_OVERRUN = 2
 
 
 def encap_vector(profile: Profile) -> I64:
@@ -64,7 +72,8 @@ def encap_vector(profile: Profile) -> I64:
         max_piece = (profile.encap_max_fragment_bytes // align) * align
     else:
         max_piece = 1 << 40
-    return np.array([header, align, min_payload, max_piece], dtype=np.int64)
+    mode = MODE_WHOLE if profile.encap == "ethernet" else MODE_FRAGMENT
+    return np.array([header, align, min_payload, max_piece, mode], dtype=np.int64)
 
 
 @kernel
@@ -176,12 +185,17 @@ def serve_grants(
     align = enc[ENC_ALIGN]
     max_piece = enc[ENC_MAX_PIECE]
     min_frame = header + enc[ENC_MIN_PAYLOAD]
+    mode = enc[ENC_MODE]
+    running = 0
     for g in range(g_queue.shape[0]):
         q = g_queue[g]
         cutoff = g_cutoff_ps[g]
         admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
         room = g_room[g]
         used = 0
+        # On a continuous stream (MODE_OVERRUN) shares are laid back to back as actually used:
+        # a frame finished past its share pushes the next share along.
+        data_start = g_data_start[g] if mode != MODE_OVERRUN else g_data_start[0] + running
         h = qs[q, HEAD]
         while True:
             while h < qs[q, ADMIT] and state[h] == DROPPED:
@@ -207,11 +221,11 @@ def serve_grants(
             piece = remaining if remaining < max_piece else max_piece
             cost = piece_cost(piece, enc)
             avail = room - used
-            if cost <= avail:
+            if cost <= avail or (mode == MODE_OVERRUN and avail > 0):
                 used += cost
                 qs[q, QENCAP] -= cost
                 if piece == remaining:
-                    end = line_offset(g_data_start[g] + used, fec_n, fec_k)
+                    end = line_offset(data_start + used, fec_n, fec_k)
                     out_queue[n_out] = q
                     out_arrival_ps[n_out] = arrival
                     out_size[n_out] = size
@@ -235,7 +249,7 @@ def serve_grants(
                     qs[q, HEAD_SENT] += piece
                 continue
             # The next piece does not fit: cut a fragment if a minimum frame fits.
-            if avail >= min_frame:
+            if mode == MODE_FRAGMENT and avail >= min_frame:
                 frag = ((avail - header) // align) * align
                 if 0 < frag < piece:
                     before = encap_cost(remaining, enc)
@@ -245,6 +259,7 @@ def serve_grants(
             break
         qs[q, HEAD] = h
         g_used[g] = used
+        running += used
     return n_out
 
 

@@ -8,11 +8,38 @@ source runs as plain Python.  Integer-only arithmetic makes the two bit-identica
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: Modules holding kernels.  numba's on-disk cache is keyed on each function's own source
+#: file only, so a kernel calling a changed kernel in another file would run stale code; the
+#: cache directory is therefore keyed on a digest of all of them.
+_KERNEL_SOURCES = ("jit.py", "fifo.py", "emulator/compiled.py")
+
+
+def _cache_dir() -> str | None:
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for name in _KERNEL_SOURCES:
+        try:
+            digest.update((here / name).read_bytes())
+        except OSError:
+            return None
+    base = os.environ.get("FTTH_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "ftth"
+    )
+    path = Path(base) / "numba" / digest.hexdigest()[:16]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return str(path) if os.access(path, os.W_OK) else None
 
 
 def _numba_njit() -> Callable[[F], F] | None:
@@ -22,6 +49,11 @@ def _numba_njit() -> Callable[[F], F] | None:
         import numba
     except ImportError:
         return None
+    cache_dir = _cache_dir()
+    if cache_dir is None:
+        # No safe place for a cache: compile on every run rather than risk stale kernels.
+        return cast("Callable[[F], F]", numba.njit(cache=False, nogil=True))
+    numba.config.CACHE_DIR = cache_dir
     return cast("Callable[[F], F]", numba.njit(cache=True, nogil=True))
 
 

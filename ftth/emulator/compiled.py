@@ -129,11 +129,15 @@ def _allocate(
     total = 0
     allocated = np.zeros(n, dtype=np.bool_)
     for j in range(n):
-        d = demand[j] if demand[j] < cap_per_cycle[j] else cap_per_cycle[j]
+        d = demand[j]
         if d <= 0:
             continue  # out[j] stays 0; skips two divisions for idle T-CONTs
         if d < min_grant:
             d = min_grant
+        if d > cap_per_cycle[j]:
+            d = cap_per_cycle[j]
+        if d <= 0:
+            continue
         per = _ceil_div(d, cycle)
         per = _ceil_div(per, unit) * unit
         out[j] = per

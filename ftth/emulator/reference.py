@@ -85,8 +85,12 @@ class RefQueue:
             if not self.items:
                 if not self.greedy_size:
                     break
-                # An unbounded source: a new frame arrives the moment the queue is served.
-                self.offer(cutoff_ps, self.greedy_size)
+                # An unbounded source: a new frame arrives the moment the queue is served.  It
+                # is created for this service, not offered to the buffer (as in ftth.fifo).
+                self.c["offered_bytes"] += self.greedy_size
+                self.c["offered_packets"] += 1
+                self.items.append([cutoff_ps, self.greedy_size])
+                self.queued_bytes += self.greedy_size
             arrival, size = self.items[0]
             remaining = size - self.head_sent
             piece = min(remaining, self.max_piece)

@@ -38,7 +38,12 @@ class ProportionalDba(Dba):
                 f"dba.params.{sorted(unknown)[0]}",
                 "unknown parameter for 'proportional'; valid: min_grant_bytes",
             )
-        self.min_grant_bytes = int(params.get("min_grant_bytes", 0))
+        raw = params.get("min_grant_bytes", 0)
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InputError(
+                "dba.params.min_grant_bytes", f"must be a whole number of bytes ≥ 0, got {raw!r}"
+            )
+        self.min_grant_bytes = raw
         if self.min_grant_bytes < 0:
             raise InputError(
                 "dba.params.min_grant_bytes", f"must be ≥ 0, got {self.min_grant_bytes}"
@@ -50,10 +55,13 @@ class ProportionalDba(Dba):
     def allocate(self, now_ps: int, reports: Reports) -> I64:
         ctx = self.ctx
         unit = ctx.grant_unit_bytes
-        demand = np.minimum(reports.demand_bytes, self.cap_per_cycle)
+        # The minimum grant applies first, the T-CONT's maximum rate R_M last: a minimum
+        # never lets a T-CONT exceed what it is provisioned for.
+        demand = reports.demand_bytes
         demand = np.where(
             (demand > 0) & (demand < self.min_grant_bytes), self.min_grant_bytes, demand
         )
+        demand = np.minimum(demand, self.cap_per_cycle)
         # Whole grant units, rounded up so a small remainder is not starved.
         per_frame = -(-ctx.per_frame(demand) // unit) * unit
         per_frame = ctx.limit_allocations(per_frame, reports.poll_mask)

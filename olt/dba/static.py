@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ftth.errors import InputError
 from ftth.phy import equal_share_bursts
 from olt.dba.base import I64, Dba, DbaContext, Reports
 from olt.dba.registry import register
@@ -28,6 +29,9 @@ class StaticDba(Dba):
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         super().__init__(ctx, params)
+        if params:
+            key = sorted(params)[0]
+            raise InputError(f"dba.params.{key}", "'static' takes no parameters")
         unit = ctx.grant_unit_bytes
         per_onu = equal_share_bursts(ctx.profile, ctx.n_onus, ctx.fec)
         onu_of = ctx.tconts.onu_index

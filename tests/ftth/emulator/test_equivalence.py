@@ -386,13 +386,6 @@ def test_numba_and_python_kernels_bit_identical(tmp_path: Path) -> None:
             np.testing.assert_array_equal(py[key], other[key], err_msg=f"{path}: {key}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="BUG: reference RefQueue.serve offers the greedy frame through tail-drop admission; "
-    "when buffer_bytes < greedy_size_bytes it is dropped and items[0] raises IndexError, "
-    "while the fast kernel (ftth/fifo.py) creates greedy frames without admission",
-)
 def test_greedy_queue_with_tiny_buffer() -> None:
     """A greedy queue with a buffer smaller than one frame: both engines must still agree."""
     kwargs = dict(technology="gpon", onus=1, frames=8, buffer_bytes=1,

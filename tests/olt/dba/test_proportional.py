@@ -132,12 +132,6 @@ def test_respects_max_bps() -> None:
     assert g.tolist() == [784, 100, 784]  # floor(781.25) = 781, rounded up to a 4-byte word
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: proportional applies min_grant_bytes after the R_M cap, so a T-CONT whose R_M "
-    "per frame is below min_grant_bytes is granted min_grant_bytes: R_M = 1 Mb/s (15.6 B/frame), "
-    "min_grant_bytes = 4000 -> 4000 B/frame (256 Mb/s)",
-)
 def test_min_grant_does_not_override_max_bps() -> None:
     ctx = make_ctx("xg-pon", 2, max_bps=1e6)  # 15.625 bytes per frame
     g = ProportionalDba(ctx, {"min_grant_bytes": 4000}).allocate(0, reports([10**6, 10]))
@@ -172,12 +166,6 @@ def test_rejects_negative_min_grant() -> None:
     assert exc.value.where == "dba.params.min_grant_bytes"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, TypeError),
-    reason="BUG: proportional reads min_grant_bytes with int(...) unchecked: a string raises "
-    "ValueError and None raises TypeError instead of InputError('dba.params.min_grant_bytes')",
-)
 @pytest.mark.parametrize("value", ["lots", None])
 def test_rejects_non_integer_min_grant(value: Any) -> None:
     with pytest.raises(InputError) as exc:
