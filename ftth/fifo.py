@@ -332,6 +332,10 @@ class QueueStore:
         qs[:, ADMIT] = new_lo + n_queued
         qs[:, HI] = new_lo + counts
 
+    def admit_all_one(self, q: int, until_ps: int) -> None:
+        """Admit queue ``q``'s arrivals up to ``until_ps`` (inclusive)."""
+        admit(q, until_ps, self.qs, self.arrival_ps, self.size_bytes, self.state, self.enc)
+
     def admit_all(self, until_ps: int) -> None:
         """Admit every queue's arrivals up to ``until_ps`` (inclusive)."""
         admit_all(until_ps, self.qs, self.arrival_ps, self.size_bytes, self.state, self.enc)

@@ -20,6 +20,11 @@ def run_spec(
     spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
 ) -> RawRun:
     """Run a resolved spec with the named engine."""
+    if not spec.profile.framed:
+        # EPON has one engine (event per polling window); see ftth.emulator.epon.
+        from ftth.emulator.epon import run_epon
+
+        return run_epon(spec, progress)
     if engine == "fast":
         return run_fast(spec, progress)
     if engine == "reference":

@@ -161,12 +161,6 @@ def build_spec(
 ) -> EmulationSpec:
     """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``)."""
     profile = scenario.profile
-    if not profile.framed:
-        raise InputError(
-            "technology",
-            f"{profile.title} (MPCP polling) is not emulated yet — it arrives with the OLT issue;"
-            " use gpon, xg-pon or xgs-pon",
-        )
     if scenario.faults:
         raise InputError(
             "faults",

@@ -8,6 +8,7 @@ measuring window, and — when asked — a full per-packet record for engine-equ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -143,3 +144,5 @@ class RawRun:
     us_used_line_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     us_payload_used_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     allocations: int = 0
+    #: Engine-specific facts (e.g. the EPON polling cycle), reported under their own key.
+    extra: dict[str, Any] = field(default_factory=dict)

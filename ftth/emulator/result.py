@@ -188,6 +188,7 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
         "fairness": {"jain": round(jain_index(ratios), 9) if ratios else 1.0},
         "conservation": total,
         "warnings": list(spec.warnings),
+        **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
         "verdict": {"pass": not reasons, "reasons": reasons},
     }
     return Result(spec, raw, data)

@@ -196,3 +196,53 @@ class Dba:
             T-CONT is polled).
         """
         raise NotImplementedError
+
+
+class EponDba(Dba):
+    """Base of the MPCP polling DBAs (EPON, IEEE 802.3ah/av): one grant per ONU per poll.
+
+    An EPON OLT has no 125 µs frame: it grants each ONU (LLID) a transmission window with a
+    GATE, and the ONU ends its window with a REPORT of what is still queued (802.3 §64.3.6).
+    The engine (:mod:`ftth.emulator.epon`) asks :meth:`window_bytes` how much an ONU may send
+    when its REPORT reaches the OLT, schedules the window after the previous one plus the guard
+    time and no earlier than one round trip later, and lets the ONU fill it with whole frames.
+
+    Parameters common to every EPON DBA (``[dba.params]``)
+    ------------------------------------------------------
+    guard_us : float, default profile guard (1 µs)
+        Idle time between two ONUs' windows (laser on/off, AGC, clock recovery).
+    """
+
+    epon: ClassVar[bool] = True
+    #: REPORT at the start of the window (textbook polling) instead of the end (802.3 MPCP).
+    report_first: ClassVar[bool] = False
+    #: Extra parameter names a subclass accepts (besides ``guard_us``).
+    param_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
+        super().__init__(ctx, params)
+        from ftth.errors import InputError
+
+        allowed = ("guard_us", *self.param_names)
+        for key in params:
+            if key not in allowed:
+                raise InputError(
+                    f"dba.params.{key}",
+                    f"unknown parameter for {self.name!r}; valid: {', '.join(allowed)}",
+                )
+        guard_us = float(params.get("guard_us", ctx.profile.default_guard_ps / 1e6))
+        if not 0 <= guard_us <= 1000:
+            raise InputError("dba.params.guard_us", f"must be in 0..1000 µs, got {guard_us}")
+        self.guard_ps = int(round(guard_us * 1e6))
+        #: Ignore propagation (textbook polling systems have zero round trip).
+        self.rtt_zero = False
+        #: Serve until the queues are empty, including arrivals during the window.
+        self.exhaustive = False
+
+    def window_bytes(self, onu: int, reported_bytes: int) -> int:
+        """Bytes (Ethernet frames with preamble and IFG) ONU ``onu`` may send in its next
+        window, given its last REPORT (``reported_bytes``, same units)."""
+        raise NotImplementedError
+
+    def allocate(self, now_ps: int, reports: Reports) -> I64:
+        raise NotImplementedError(f"{self.name} is an EPON polling DBA; it has no frame allocation")

@@ -15,7 +15,18 @@ from typing import Any, TypeVar
 from ftth.errors import InputError
 
 _REGISTRY: dict[str, type[Any]] = {}
-_BUILTIN_MODULES = ("static", "proportional")
+_BUILTIN_MODULES = (
+    "static",
+    "proportional",
+    "ipact",
+    "polling",
+    "sr_dba",
+    "giant",
+    "x_giant",
+    "ebu",
+    "max_min",
+    "tm_dba",
+)
 _loaded = False
 
 T = TypeVar("T", bound=type[Any])
