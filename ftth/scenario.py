@@ -1462,7 +1462,34 @@ def load_scenario(path: str | Path | None, overrides: Sequence[str] = ()) -> Sce
     file = default_scenario_path() if path is None else Path(path)
     data = _read_toml(file)
     data = apply_overrides(data, overrides)
+    _resolve_capture_paths(data, file.parent)
     return scenario_from_dict(data, source=str(file))
+
+
+def _resolve_capture_paths(data: dict[str, Any], folder: Path) -> None:
+    """Make every relative ``pcap`` path relative to the scenario file's folder, as a user
+    writing ``path = "trace.pcap"`` next to the scenario means (not to the current directory)."""
+
+    def fix(table: Any) -> None:
+        if isinstance(table, dict) and table.get("model") == "pcap":
+            raw = table.get("path")
+            if isinstance(raw, str) and raw and not Path(raw).is_absolute():
+                table["path"] = str(folder / raw)
+
+    def walk(items: Any) -> None:
+        if isinstance(items, list):
+            for item in items:
+                if isinstance(item, dict):
+                    fix(item.get("traffic"))
+
+    walk(data.get("tconts"))
+    walk(data.get("downstream"))
+    onus = data.get("onus")
+    if isinstance(onus, list):
+        for onu in onus:
+            if isinstance(onu, dict):
+                walk(onu.get("tconts"))
+                walk(onu.get("downstream"))
 
 
 def _read_toml(file: Path) -> dict[str, Any]:

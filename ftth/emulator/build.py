@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,15 +67,10 @@ class _SourcePlan:
         position: int,
         line_rate_bps: float,
         seed: int,
-        base_dir: Path | None = None,
     ) -> None:
         self.queue = queue
         self.model = str(table.get("model", ""))
         self.params = {k: v for k, v in table.items() if k != "model"}
-        if self.model == "pcap" and "path" in self.params and base_dir is not None:
-            path = Path(str(self.params["path"]))
-            if not path.is_absolute() and (base_dir / path).exists():
-                self.params["path"] = str(base_dir / path)
         self.where = where
         self.direction = direction
         self.onu_id = onu_id
@@ -182,8 +176,6 @@ def build_spec(
     places = {place.onu_id: place for place in topo.places}
     one_way = np.array([places[onu.id].one_way_ps for onu in onus], dtype=np.int64)
     per_onu = scenario.households.per_onu
-    source_path = Path(scenario.source)
-    base_dir = source_path.parent if source_path.is_file() else None
     default_buffer = scenario.olt.downstream_buffer_bytes
     seed = scenario.seed
 
@@ -240,7 +232,6 @@ def build_spec(
                         pos,
                         profile.upstream_bps,
                         seed,
-                        base_dir,
                     )
                 )
         for pos, cls in enumerate(classes):
@@ -268,7 +259,6 @@ def build_spec(
                         pos,
                         profile.downstream_bps,
                         seed,
-                        base_dir,
                     )
                 )
     n_t = len(up_queues)

@@ -182,16 +182,6 @@ def test_pcap_replay_sizes_loop_in_order(tmp_path: Path, monkeypatch: pytest.Mon
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=InputError,
-    reason=(
-        "bug: scenario validation (ftth/scenario.py _check_traffic -> make_source) opens a "
-        "relative pcap path against the current directory, before build.py resolves it "
-        "against the scenario's folder, so a scenario run from elsewhere fails with "
-        "'trace.pcap: no such capture file'"
-    ),
-)
 def test_pcap_path_is_relative_to_the_scenario_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
