@@ -176,7 +176,11 @@ class OltUpstream:
         now_ps = frame * p.frame_ps
         self._apply_reports(now_ps)
         uses_reports = self.dba.uses_reports
-        if uses_reports:
+        cycle = self.ctx.cycle_frames
+        cycle_starts = self._cycle_grants is None or frame - self._cycle_start >= cycle
+        # Polls are decided with the DBA, at the start of a cycle, so the DBA's budget for
+        # every frame of the cycle already knows them.
+        if uses_reports and cycle_starts:
             poll_mask = (frame - self.last_dbru_frame) >= self.dbru_every_frames
             if int(poll_mask.sum()) > self.poll_budget:
                 # More T-CONTs due than a frame's allocation structures allow: poll the
@@ -187,8 +191,7 @@ class OltUpstream:
                 poll_mask[keep] = True
         else:
             poll_mask = np.zeros(self.tconts.count, dtype=bool)
-        cycle = self.ctx.cycle_frames
-        if self._cycle_grants is None or frame - self._cycle_start >= cycle:
+        if cycle_starts:
             view = self._reports_view(frame, now_ps, poll_mask)
             raw = self.dba.allocate(now_ps, view)
             self._cycle_grants = self.builder.check_grants(frame, raw, cycle)
@@ -196,9 +199,11 @@ class OltUpstream:
         grants = self._cycle_grants[frame - self._cycle_start]
         dbru_mask = (grants > 0) | poll_mask if uses_reports else np.zeros_like(poll_mask)
         bwmap = self.builder.build(frame, grants, dbru_mask)
-        # Bookkeeping of what was granted (payload actually available).
+        # Bookkeeping of what was granted: payload room that can carry a frame (the few
+        # bytes left beside a DBRu-only poll at 16-byte units cannot).
         granted = np.zeros(self.tconts.count, dtype=np.int64)
-        granted[bwmap.tcont] = bwmap.room_bytes
+        room = bwmap.room_bytes
+        granted[bwmap.tcont] = np.where(room >= p.encap_min_frame_bytes, room, 0)
         self._cum_total += granted
         self._cum_granted[frame % GRANT_HISTORY_FRAMES] = self._cum_total
         self.granted_bytes_total += granted

@@ -55,8 +55,9 @@ I64 = npt.NDArray[np.int64]
     IP_HISTORY,
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
+    IP_MIN_FRAME,
     IP_LEN,
-) = range(29)
+) = range(30)
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
@@ -126,6 +127,7 @@ def _allocate(
     unit = ip[IP_UNIT]
     cycle = ip[IP_CYCLE]
     min_grant = ip[IP_MIN_GRANT]
+    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
     total = 0
     allocated = np.zeros(n, dtype=np.bool_)
     for j in range(n):
@@ -139,7 +141,7 @@ def _allocate(
         if d <= 0:
             continue
         per = _ceil_div(d, cycle)
-        per = _ceil_div(per, unit) * unit
+        per = _ceil_div(per + dbru, unit) * unit - dbru
         out[j] = per
     # Mirror of DbaContext.limit_allocations.
     n_want = 0
@@ -174,7 +176,9 @@ def _allocate(
     capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
     if total > capacity:
         for j in range(n):
-            out[j] = ((out[j] * capacity) // total // unit) * unit
+            scaled = (out[j] * capacity) // total
+            scaled = ((scaled + dbru) // unit) * unit - dbru
+            out[j] = scaled if scaled > 0 else 0
     return out
 
 
@@ -355,7 +359,8 @@ def run_frames(
         pend_head_tail[0] = head
         # --- DBA at cycle start ---
         poll = np.zeros(n_t, dtype=np.bool_)
-        if uses_reports:
+        cycle_starts = cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]
+        if uses_reports and cycle_starts:
             n_due = 0
             for j in range(n_t):
                 poll[j] = (k - olt[j, O_LAST_DBRU]) >= ip[IP_DBRU_EVERY]
@@ -376,7 +381,7 @@ def run_frames(
                     poll[j] = False
                 for r in range(ip[IP_POLL_BUDGET]):
                     poll[due[order_due[r]]] = True
-        if cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]:
+        if cycle_starts:
             demand = np.zeros(n_t, dtype=np.int64)
             for j in range(n_t):
                 rf = olt[j, O_REPORT_FRAME]
@@ -456,8 +461,9 @@ def run_frames(
             g_extra[j] = 0
         for a_i in range(n_alloc):
             j = g_q[a_i]
-            olt[j, O_CUM_TOTAL] += g_room[a_i]
-            olt[j, O_GRANTED_TOTAL] += g_room[a_i]
+            if g_room[a_i] >= ip[IP_MIN_FRAME]:
+                olt[j, O_CUM_TOTAL] += g_room[a_i]
+                olt[j, O_GRANTED_TOTAL] += g_room[a_i]
             if g_dbru[a_i]:
                 olt[j, O_LAST_DBRU] = k
         for j in range(n_t):
@@ -622,6 +628,7 @@ def run_compiled_loop(
     ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
+    ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
     const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
     cap_per_cycle = np.asarray(getattr(dba, "cap_per_cycle", np.zeros(n_t)), dtype=np.int64)
 

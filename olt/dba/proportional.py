@@ -62,12 +62,17 @@ class ProportionalDba(Dba):
             (demand > 0) & (demand < self.min_grant_bytes), self.min_grant_bytes, demand
         )
         demand = np.minimum(demand, self.cap_per_cycle)
-        # Whole grant units, rounded up so a small remainder is not starved.
-        per_frame = -(-ctx.per_frame(demand) // unit) * unit
+        # Payload + DBRu fill whole grant units exactly (the BWmap pads to units anyway, and
+        # padding beyond the request would overshoot R_M); rounded up so a small remainder is
+        # not starved.
+        dbru = ctx.profile.dbru_bytes if ctx.dbru_in_every_allocation else 0
+        per = ctx.per_frame(demand)
+        per_frame = np.where(per > 0, -(-(per + dbru) // unit) * unit - dbru, 0)
         per_frame = ctx.limit_allocations(per_frame, reports.poll_mask)
         capacity = ctx.payload_capacity(reports.poll_mask | (per_frame > 0))
         total = int(per_frame.sum())
         if total > capacity:
             # Scale down and round down, so the sum stays within the frame.
-            per_frame = ((per_frame * capacity) // total // unit) * unit
+            scaled = (per_frame * capacity) // total
+            per_frame = np.maximum(((scaled + dbru) // unit) * unit - dbru, 0)
         return np.asarray(per_frame, dtype=np.int64)

@@ -53,6 +53,21 @@ def ceil_unit(x: np.ndarray, unit: int) -> np.ndarray:
     return -(-np.asarray(x, dtype=np.int64) // unit) * unit
 
 
+def dbru_of(ctx: Any) -> int:
+    return ctx.profile.dbru_bytes if ctx.dbru_in_every_allocation else 0
+
+
+def fill(x: Any, ctx: Any) -> np.ndarray:
+    """Smallest grant ≥ x whose payload + DBRu fills whole grant units (0 stays 0)."""
+    x = np.asarray(x, dtype=np.int64)
+    dbru = dbru_of(ctx)
+    return np.where(x > 0, ceil_unit(x + dbru, ctx.grant_unit_bytes) - dbru, 0)
+
+
+def exact_fill(g: np.ndarray, ctx: Any) -> bool:
+    return bool(np.all((g == 0) | ((g + dbru_of(ctx)) % ctx.grant_unit_bytes == 0)))
+
+
 @pytest.mark.parametrize("tech", TECHNOLOGIES)
 def test_grants_demand_when_it_fits(tech: str) -> None:
     ctx = make_ctx(tech, 4)
@@ -60,7 +75,7 @@ def test_grants_demand_when_it_fits(tech: str) -> None:
     demand = np.array([100, 0, 1518, 7])
     g = ProportionalDba(ctx, {}).allocate(0, reports(demand))
     assert g.dtype == np.int64
-    np.testing.assert_array_equal(g, ceil_unit(demand, unit))
+    np.testing.assert_array_equal(g, fill(demand, ctx))
     assert np.all(g - demand < unit) and g[1] == 0
 
 
@@ -74,9 +89,9 @@ def test_scales_down_proportionally(tech: str) -> None:
     cap = ctx.payload_capacity(g > 0)
     assert int(g.sum()) <= cap
     assert int(g.sum()) > cap - 3 * unit  # the frame is used (3 allocations, 1 unit each)
-    d = ceil_unit(demand, unit)
+    d = fill(demand, ctx)
     ideal = d * cap / d.sum()
-    assert np.all(g % unit == 0)
+    assert exact_fill(g, ctx)
     assert np.all((ideal - g >= 0) & (ideal - g < unit)), (ideal, g)
     assert g[2] == 0
 
@@ -104,7 +119,7 @@ def test_never_exceeds_capacity_and_builds(
     dba = ProportionalDba(ctx, {"min_grant_bytes": min_grant})
     g = dba.allocate(0, reports(demand, poll))
     assert g.shape == (n,) and g.dtype == np.int64
-    assert np.all(g >= 0) and np.all(g % unit == 0)
+    assert np.all(g >= 0) and exact_fill(g, ctx)
     assert np.all(g[demand == 0] == 0), "grant without demand"
     assert int(g.sum()) <= ctx.payload_capacity(poll | (g > 0))
     # R_M (per frame; a multi-frame cycle splits the cycle's cap evenly).
@@ -117,7 +132,7 @@ def test_never_exceeds_capacity_and_builds(
     per_frame_demand = np.maximum(
         -(-demand // cycle), np.where(demand > 0, -(-min_grant // cycle), 0)
     )
-    assert np.all(g <= ceil_unit(per_frame_demand, unit))
+    assert np.all(g <= fill(per_frame_demand, ctx))
     # The builder accepts it with a DBRu in every allocation, in every frame of the cycle.
     builder = BwmapBuilder(ctx.profile, ctx.fec, ctx.tconts, dba.name)
     rows = builder.check_grants(0, g, cycle)
@@ -142,7 +157,7 @@ def test_min_grant_does_not_override_max_bps() -> None:
 def test_min_grant_bytes() -> None:
     ctx = make_ctx("xgs-pon", 3)
     g = ProportionalDba(ctx, {"min_grant_bytes": 2000}).allocate(0, reports([10, 0, 5000]))
-    assert g.tolist() == [2000, 0, 5008]
+    assert g.tolist() == [2012, 0, 5004]  # payload + 4-byte DBRu fill 16-byte blocks
 
 
 def test_multi_frame_cycle_splits_demand() -> None:
