@@ -196,6 +196,7 @@ class OltUpstream:
             raw = self.dba.allocate(now_ps, view)
             self._cycle_grants = self.builder.check_grants(frame, raw, cycle)
             self._cycle_start = frame
+        assert self._cycle_grants is not None  # set at the first frame (a cycle start)
         grants = self._cycle_grants[frame - self._cycle_start]
         dbru_mask = (grants > 0) | poll_mask if uses_reports else np.zeros_like(poll_mask)
         bwmap = self.builder.build(frame, grants, dbru_mask)
