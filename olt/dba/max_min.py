@@ -1,0 +1,342 @@
+"""``max-min``: guarantees first, then weighted max-min fair shares (water-filling) of the rest.
+
+Algorithm (per DBA cycle, all T-CONTs at once)
+----------------------------------------------
+Max-min fairness (Bertsekas & Gallager, *Data Networks*, ch. 6, max-min flow control)
+gives every T-CONT the largest share it can have without taking from a T-CONT that has
+less; with weights, shares are compared as ``grant / weight``.  It is computed by
+*water-filling*: raise a level λ until ``Σ min(request_j, λ·weight_j)`` uses the capacity;
+T-CONTs that ask for less than their weighted level are served in full, the rest get
+``λ·weight_j``.
+
+In the DBA order of pon-reference §5:
+
+1. **Fixed** R_F (types 1, 5) is granted every frame whatever the demand.
+2. **Assured** R_A (types 2, 3, 5) up to the demand still unserved after the fixed grant.
+   If admission control was broken and the guarantees alone exceed the frame, they are
+   themselves water-filled (fixed first, then assured, weighted by the guaranteed rate).
+3. **Surplus**: what is left of the frame is water-filled over the remaining demand (capped
+   by R_M), weighted by the provisioned T-CONT ``weight``; with ``strict_priority`` the
+   T-CONT ``priority`` levels are served in order (0 first) and water-filling happens inside
+   a level.
+
+Demand is the OLT's own estimate (:attr:`Reports.demand_bytes` = last DBRu − payload granted
+since), spread over the frames of the cycle, in whole grant units rounded up.
+
+Parameters (``[dba.params]``)
+-----------------------------
+strict_priority : bool, default true
+    Serve surplus by T-CONT priority first (pon-reference §5 step 4), max-min inside a
+    priority level.  ``false``: one water-filling over all T-CONTs, priority ignored.
+
+Simplifications
+---------------
+* Grants are whole grant units.  The float water-filling level is turned into units by
+  flooring and handing the remaining units one by one to the largest remainders (ties: lower
+  T-CONT index), so a grant differs from its ideal share by less than one unit.
+* Rates are held with per-T-CONT token buckets in bytes (:class:`RateLimiter`), so R_F is
+  granted exactly on average and R_M is never exceeded on average; the bucket banks at most
+  one cycle plus one grant unit, so an idle T-CONT cannot save up bandwidth.  The assured
+  entitlement of a frame is R_A rounded *up* to a grant unit (at most one unit above R_A per
+  frame while R_M allows it).
+* Unused fixed grants (idle type-1 T-CONTs) are not reclaimed: fixed bandwidth is reserved.
+* The frame's overhead is charged for every T-CONT with a request (each gets a share).  When
+  they need more than the 512 allocation structures of a frame, the smallest requests wait
+  for a later frame (:meth:`DbaContext.limit_allocations`) before the shares are computed.
+
+This module also holds the small vector helpers the GIANT family, EBU and TM-DBA share
+(water-filling, service in order, rate buckets, parameter reading), because max-min
+water-filling is the primitive they are built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ftth.errors import InputError
+from ftth.phy import psbu_slot_bytes
+from olt.dba.base import F64, I64, B, Dba, DbaContext, Reports
+from olt.dba.registry import register
+
+# --------------------------------------------------------------------------- parameters
+#: kind, default, minimum, maximum (inclusive; ``None`` = unbounded) of one parameter.
+ParamSpec = tuple[str, Any, float | None, float | None]
+
+
+def read_params(
+    dba: str, params: Mapping[str, Any], spec: Mapping[str, ParamSpec]
+) -> dict[str, Any]:
+    """Validate ``[dba.params]`` against ``spec``; return every parameter with its value.
+
+    Unknown keys, wrong types (a bool is not a number, a float is not an int) and values out
+    of range raise :class:`InputError` naming ``dba.params.<key>`` and what is allowed.
+    """
+    unknown = sorted(set(params) - set(spec))
+    if unknown:
+        valid = ", ".join(sorted(spec)) or "(none)"
+        raise InputError(
+            f"dba.params.{unknown[0]}", f"unknown parameter for {dba!r}; valid: {valid}"
+        )
+    out: dict[str, Any] = {}
+    for key, (kind, default, lo, hi) in spec.items():
+        value = params.get(key, default)
+        where = f"dba.params.{key}"
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise InputError(where, f"must be true or false, got {value!r}")
+            out[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InputError(where, f"must be a number ({_range(kind, lo, hi)}), got {value!r}")
+        if kind == "int":
+            if isinstance(value, float) and not value.is_integer():
+                raise InputError(
+                    where, f"must be a whole number ({_range(kind, lo, hi)}), got {value!r}"
+                )
+            value = int(value)
+        else:
+            value = float(value)
+            if not np.isfinite(value):
+                raise InputError(where, f"must be finite ({_range(kind, lo, hi)}), got {value!r}")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise InputError(where, f"must be {_range(kind, lo, hi)}, got {value!r}")
+        out[key] = value
+    return out
+
+
+def _range(kind: str, lo: float | None, hi: float | None) -> str:
+    fmt = (lambda v: str(int(v))) if kind == "int" else (lambda v: f"{v:g}")
+    if lo is not None and hi is not None:
+        return f"in {fmt(lo)}..{fmt(hi)}"
+    if lo is not None:
+        return f"≥ {fmt(lo)}"
+    return f"≤ {fmt(hi)}" if hi is not None else "any number"
+
+
+# --------------------------------------------------------------------------- vector helpers
+def ceil_div(a: Any, b: Any) -> I64:
+    """Element-wise ``ceil(a / b)`` for non-negative integers."""
+    return np.asarray(-(-np.asarray(a, dtype=np.int64) // b), dtype=np.int64)
+
+
+def ceiling_bytes_per_frame(ctx: DbaContext) -> F64:
+    """Most a T-CONT may get per frame: R_M, or R_F + R_A for types 1 and 2 (no R_M)."""
+    return np.maximum(
+        ctx.max_bytes_per_frame, ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
+    )
+
+
+def demand_units(ctx: DbaContext, reports: Reports) -> I64:
+    """Reported unserved demand per frame of the cycle, in grant units rounded up."""
+    per_frame = ctx.per_frame(np.maximum(reports.demand_bytes, 0))
+    return ceil_div(per_frame, ctx.grant_unit_bytes)
+
+
+def admit_allocations(ctx: DbaContext, fixed: I64, want: I64, poll: B) -> tuple[I64, I64, int]:
+    """Trim the T-CONTs asking for an allocation to the frame's allocation structures
+    (:meth:`DbaContext.limit_allocations`: the smallest requests wait for a later frame) and
+    return the trimmed fixed and wanted units with the payload capacity, in units, of that
+    set plus the polls — a safe bound whatever subset of it ends up allocated."""
+    unit = ctx.grant_unit_bytes
+    keep = ctx.limit_allocations((fixed + want) * unit, poll) > 0
+    fixed = np.where(keep, fixed, 0)
+    want = np.where(keep, want, 0)
+    return fixed, want, ctx.payload_capacity(poll | keep) // unit
+
+
+def prefix_capacity_units(ctx: DbaContext, allocated: B, order: I64) -> I64:
+    """Capacity in grant units when ``allocated`` and the first ``i + 1`` T-CONTs of
+    ``order`` get allocations, for every ``i`` — :meth:`DbaContext.payload_capacity` of each
+    prefix at once, so a DBA that serves T-CONTs one after another charges only the bursts
+    and allocation structures it really uses.  0 where the prefix would exceed the frame's
+    allocation structures.  (Same arithmetic as ``payload_capacity``; a test holds them equal.)
+    """
+    order = np.asarray(order, dtype=np.int64)
+    if len(order) == 0:
+        return np.zeros(0, dtype=np.int64)
+    p, unit = ctx.profile, ctx.grant_unit_bytes
+    onu = ctx.tconts.onu_index
+    allocated = np.asarray(allocated, dtype=bool)
+    have_onu = np.zeros(ctx.n_onus, dtype=bool)
+    have_onu[onu[allocated]] = True
+    # Each T-CONT of ``order`` is new (an allocation structure) unless already allocated;
+    # its ONU is a new burst the first time it appears and was not already transmitting.
+    new_alloc = ~allocated[order]
+    onu_o = onu[order]
+    first = np.zeros(len(order), dtype=bool)
+    first[np.unique(onu_o, return_index=True)[1]] = True
+    new_burst = first & ~have_onu[onu_o]
+    n_allocs = int(np.count_nonzero(allocated)) + np.cumsum(new_alloc)
+    n_bursts = int(np.count_nonzero(have_onu)) + np.cumsum(new_burst)
+    line = ctx.frame_line_bytes - n_bursts * (psbu_slot_bytes(p) + unit + 1)
+    data = ctx.fec.data_bytes(line) if ctx.fec else line  # type: ignore[arg-type]
+    data = data - n_bursts * (p.us_burst_header_bytes + p.us_burst_trailer_bytes)
+    dbru = p.dbru_bytes if ctx.dbru_in_every_allocation else 0
+    data = data - n_allocs * (unit + dbru)
+    units = np.maximum(data, 0) // unit
+    return np.where(n_allocs <= p.max_allocations_per_frame, units, 0).astype(np.int64)
+
+
+def serve_with_overhead(
+    ctx: DbaContext, request: I64, order: I64, allocated: B, used_units: int
+) -> I64:
+    """:func:`serve_in_order` where the room shrinks as each new T-CONT adds its burst and
+    allocation overhead (:func:`prefix_capacity_units`); ``used_units`` are already granted
+    to the ``allocated`` T-CONTs.  Entries with no request are skipped (they cost nothing)."""
+    out = np.zeros(len(request), dtype=np.int64)
+    order = np.asarray(order, dtype=np.int64)
+    order = order[np.asarray(request)[order] > 0]
+    if len(order) == 0:
+        return out
+    req = np.asarray(request, dtype=np.int64)[order]
+    room = prefix_capacity_units(ctx, allocated, order) - used_units
+    before = np.cumsum(req) - req
+    out[order] = np.clip(room - before, 0, req)
+    return out
+
+
+def water_fill(request: Any, weight: Any, capacity: float) -> F64:
+    """Weighted max-min shares: ``x_j = min(request_j, λ·weight_j)`` with ``Σ x = capacity``
+    (or every request in full when they fit).  Entries with weight ≤ 0 get nothing."""
+    req = np.asarray(request, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    out = np.zeros(len(req), dtype=np.float64)
+    active = (req > 0) & (w > 0)
+    if capacity <= 0 or not np.any(active):
+        return out
+    r, ww = req[active], w[active]
+    if float(r.sum()) <= capacity:
+        out[active] = r
+        return out
+    level = r / ww
+    order = np.argsort(level, kind="stable")
+    lv, rs, ws = level[order], r[order], ww[order]
+    cum_r = np.cumsum(rs)
+    suffix_w = np.cumsum(ws[::-1])[::-1]  # Σ ws[i:]
+    # Capacity used if the level were lv[i]: items before i in full, items from i at lv[i]·w.
+    used_at = cum_r - rs + lv * suffix_w
+    k = int(np.searchsorted(used_at, capacity, side="right"))  # items 0..k-1 served in full
+    full = float(cum_r[k - 1]) if k > 0 else 0.0
+    lam = (capacity - full) / float(suffix_w[k])
+    out[active] = np.minimum(r, lam * ww)
+    return out
+
+
+def serve_in_order(request: I64, order: I64, capacity: int) -> I64:
+    """Serve ``request`` (units) in ``order`` until ``capacity`` runs out; the entry on the
+    boundary gets what is left.  Returns the grants in the original positions."""
+    out = np.zeros(len(request), dtype=np.int64)
+    if capacity <= 0 or len(order) == 0:
+        return out
+    req = np.asarray(request, dtype=np.int64)[order]
+    before = np.cumsum(req) - req
+    out[order] = np.clip(capacity - before, 0, req)
+    return out
+
+
+def integer_fill(request: I64, weight: Any, capacity: int) -> I64:
+    """:func:`water_fill` in whole units: never more than ``request`` per entry nor
+    ``capacity`` in total, and within one unit of the ideal share."""
+    req = np.asarray(request, dtype=np.int64)
+    if capacity <= 0:
+        return np.zeros(len(req), dtype=np.int64)
+    if int(req.sum()) <= capacity:
+        return req.copy()
+    ideal = water_fill(req, weight, float(capacity))
+    base = np.minimum(np.floor(ideal).astype(np.int64), req)
+    left = capacity - int(base.sum())
+    if left > 0:
+        # Largest remainders first (stable: lower index first on ties).
+        order = np.argsort(-(ideal - base), kind="stable").astype(np.int64)
+        base += serve_in_order(np.minimum(req - base, 1), order, left)
+        left = capacity - int(base.sum())
+        if left > 0:  # only if float rounding lost more than one unit per entry
+            base += serve_in_order(req - base, order, left)
+    return base
+
+
+def fill_by_priority(request: I64, priority: I64, weight: Any, capacity: int) -> I64:
+    """Strict priority between levels (0 first), :func:`integer_fill` inside a level."""
+    out = np.zeros(len(request), dtype=np.int64)
+    w = np.asarray(weight, dtype=np.float64)
+    left = capacity
+    for level in np.unique(priority[request > 0]):
+        if left <= 0:
+            break
+        sel = np.flatnonzero((priority == level) & (request > 0))
+        got = integer_fill(request[sel], w[sel], left)
+        out[sel] = got
+        left -= int(got.sum())
+    return out
+
+
+class RateLimiter:
+    """Per-T-CONT token buckets: ``rate_bytes_per_frame`` on average, banking at most one
+    cycle plus one grant unit (an idle T-CONT cannot save bandwidth up).
+
+    Call :meth:`allowance` once per cycle, then :meth:`charge` with the per-frame grants.
+    """
+
+    def __init__(self, rate_bytes_per_frame: F64, cycle_frames: int, unit: int) -> None:
+        self.per_cycle = np.asarray(rate_bytes_per_frame, dtype=np.float64) * cycle_frames
+        self.frame_units = unit * cycle_frames  # bytes one grant unit per frame costs a cycle
+        self.depth = np.where(self.per_cycle > 0, self.per_cycle + self.frame_units, 0.0)
+        self.tokens = np.zeros(len(self.per_cycle), dtype=np.float64)
+
+    def allowance(self) -> I64:
+        """Add one cycle of tokens; whole grant units per frame the buckets now allow."""
+        self.tokens = np.minimum(self.tokens + self.per_cycle, self.depth)
+        return np.floor(np.maximum(self.tokens, 0.0) / self.frame_units).astype(np.int64)
+
+    def charge(self, grant_units: I64) -> None:
+        self.tokens -= np.asarray(grant_units, dtype=np.float64) * self.frame_units
+
+
+# --------------------------------------------------------------------------- the DBA
+@register
+class MaxMinDba(Dba):
+    name = "max-min"
+    summary = "guarantees first, then weighted max-min fair shares (water-filling) of the rest"
+    PARAMS: dict[str, ParamSpec] = {"strict_priority": ("bool", True, None, None)}
+
+    def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
+        super().__init__(ctx, params)
+        values = read_params(self.name, params, self.PARAMS)
+        self.strict_priority: bool = values["strict_priority"]
+        unit, cycle = ctx.grant_unit_bytes, ctx.cycle_frames
+        self.fixed = RateLimiter(ctx.fixed_bytes_per_frame, cycle, unit)
+        self.ceiling = RateLimiter(ceiling_bytes_per_frame(ctx), cycle, unit)
+        self.assured_units: I64 = ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
+        guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
+        self.guarantee_weight: F64 = np.where(guaranteed > 0, guaranteed, 1.0)
+
+    def allocate(self, now_ps: int, reports: Reports) -> I64:
+        ctx = self.ctx
+        unit = ctx.grant_unit_bytes
+        cap = self.ceiling.allowance()
+        fixed = self.fixed.allowance()
+        want = np.minimum(demand_units(ctx, reports), cap)
+        fixed, want, capacity = admit_allocations(ctx, fixed, want, reports.poll_mask)
+        # 1. fixed, whatever the demand (water-filled only if admission control was broken).
+        grant = integer_fill(fixed, self.guarantee_weight, capacity)
+        self.fixed.charge(grant)
+        left = capacity - int(grant.sum())
+        rest = np.maximum(want - grant, 0)
+        # 2. assured up to the demand, within R_M.
+        assured = np.minimum(np.minimum(rest, self.assured_units), np.maximum(cap - grant, 0))
+        got = integer_fill(assured, self.guarantee_weight, left)
+        grant += got
+        left -= int(got.sum())
+        # 3. surplus: weighted max-min of what is left.
+        rest = np.maximum(np.minimum(want, cap) - grant, 0)
+        if self.strict_priority:
+            got = fill_by_priority(rest, ctx.tconts.priority, ctx.tconts.weight, left)
+        else:
+            got = integer_fill(rest, ctx.tconts.weight, left)
+        grant += got
+        out = grant * unit  # ≤ 512 allocations: admit_allocations trimmed the candidates
+        self.ceiling.charge(grant)
+        return out
