@@ -514,6 +514,18 @@ class OltSettings(_Model):
         description="Default queue size of each downstream class of each ONU at the OLT "
         "(a class's buffer_bytes overrides it).",
     )
+    shaping: bool = Field(
+        default=True,
+        description="Shape each ONU's downstream to its households' tier with a token bucket "
+        "(only when households.tier is set).",
+    )
+    shaper_burst_ms: float = Field(
+        default=4.0,
+        gt=0.0,
+        le=1000.0,
+        description="Token-bucket depth, as time at the tier rate (at least two 1518-byte "
+        "frames per household).",
+    )
 
 
 class Fault(_Model):

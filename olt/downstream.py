@@ -87,3 +87,65 @@ def schedule_frame(
     order = np.lexsort((np.arange(n), priority))
     order = order[share[order] > 0]
     return order.astype(np.int64), share[order]
+
+
+class HouseholdShaper:
+    """Token bucket per ONU (its households' downstream tier): the OLT never sends a household
+    more than its tier, beyond a burst of ``depth`` bytes.
+
+    Tokens are counted in bits (int64) so the per-frame refill ``tier × 125 µs`` is exact for
+    any tier that is a multiple of 8 kb/s; they count encapsulated (GEM/XGEM) bytes, which is
+    conservative by the header overhead (< 1 % at 1518-byte frames).  Within an ONU the
+    tokens go to its classes in priority order.  Over any interval T the household receives at
+    most ``tier × T + depth``.
+
+    Parameters
+    ----------
+    rate_bps
+        Shaped rate per ONU (tier × households on it); 0 disables shaping for that ONU.
+    depth_bytes
+        Bucket depth per ONU.
+    queue_onu, priority
+        ONU and class priority of each downstream queue.
+    slice_ps
+        Time between refills (the 125 µs frame).
+    """
+
+    def __init__(
+        self,
+        rate_bps: I64,
+        depth_bytes: I64,
+        queue_onu: I64,
+        priority: I64,
+        slice_ps: int,
+    ) -> None:
+        self.refill_bits = np.asarray(rate_bps, dtype=np.int64) * slice_ps // 10**12
+        self.depth_bits = np.asarray(depth_bytes, dtype=np.int64) * 8
+        self.active = self.refill_bits > 0
+        self.tokens_bits = self.depth_bits.copy()
+        self.queue_onu = np.asarray(queue_onu, dtype=np.int64)
+        n = len(self.queue_onu)
+        self.order = np.lexsort((np.arange(n), priority, self.queue_onu)).astype(np.int64)
+
+    def refill(self) -> None:
+        """Start of a slice: add one slice of tokens, up to the depth."""
+        self.tokens_bits = np.minimum(self.depth_bits, self.tokens_bits + self.refill_bits)
+
+    def cap(self, demand_bytes: I64) -> I64:
+        """Demands limited by each ONU's tokens, its classes served in priority order."""
+        d = np.asarray(demand_bytes, dtype=np.int64)[self.order]
+        onu = self.queue_onu[self.order]
+        cum = np.cumsum(d)
+        first = np.ones(len(d), dtype=bool)
+        first[1:] = onu[1:] != onu[:-1]
+        seg_start = np.maximum.accumulate(np.where(first, np.arange(len(d)), 0))
+        before = cum - d - (cum[seg_start] - d[seg_start])
+        allowed = np.clip(self.tokens_bits[onu] // 8 - before, 0, d)
+        capped = np.where(self.active[onu], allowed, d)
+        out = np.empty_like(capped)
+        out[self.order] = capped
+        return out
+
+    def consume(self, queue: I64, used_bytes: I64) -> None:
+        """Take the bytes actually sent out of their ONUs' buckets."""
+        np.subtract.at(self.tokens_bits, self.queue_onu[queue], np.asarray(used_bytes) * 8)

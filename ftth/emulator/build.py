@@ -289,6 +289,12 @@ def build_spec(
             )
     duration_ps = s_to_ps(scenario.duration_s)
     tier_down, tier_up = scenario.households.tier_down_bps, scenario.households.tier_up_bps
+    shaper_rate = shaper_depth = None
+    if tier_down and scenario.olt.shaping:
+        rate = int(round(tier_down)) * per_onu
+        depth = max(2 * 1518 * per_onu, int(rate * scenario.olt.shaper_burst_ms / 8000))
+        shaper_rate = np.full(len(onus), rate, dtype=np.int64)
+        shaper_depth = np.full(len(onus), depth, dtype=np.int64)
     return EmulationSpec(
         name=scenario.name,
         profile=profile,
@@ -317,5 +323,7 @@ def build_spec(
         pass_ratio=scenario.households.pass_ratio,
         record_packets=record_packets,
         warnings=warnings,
+        shaper_rate_bps=shaper_rate,
+        shaper_depth_bytes=shaper_depth,
         trace_csv=str(scenario.output.trace_csv) if scenario.output.trace_csv is not None else None,
     )

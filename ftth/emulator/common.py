@@ -12,7 +12,7 @@ from ftth.metrics import PacketTrace
 from ftth.phy import ds_overhead_bytes, ds_payload_bytes
 from olt.dba.base import DbaContext
 from olt.dba.registry import get_dba
-from olt.downstream import schedule_frame
+from olt.downstream import HouseholdShaper, schedule_frame
 from olt.upstream import OltUpstream
 
 
@@ -79,11 +79,15 @@ class DownstreamPlanner:
         self.priority = np.array([q.priority for q in spec.downstream], dtype=np.int64)
         self.onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
         self.one_way_ps = spec.one_way_ps
+        self.shaper = make_shaper(spec, self.onu, self.priority)
 
     def plan(self, frame: int, n_allocations: int, demand_bytes: I64) -> DownstreamPlan:
         p = self.spec.profile
         fec_on = self.spec.ds_fec is not None
         room = ds_payload_bytes(p, n_allocations, fec_on)
+        if self.shaper is not None:
+            self.shaper.refill()
+            demand_bytes = self.shaper.cap(demand_bytes)
         order, share = schedule_frame(demand_bytes, self.priority, room, frame)
         start = ds_overhead_bytes(p, n_allocations) + np.cumsum(share) - share
         return DownstreamPlan(
@@ -94,6 +98,16 @@ class DownstreamPlanner:
             time_base_ps=frame * p.frame_ps,
             line_start_bytes=p.ds_sync_bytes,
         )
+
+
+def make_shaper(spec: EmulationSpec, queue_onu: I64, priority: I64) -> HouseholdShaper | None:
+    """The per-ONU downstream token buckets of ``spec``, or None without shaping."""
+    if spec.shaper_rate_bps is None or spec.shaper_depth_bytes is None or not len(queue_onu):
+        return None
+    slice_ps = spec.profile.frame_ps or 125_000_000
+    return HouseholdShaper(
+        spec.shaper_rate_bps, spec.shaper_depth_bytes, queue_onu, priority, slice_ps
+    )
 
 
 def fec_nk(spec_fec: object) -> tuple[int, int]:

@@ -300,6 +300,10 @@ def run_frames(
     ds_onu: I64,
     ds_room_by_alloc: I64,
     ds_overhead_by_alloc: I64,
+    sh_refill: I64,
+    sh_depth: I64,
+    sh_tokens: I64,
+    sh_order: I64,
     # outputs
     uout: I64,
     n_uout: I64,
@@ -524,6 +528,27 @@ def run_frames(
                     d_demand[q] = ip[IP_DS_FRAME_BYTES]
                 else:
                     d_demand[q] = dqs[q, QENCAP]
+            if sh_order.shape[0] > 0:
+                # Mirror of olt.downstream.HouseholdShaper: refill, then cap by priority.
+                for o in range(sh_tokens.shape[0]):
+                    t = sh_tokens[o] + sh_refill[o]
+                    sh_tokens[o] = t if t < sh_depth[o] else sh_depth[o]
+                prev_onu = -1
+                before = 0
+                for oi in range(sh_order.shape[0]):
+                    q = sh_order[oi]
+                    o = ds_onu[q]
+                    if o != prev_onu:
+                        prev_onu = o
+                        before = 0
+                    d = d_demand[q]
+                    if sh_refill[o] > 0:
+                        allowed = sh_tokens[o] // 8 - before
+                        if allowed < 0:
+                            allowed = 0
+                        if allowed < d:
+                            d_demand[q] = allowed
+                    before += d
             na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
             share = _schedule_frame(d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], k)
             n_s = 0
@@ -569,6 +594,8 @@ def run_frames(
                     q = d_q[s_i]
                     ds_granted[q] += d_room[s_i]
                     ds_used[q] += g_used[s_i]
+                    if sh_order.shape[0] > 0:
+                        sh_tokens[ds_onu[q]] -= g_used[s_i] * 8
     return k1
 
 
@@ -654,6 +681,15 @@ def run_compiled_loop(
         [ds_payload_bytes(p, n, fec_on) for n in range(max_allocs + 1)], dtype=np.int64
     )
     ds_over = np.array([ds_overhead_bytes(p, n) for n in range(max_allocs + 1)], dtype=np.int64)
+    from ftth.emulator.common import make_shaper
+
+    shaper = make_shaper(spec, ds_onu, ds_priority)
+    if shaper is not None:
+        sh_refill, sh_depth = shaper.refill_bits, shaper.depth_bits
+        sh_tokens, sh_order = shaper.tokens_bits, shaper.order
+    else:
+        sh_refill = sh_depth = sh_tokens = np.zeros(spec.n_onus, dtype=np.int64)
+        sh_order = np.zeros(0, dtype=np.int64)
     err = np.zeros(4, dtype=np.int64)
     alloc_count = np.zeros(1, dtype=np.int64)
     n_uout = np.zeros(1, dtype=np.int64)
@@ -726,6 +762,10 @@ def run_compiled_loop(
             ds_onu,
             ds_room,
             ds_over,
+            sh_refill,
+            sh_depth,
+            sh_tokens,
+            sh_order,
             uout,
             n_uout,
             dout,

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from ftth.emulator.collector import RawRun
-from ftth.emulator.common import make_stats
+from ftth.emulator.common import make_shaper, make_stats
 from ftth.emulator.fast import _counters, _Direction
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError
@@ -200,6 +200,7 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
 
     ds_priority = np.array([q.priority for q in spec.downstream], dtype=np.int64)
     ds_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
+    shaper = make_shaper(spec, ds_onu, ds_priority)
     slice_bytes = p.downstream_bps * SLICE_PS // (8 * 10**12)
     if spec.ds_fec:
         slice_bytes = spec.ds_fec.data_bytes(slice_bytes)
@@ -213,9 +214,13 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
             st.admit_all(t)
             qs = st.qs
             demand = np.where(qs[:, UNBOUNDED] == 1, slice_bytes, qs[:, QENCAP])
+            if shaper is not None:
+                shaper.refill()
+                demand = shaper.cap(demand)
             order, share = schedule_frame(demand, ds_priority, slice_bytes, k)
             sent = 0
             for q, s in zip(order.tolist(), share.tolist(), strict=True):
+                before = sent
                 sent += serve(
                     down,
                     q,
@@ -227,6 +232,8 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
                     ds_byte_ps,
                     int(spec.one_way_ps[ds_onu[q]]),
                 )
+                if shaper is not None:
+                    shaper.consume(np.array([q]), np.array([sent - before]))
             step = max(SLICE_PS, line_offset(sent, ds_n, ds_k) * ds_byte_ps)
             yield env.timeout(step)
             t += step

@@ -181,7 +181,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
             dplan = planner.plan(k, n_alloc, demand)
             if len(dplan.queue):
                 n = len(dplan.queue)
-                down.serve(
+                ds_used = down.serve(
                     dplan.queue,
                     dplan.room_bytes,
                     np.full(n, t_k, dtype=np.int64),
@@ -192,6 +192,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                     ds_fec,
                     p.ds_bytes_per_frame,
                 )
+                if planner.shaper is not None:
+                    planner.shaper.consume(dplan.queue, ds_used)
 
     env = simpy.Environment()
     compiled = ACCELERATED and getattr(olt.dba, "compiled_kind", 0) > 0 and not FORCE_STEPPED

@@ -213,6 +213,8 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         ):
             used, done = down_q[qi].serve(room, t_k)
             down_stats.grants(np.array([qi]), np.array([room]), np.array([used]))
+            if planner.shaper is not None:
+                planner.shaper.consume(np.array([qi]), np.array([used]))
             for arrival, size, end in done:
                 line = plan.line_start_bytes + _line_bytes(start + end, spec.ds_fec)
                 when = t_k + (line * frame_ps) // p.ds_bytes_per_frame + extra

@@ -69,6 +69,9 @@ class EmulationSpec:
     households_per_onu: int = 1
     pass_ratio: float = 0.95
     record_packets: bool = False
+    #: Downstream token bucket per ONU (rate, depth); None = no shaping.
+    shaper_rate_bps: I64 | None = None
+    shaper_depth_bytes: I64 | None = None
     #: Things the user should know before reading the results (e.g. overload).
     warnings: list[str] = field(default_factory=list)
     #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
