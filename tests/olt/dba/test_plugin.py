@@ -60,7 +60,8 @@ def test_plugin_dba_runs_a_scenario(plugin_path: Path, tmp_path: Path) -> None:
 
 def test_without_the_plugin_the_name_is_unknown() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "ftth", "run", "--duration", "0.01", "-q", "--set", 'dba.name="equal-share"'],
+        [sys.executable, "-m", "ftth", "run", "--duration", "0.01", "-q",
+         "--set", 'dba.name="equal-share"'],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     assert proc.returncode == 2

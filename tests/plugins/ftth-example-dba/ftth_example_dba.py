@@ -20,10 +20,8 @@ class EqualShareDba(Dba):
         unit = ctx.grant_unit_bytes
         dbru = ctx.profile.dbru_bytes
         # What each T-CONT still waits for, never more than its maximum rate R_M allows.
-        cap = np.floor(
-            ctx.max_bytes_per_frame + ctx.assured_bytes_per_frame + ctx.fixed_bytes_per_frame
-        )
-        demand = np.minimum(reports.demand_bytes, cap.astype(np.int64))
+        rates = ctx.max_bytes_per_frame + ctx.assured_bytes_per_frame + ctx.fixed_bytes_per_frame
+        demand = np.minimum(reports.demand_bytes, np.floor(rates).astype(np.int64))
         wanting = demand > 0
         if not wanting.any():
             return np.zeros_like(demand)
