@@ -27,8 +27,14 @@ def make_spec(
     technology: str = "xgs-pon",
     onus: int = 4,
     frames: int = 80,
-    up: tuple[str, Mapping[str, Any]] | None = ("poisson", {"rate_bps": 200e6, "sizes": "trimodal"}),
-    down: tuple[str, Mapping[str, Any]] | None = ("poisson", {"rate_bps": 200e6, "sizes": "trimodal"}),
+    up: tuple[str, Mapping[str, Any]] | None = (
+        "poisson",
+        {"rate_bps": 200e6, "sizes": "trimodal"},
+    ),
+    down: tuple[str, Mapping[str, Any]] | None = (
+        "poisson",
+        {"rate_bps": 200e6, "sizes": "trimodal"},
+    ),
     dba: str = "proportional",
     dba_params: Mapping[str, Any] | None = None,
     buffer_bytes: int = 1_000_000,
@@ -60,7 +66,13 @@ def make_spec(
     )
     upq = []
     for j in range(n_t):
-        q = QueueSpec(onu_index=int(onu_index[j]), name=f"t{j % tconts_per_onu}", priority=0, buffer_bytes=buffer_bytes, tcont_type=4)
+        q = QueueSpec(
+            onu_index=int(onu_index[j]),
+            name=f"t{j % tconts_per_onu}",
+            priority=0,
+            buffer_bytes=buffer_bytes,
+            tcont_type=4,
+        )
         if up is not None:
             if up[0] == "greedy" and "rate_bps" not in up[1]:
                 q.greedy_size_bytes = int(up[1].get("size_bytes", 1518))
