@@ -16,8 +16,10 @@ created for an ONU that joins mid-run does not have to generate the traffic it m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -112,6 +114,13 @@ class BufferedSource:
     ``(arrival_ps, size_bytes, complete_ps)``: the new packets (sorted) and a time before
     which every packet of the source has now been generated (all later packets arrive at
     ``>= complete_ps``).  A step must not depend on the windows asked for.
+
+    Generated packets wait in one buffer with a read cursor, so a window that the buffer
+    already covers costs two slices and a binary search — not even that when the windows are
+    regular: whenever the buffer is filled, the ends of the following windows of the same
+    length are located with one vectorised ``searchsorted``.  Steps whose packets all come at
+    or after the previous step's ``complete_ps`` (every model but ``household``) are appended
+    without any sorting; a step that reaches back before buffered packets is merged stably.
     """
 
     name: str = ""
@@ -119,11 +128,19 @@ class BufferedSource:
     is_unbounded: bool = False
 
     def __init__(self) -> None:
-        self._pending_arrival_ps: TimeArray = _EMPTY
-        self._pending_size_bytes: SizeArray = _EMPTY
+        self._buffer_arrival_ps: TimeArray = _EMPTY
+        self._buffer_size_bytes: SizeArray = _EMPTY
+        self._cursor = 0  # first buffered packet not yet returned (nor dropped)
         self._complete_ps = 0
         self._origin_ps: int | None = None
         self._last_end_ps: int | None = None
+        # Where the windows that follow the last one back to back with its length end in the
+        # buffer (found with one vectorised searchsorted when the buffer is filled): the next
+        # one ends at next_end_ps, its index in the buffer is grid_stops[grid_index].
+        self._next_end_ps = -1
+        self._grid_length_ps = 0
+        self._grid_index = 0
+        self._grid_stops: list[int] = []
 
     @property
     def origin_ps(self) -> int | None:
@@ -142,60 +159,103 @@ class BufferedSource:
         Returns
         -------
         arrival_ps, size_bytes
-            int64 arrays of equal length, arrivals sorted ascending.
+            int64 arrays of equal length, arrivals sorted ascending (views of the source's
+            buffer; later windows never see them again).
         """
         start_ps = int(start_ps)
         end_ps = int(end_ps)
+        last_end_ps = self._last_end_ps
         if end_ps < start_ps:
             raise ValueError(f"window end {end_ps} ps is before its start {start_ps} ps")
-        if self._last_end_ps is None:
+        if last_end_ps is None:
             self._origin_ps = start_ps
             self._complete_ps = start_ps
             self._start(start_ps)
-        elif start_ps < self._last_end_ps:
+        elif start_ps < last_end_ps:
             raise ValueError(
                 f"window [{start_ps}, {end_ps}) ps overlaps the previous one ending at "
-                f"{self._last_end_ps} ps; windows must be consecutive and increasing"
+                f"{last_end_ps} ps; windows must be consecutive and increasing"
             )
         self._last_end_ps = end_ps
         if self._complete_ps < end_ps:
             self._fill(end_ps)
-        arrival = self._pending_arrival_ps
-        size = self._pending_size_bytes
-        first = int(np.searchsorted(arrival, start_ps, side="left"))
-        stop = int(np.searchsorted(arrival, end_ps, side="left"))
-        self._pending_arrival_ps = arrival[stop:]
-        self._pending_size_bytes = size[stop:]
-        return arrival[first:stop], size[first:stop]
+            self._predict(start_ps, end_ps)
+        arrival = self._buffer_arrival_ps
+        # The cursor is where the previous window ended; a gap drops what fell in it.
+        first = self._cursor if start_ps == last_end_ps else int(arrival.searchsorted(start_ps))
+        if end_ps == self._next_end_ps:
+            index = self._grid_index
+            stop = self._grid_stops[index]
+            index += 1
+            self._grid_index = index
+            self._next_end_ps = (
+                end_ps + self._grid_length_ps if index < len(self._grid_stops) else -1
+            )
+        else:
+            stop = int(arrival.searchsorted(end_ps))
+        self._cursor = stop
+        return arrival[first:stop], self._buffer_size_bytes[first:stop]
+
+    #: Most window ends located per fill.
+    _MAX_PREDICTED = 4096
+
+    def _predict(self, start_ps: int, end_ps: int) -> None:
+        """Locate the ends of the windows that would follow ``[start_ps, end_ps)`` back to
+        back with the same length, as far as the buffer is complete."""
+        length_ps = end_ps - start_ps
+        arrival = self._buffer_arrival_ps
+        self._next_end_ps = -1
+        if length_ps <= 0 or not arrival.size:
+            return
+        horizon_ps = min(self._complete_ps, int(arrival[-1]) + length_ps)
+        count = min((horizon_ps - end_ps) // length_ps + 1, self._MAX_PREDICTED)
+        if count <= 0:
+            return
+        ends = end_ps + length_ps * np.arange(count, dtype=np.int64)
+        self._grid_stops = arrival.searchsorted(ends).tolist()
+        self._grid_length_ps = length_ps
+        self._grid_index = 0
+        self._next_end_ps = end_ps
 
     def _fill(self, end_ps: int) -> None:
-        arrivals = [self._pending_arrival_ps]
-        sizes = [self._pending_size_bytes]
+        """Generate steps until ``complete_ps >= end_ps``; drop what was already returned."""
+        cursor = self._cursor
+        arrivals = [self._buffer_arrival_ps[cursor:]]
+        sizes = [self._buffer_size_bytes[cursor:]]
         needs_sort = False
-        last_ps = int(arrivals[0][-1]) if arrivals[0].size else -1
+        last_ps = int(arrivals[0][-1]) if arrivals[0].size else None
         while self._complete_ps < end_ps:
             arrival, size, complete_ps = self._extend()
             if complete_ps <= self._complete_ps:
                 raise AssertionError(f"{type(self).__name__}._extend made no progress")
             self._complete_ps = complete_ps
             if arrival.size:
-                # Models that superpose sub-sources (pareto-onoff, household) produce steps
-                # whose packets may precede packets already buffered: merge them.
-                needs_sort |= int(arrival[0]) < last_ps
-                last_ps = max(last_ps, int(arrival[-1]))
+                if last_ps is not None:
+                    # Models that superpose components with their own horizons (household)
+                    # produce steps whose packets may precede packets already buffered.
+                    needs_sort |= int(arrival[0]) < last_ps
+                    last_ps = max(last_ps, int(arrival[-1]))
+                else:
+                    last_ps = int(arrival[-1])
                 arrivals.append(arrival)
                 sizes.append(size)
+        if not arrivals[0].size:
+            del arrivals[0], sizes[0]
         if len(arrivals) == 1:
-            return
-        all_arrival = np.concatenate(arrivals)
-        all_size = np.concatenate(sizes)
-        if needs_sort:
-            # Stable: ties keep generation order, which does not depend on the windows.
-            order = np.argsort(all_arrival, kind="stable")
-            all_arrival = all_arrival[order]
-            all_size = all_size[order]
-        self._pending_arrival_ps = all_arrival
-        self._pending_size_bytes = all_size
+            all_arrival, all_size = arrivals[0], sizes[0]
+        elif not arrivals:
+            all_arrival, all_size = _EMPTY, _EMPTY
+        else:
+            all_arrival = np.concatenate(arrivals)
+            all_size = np.concatenate(sizes)
+            if needs_sort:
+                # Stable: ties keep generation order, which does not depend on the windows.
+                order = np.argsort(all_arrival, kind="stable")
+                all_arrival = all_arrival[order]
+                all_size = all_size[order]
+        self._buffer_arrival_ps = all_arrival
+        self._buffer_size_bytes = all_size
+        self._cursor = 0
 
     def _start(self, origin_ps: int) -> None:
         raise NotImplementedError
@@ -278,6 +338,47 @@ def validate_params(model_cls: type[Params], params: Mapping[str, Any], where: s
 # Packet sizes
 
 
+#: Bit generators whose raw output is 64 uniform bits (so one raw draw gives two uint32).
+_RAW64_BIT_GENERATORS = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
+
+
+def uniform_u32(rng: np.random.Generator, count: int) -> npt.NDArray[np.uint32]:
+    """``count`` independent uniform 32-bit integers from ``rng`` (its bit generator's raw
+    64-bit output split in two when it has one: about twice as fast as ``rng.integers``)."""
+    bit_generator = rng.bit_generator
+    if isinstance(bit_generator, _RAW64_BIT_GENERATORS):
+        raw: npt.NDArray[np.uint64] = bit_generator.random_raw((count + 1) // 2)
+        return raw.view(np.uint32)[:count]
+    return rng.integers(0, 1 << 32, count, dtype=np.uint32)
+
+
+@dataclass(frozen=True, eq=False)
+class SizeClasses:
+    """The sizes of a :class:`SizeMix` that can occur, as a table indexed by size class.
+
+    ``thresholds[k]`` is ``2^32 × P(class <= k)`` rounded: a uniform 32-bit integer ``r``
+    falls in class ``#{k : thresholds[k] <= r}`` (exact to 2^-32 in probability).
+    """
+
+    values_bytes: npt.NDArray[np.int64]
+    thresholds: npt.NDArray[np.uint32]
+
+    def sample_index(self, rng: np.random.Generator, count: int) -> npt.NDArray[np.intp]:
+        """``count`` independent class indices."""
+        return self.index_of(uniform_u32(rng, count))
+
+    def index_of(self, r: npt.NDArray[np.uint32]) -> npt.NDArray[np.intp]:
+        """The class of each uniform 32-bit integer of ``r``."""
+        thresholds = self.thresholds
+        if thresholds.size > 3:
+            return thresholds.searchsorted(r, side="right")
+        # Few classes: counting the thresholds passed is branch-free, unlike a binary search.
+        index = np.zeros(r.size, dtype=np.uint8)
+        for threshold in thresholds:
+            index += (r >= threshold).view(np.uint8)
+        return index.astype(np.intp)
+
+
 @dataclass(frozen=True, eq=False)
 class SizeMix:
     """A discrete packet-size distribution (Ethernet frame bytes)."""
@@ -297,14 +398,20 @@ class SizeMix:
         """Mean frame size in bytes."""
         return float(np.dot(self.values_bytes, self.probabilities))
 
+    @cached_property
+    def classes(self) -> SizeClasses:
+        """The sizes with a positive probability and their sampling thresholds."""
+        keep = self.probabilities > 0
+        cdf = np.cumsum(self.probabilities[keep])[:-1] / self.probabilities[keep].sum()
+        thresholds = np.minimum(np.rint(cdf * 2.0**32), 2.0**32 - 1).astype(np.uint32)
+        return SizeClasses(self.values_bytes[keep].copy(), thresholds)
+
     def sample(self, rng: np.random.Generator, count: int) -> SizeArray:
         """``count`` independent frame sizes (no random draw at all for a single size)."""
-        if self.values_bytes.size == 1:
-            return np.full(count, self.values_bytes[0], dtype=np.int64)
-        cdf = np.cumsum(self.probabilities)
-        cdf[-1] = 1.0
-        index = np.searchsorted(cdf, rng.random(count), side="right")
-        return self.values_bytes[index]
+        classes = self.classes
+        if classes.values_bytes.size == 1:
+            return np.full(count, classes.values_bytes[0], dtype=np.int64)
+        return classes.values_bytes.take(classes.sample_index(rng, count))
 
 
 #: The trimodal Ethernet mix of the EPON / IPACT literature (pon-reference §7): 64 B 62 %,
@@ -452,17 +559,26 @@ def pareto_scale_for_mean(mean: float, alpha: float, cap: float) -> float:
 
     The truncated mean is ``x_m·[1 + (1 − (cap/x_m)^(1−α))/(α − 1)]`` (integrate the survival
     function); it increases with ``x_m``, so bisection finds the scale.  Without the cap the
-    answer would be ``mean·(α − 1)/α``.
+    answer would be ``mean·(α − 1)/α``.  The problem is scale-free (``x_m / mean`` depends
+    only on ``α`` and ``cap / mean``), so the bisection runs once per ``(α, cap / mean)``.
     """
+    return mean * _pareto_scale_ratio(float(alpha), float(cap / mean))
+
+
+@lru_cache(maxsize=1024)
+def _pareto_scale_ratio(alpha: float, cap_ratio: float) -> float:
+    """``x_m / mean`` of a Pareto(alpha) truncated at ``cap_ratio × mean``."""
 
     def truncated_mean(scale: float) -> float:
-        return scale * (1.0 + (1.0 - (cap / scale) ** (1.0 - alpha)) / (alpha - 1.0))
+        return scale * (1.0 + (1.0 - (cap_ratio / scale) ** (1.0 - alpha)) / (alpha - 1.0))
 
-    low = mean * (alpha - 1.0) / alpha  # the untruncated answer: truncated mean < mean here
-    high = mean
+    low = (alpha - 1.0) / alpha  # the untruncated answer: truncated mean < 1 here
+    high = 1.0
     for _ in range(100):
         middle = 0.5 * (low + high)
-        if truncated_mean(middle) < mean:
+        if middle in (low, high):  # converged to the last bit
+            break
+        if truncated_mean(middle) < 1.0:
             low = middle
         else:
             high = middle
@@ -473,8 +589,9 @@ def pareto_scale_for_mean(mean: float, alpha: float, cap: float) -> float:
 class TruncatedPareto:
     """Pareto(``alpha``, scale ``scale``) durations truncated at ``cap`` (all floats, any unit).
 
-    numpy's ``Generator.pareto`` draws the Lomax (shifted) form: ``scale·(1 + lomax)`` is the
-    classical Pareto with minimum ``scale`` (pon-reference §7).
+    The classical Pareto with minimum ``scale`` (pon-reference §7), ``P(X > x) = (scale/x)^α``,
+    drawn as ``scale·exp(E/α)`` for a standard exponential ``E`` (the law of
+    ``scale·(1 + Generator.pareto)``, whose Lomax form is shifted by one).
     """
 
     alpha: float
@@ -484,8 +601,9 @@ class TruncatedPareto:
     @classmethod
     def with_mean(cls, mean: float, alpha: float, cap_factor: float) -> TruncatedPareto:
         """The truncated Pareto whose mean is ``mean`` and cap ``cap_factor × mean``."""
-        cap = cap_factor * mean
-        return cls(alpha, pareto_scale_for_mean(mean, alpha, cap), cap)
+        return cls(
+            alpha, mean * _pareto_scale_ratio(float(alpha), float(cap_factor)), cap_factor * mean
+        )
 
     @property
     def mean(self) -> float:
@@ -497,7 +615,21 @@ class TruncatedPareto:
         self, rng: np.random.Generator, shape: int | tuple[int, ...]
     ) -> npt.NDArray[np.float64]:
         """Independent draws."""
-        return np.minimum(self.scale * (1.0 + rng.pareto(self.alpha, shape)), self.cap)
+        return self.from_exponential(rng.standard_exponential(shape))
+
+    def from_exponential(self, e: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Draws from standard exponentials ``e`` (overwritten): ``x_m·exp(e/α)`` is Pareto
+        (``P(X > x) = P(e > α·ln(x/x_m)) = (x_m/x)^α``), then truncated at the cap."""
+        e *= 1.0 / self.alpha
+        np.minimum(e, self.log_cap_ratio, out=e)
+        np.exp(e, out=e)
+        e *= self.scale
+        return e
+
+    @cached_property
+    def log_cap_ratio(self) -> float:
+        """``ln(cap / scale)``: draws are capped where ``E/α`` reaches it."""
+        return math.log(self.cap / self.scale)
 
     def sample_residual(self, rng: np.random.Generator, count: int) -> npt.NDArray[np.float64]:
         """Draws of the *remaining* duration seen at a random instant (equilibrium law).
@@ -507,11 +639,11 @@ class TruncatedPareto:
         ``x = U·mean`` while ``U·mean ≤ x_m``, else
         ``x = x_m·[1 − (U·mean/x_m − 1)(α − 1)]^(1/(1−α))`` (which reaches ``cap`` at U = 1).
         """
-        u = rng.random(count)
         a = self.alpha
-        level = u * self.mean / self.scale
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tail = self.scale * np.maximum(1.0 - (level - 1.0) * (a - 1.0), 1e-300) ** (
-                1.0 / (1.0 - a)
-            )
-        return np.minimum(np.where(level <= 1.0, u * self.mean, tail), self.cap)
+        mean = self.mean
+        level = rng.random(count) * (mean / self.scale)
+        # The base is floored where the power reaches the cap, so nothing overflows.
+        tail = np.maximum(1.0 - (level - 1.0) * (a - 1.0), (self.cap / self.scale) ** (1.0 - a))
+        tail **= 1.0 / (1.0 - a)
+        tail *= self.scale
+        return np.minimum(np.where(level <= 1.0, level * self.scale, tail), self.cap)

@@ -19,14 +19,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftth.errors import InputError
+from ftth.jit import ACCELERATED
 from ftth.traffic import (
     TRAFFIC_MODELS,
     TRIMODAL,
     TrafficSource,
     list_models,
     make_source,
+    pareto,
     traffic_params_model,
 )
+from ftth.traffic.base import SizeMix, TruncatedPareto, pareto_scale_for_mean, uniform_u32
 from ftth.traffic.household import DEFAULT_MEAN_BPS
 from ftth.units import PS_PER_MS, PS_PER_S
 
@@ -67,6 +70,11 @@ WINDOW_CASES: list[tuple[str, dict[str, Any]]] = [
     ("cbr", {"rate_bps": 64e3, "size_bytes": 218}),
     ("cbr", {"rate_bps": 3.3e9}),
     ("pareto-onoff", {"rate_bps": 300e6}),
+    # Long ON periods: the residual bursts of the start are sent in pieces, step by step.
+    ("pareto-onoff", {"rate_bps": 300e6, "sources": 3, "mean_on_packets": 1000}),
+    ("pareto-onoff", {"rate_bps": 50e6, "sizes": "empirical",
+                      "size_values": [64, 200, 576, 1000, 1500, 9000],
+                      "size_weights": [5, 1, 1, 1, 3, 1]}),
     ("greedy", {"rate_bps": 100e6}),
     ("household", {"direction": "downstream", "mean_bps": 200e6}),
     ("household", {"direction": "upstream"}),
@@ -272,6 +280,29 @@ def test_window_independence_random_cuts(case: str, cuts: list[int], origin_ps: 
     np.testing.assert_array_equal(whole[0] - origin_ps, shifted[0])
 
 
+def test_windows_of_changing_length_and_gaps() -> None:
+    # Regular windows (whose ends the buffer locates in advance), then other lengths, a gap
+    # and single picoseconds: always the packets of the whole stream in each window.
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("pareto-onoff", {"rate_bps": 500e6}),
+        ("poisson", {"rate_bps": 1e9}),
+    ]
+    for model, params in cases:
+        whole = source(model, **params).batch(0, 300 * PS_PER_MS)
+        src = source(model, **params)
+        cuts = [k * 10 * PS_PER_MS for k in range(11)]  # 10 ms windows up to 100 ms
+        cuts += [100 * PS_PER_MS + k * 3 * PS_PER_MS for k in range(1, 11)]  # 3 ms up to 130
+        cuts += [130 * PS_PER_MS + 1, 130 * PS_PER_MS + 2, 140 * PS_PER_MS]
+        pieces = in_windows(src, cuts)
+        in_range = whole[0] < 140 * PS_PER_MS
+        np.testing.assert_array_equal(pieces[0], whole[0][in_range])
+        np.testing.assert_array_equal(pieces[1], whole[1][in_range])
+        arrival, size = src.batch(200 * PS_PER_MS, 300 * PS_PER_MS)  # after a gap
+        later = whole[0] >= 200 * PS_PER_MS
+        np.testing.assert_array_equal(arrival, whole[0][later])
+        np.testing.assert_array_equal(size, whole[1][later])
+
+
 def test_gap_between_windows_drops_its_packets_and_overlap_is_an_error() -> None:
     reference = source("poisson", rate_bps=1e9).batch(0, 30 * PS_PER_MS)
     src = source("poisson", rate_bps=1e9)
@@ -282,6 +313,103 @@ def test_gap_between_windows_drops_its_packets_and_overlap_is_an_error() -> None
         src.batch(25 * PS_PER_MS, 40 * PS_PER_MS)
     with pytest.raises(ValueError, match="before its start"):
         src.batch(50 * PS_PER_MS, 40 * PS_PER_MS)
+
+
+# --------------------------------------------------------------------------------------------
+# Generation internals: numba kernels, packed merge, size classes, Pareto scale
+
+PARETO_CASES: list[dict[str, Any]] = [
+    {"rate_bps": 28e6},
+    {"rate_bps": 1e9, "sources": 4, "alpha_on": 1.2, "alpha_off": 1.9},
+    {"rate_bps": 10e6, "sources": 1, "sizes": "fixed", "size_bytes": 1000},
+    {"rate_bps": 50e6, "sizes": "empirical", "size_values": [64, 200, 576, 1000, 1500, 9000],
+     "size_weights": [5, 1, 1, 1, 3, 1]},
+    {"rate_bps": 300e6, "sources": 3, "mean_on_packets": 1000},
+    {"rate_bps": 2e6, "sources": 200},
+]  # fmt: skip
+
+
+def pareto_stream(params: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """3 s of a pareto-onoff source in 40 irregular windows."""
+    inner = np.random.default_rng(seed).integers(1, 3 * PS_PER_S, 39)
+    return in_windows(source("pareto-onoff", seed, **params), [0, *sorted(inner), 3 * PS_PER_S])
+
+
+@pytest.mark.skipif(not ACCELERATED, reason="numba is not installed")
+@pytest.mark.parametrize("params", PARETO_CASES)
+def test_pareto_numba_kernels_give_the_numpy_packets(
+    params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ftth.traffic import kernels
+
+    for seed in range(3):
+        monkeypatch.setattr(pareto, "_ACCELERATOR", [kernels])
+        compiled = pareto_stream(params, seed)
+        monkeypatch.setattr(pareto, "_ACCELERATOR", [None])
+        plain = pareto_stream(params, seed)
+        np.testing.assert_array_equal(compiled[0], plain[0])
+        np.testing.assert_array_equal(compiled[1], plain[1])
+    assert compiled[0].size > 0
+
+
+@pytest.mark.parametrize("params", PARETO_CASES[:4])
+def test_pareto_merge_without_packed_keys_gives_the_same_packets(
+    params: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Times too far apart to pack with the size class (absurd parameters) take a lexsort.
+    packed = pareto_stream(params, 3)
+    monkeypatch.setattr(pareto, "_KEY_LIMIT", 1 << 16)
+    unpacked = pareto_stream(params, 3)
+    np.testing.assert_array_equal(packed[0], unpacked[0])
+    np.testing.assert_array_equal(packed[1], unpacked[1])
+
+
+def test_pareto_onoff_sizes_follow_the_mix() -> None:
+    _, size = source("pareto-onoff", seed=2, rate_bps=1e9, sources=64).batch(0, 2 * PS_PER_S)
+    # ~480 k frames drawn independently of the timing: binomial std error < 0.07 %.
+    for value, share in ((64, 0.62), (594, 0.10), (1518, 0.28)):
+        assert (size == value).mean() == pytest.approx(share, abs=0.005)
+    mix = SizeMix.of([64, 100, 200, 300, 1500, 9000], [1, 0, 2, 0, 4, 1])
+    sizes = mix.sample(np.random.default_rng(0), 800_000)
+    assert set(np.unique(sizes)) == {64, 200, 1500, 9000}  # zero weights never drawn
+    for value, share in ((64, 1 / 8), (200, 2 / 8), (1500, 4 / 8), (9000, 1 / 8)):
+        assert (sizes == value).mean() == pytest.approx(share, abs=0.003)  # > 5 σ
+
+
+def test_size_classes_counting_thresholds_is_a_binary_search() -> None:
+    classes = SizeMix.of([64, 594, 1518, 9000], [0.5, 0.1, 0.3, 0.1]).classes
+    assert classes.thresholds.size == 3  # counted, not searched
+    thresholds = classes.thresholds.astype(np.int64)
+    edges = np.concatenate([thresholds - 1, thresholds, thresholds + 1, [0, 2**32 - 1]])
+    r = np.concatenate([edges, np.random.default_rng(1).integers(0, 2**32, 10_000)])
+    r = r.astype(np.uint32)
+    np.testing.assert_array_equal(
+        classes.index_of(r), classes.thresholds.searchsorted(r, side="right")
+    )
+
+
+def test_uniform_u32_with_any_bit_generator() -> None:
+    for bit_generator in (np.random.PCG64(5), np.random.MT19937(5), np.random.Philox(5)):
+        r = uniform_u32(np.random.Generator(bit_generator), 200_001)
+        assert r.dtype == np.uint32 and r.size == 200_001
+        # Uniform on [0, 2^32): mean 2^31 (std error 0.13 %), every top bit equally likely.
+        assert r.mean() == pytest.approx(2**31, rel=0.01)
+        assert np.bincount(r >> 29, minlength=8).min() > 0.9 * r.size / 8
+
+
+def test_pareto_scale_is_solved_once_per_shape() -> None:
+    scale = pareto.TruncatedPareto.with_mean(1.0, 1.4, 1e5).scale
+    for mean in (1e3, 2.5e9, 7e12):
+        truncated = TruncatedPareto.with_mean(mean, 1.4, 1e5)
+        assert truncated.scale == pytest.approx(mean * scale, rel=1e-12)  # scale-free
+        assert truncated.mean == pytest.approx(mean, rel=1e-12)  # exact truncated mean
+    assert pareto_scale_for_mean(10.0, 1.4, 1e6) == pytest.approx(10 * scale, rel=1e-12)
+    from ftth.traffic.base import _pareto_scale_ratio
+
+    _pareto_scale_ratio.cache_clear()
+    for k in range(100):  # 100 sources of different rates: one bisection for all
+        source("pareto-onoff", seed=k, rate_bps=10e6 + k * 1e6)
+    assert _pareto_scale_ratio.cache_info().misses == 1  # ON and OFF: the same (α, cap / mean)
 
 
 # --------------------------------------------------------------------------------------------
