@@ -56,8 +56,9 @@ I64 = npt.NDArray[np.int64]
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
+    IP_MIN_USEFUL,
     IP_LEN,
-) = range(30)
+) = range(31)
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
@@ -112,11 +113,16 @@ def _allocate(
     demand: I64,
     poll: npt.NDArray[np.bool_],
     const_grants: I64,
-    cap_per_cycle: I64,
+    rate_mb: I64,
+    depth_mb: I64,
+    credit_mb: I64,
     onu_of: I64,
     n_onus: int,
 ) -> I64:
-    """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame)."""
+    """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame).
+
+    ``credit_mb`` (the proportional DBA's token buckets, millibits) is updated in place.
+    """
     n = demand.shape[0]
     out = np.zeros(n, dtype=np.int64)
     if ip[IP_DBA_KIND] == DBA_STATIC:
@@ -128,16 +134,23 @@ def _allocate(
     cycle = ip[IP_CYCLE]
     min_grant = ip[IP_MIN_GRANT]
     dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
+    useful = ip[IP_MIN_USEFUL]
     total = 0
     allocated = np.zeros(n, dtype=np.bool_)
     for j in range(n):
+        # Mirror of ProportionalDba's token bucket.
+        c = credit_mb[j] + rate_mb[j] * cycle
+        credit_mb[j] = c if c < depth_mb[j] else depth_mb[j]
         d = demand[j]
         if d <= 0:
-            continue  # out[j] stays 0; skips two divisions for idle T-CONTs
+            continue  # out[j] stays 0; skips the divisions for idle T-CONTs
+        allow = credit_mb[j] // 8000
         if d < min_grant:
             d = min_grant
-        if d > cap_per_cycle[j]:
-            d = cap_per_cycle[j]
+        if d > allow:
+            d = allow
+        if 0 < d < useful:
+            d = useful if allow >= useful else 0
         if d <= 0:
             continue
         per = _ceil_div(d, cycle)
@@ -178,7 +191,9 @@ def _allocate(
         for j in range(n):
             scaled = (out[j] * capacity) // total
             scaled = ((scaled + dbru) // unit) * unit - dbru
-            out[j] = scaled if scaled > 0 else 0
+            out[j] = scaled if scaled >= useful else 0
+    for j in range(n):
+        credit_mb[j] -= out[j] * cycle * 8000
     return out
 
 
@@ -282,7 +297,9 @@ def run_frames(
     n_onus: int,
     one_way_ps: I64,
     const_grants: I64,
-    cap_per_cycle: I64,
+    rate_mb: I64,
+    depth_mb: I64,
+    credit_mb: I64,
     # upstream store
     uqs: I64,
     uarr: I64,
@@ -396,7 +413,9 @@ def run_frames(
                     since = olt[j, O_CUM_TOTAL] - cum_granted[rf % hist, j]
                     dem = olt[j, O_REPORT] - since
                     demand[j] = dem if dem > 0 else 0
-            grants = _allocate(ip, demand, poll, const_grants, cap_per_cycle, onu_of, n_onus)
+            grants = _allocate(
+                ip, demand, poll, const_grants, rate_mb, depth_mb, credit_mb, onu_of, n_onus
+            )
             for f in range(ip[IP_CYCLE]):
                 for j in range(n_t):
                     cycle_grants[f, j] = grants[j]
@@ -656,8 +675,13 @@ def run_compiled_loop(
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
+    ip[IP_MIN_USEFUL] = getattr(dba, "min_useful_bytes", 0)
     const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
-    cap_per_cycle = np.asarray(getattr(dba, "cap_per_cycle", np.zeros(n_t)), dtype=np.int64)
+    zeros = np.zeros(n_t, dtype=np.int64)
+    rate_mb = np.asarray(getattr(dba, "rate_mb", zeros), dtype=np.int64)
+    depth_mb = np.asarray(getattr(dba, "depth_mb", zeros), dtype=np.int64)
+    # A copy: the kernel updates the buckets in place; the Python DBA object is not used.
+    credit_mb = np.array(getattr(dba, "credit_mb", zeros), dtype=np.int64)
 
     olt = np.zeros((n_t, O_N), dtype=np.int64)
     olt[:, O_REPORT_FRAME] = -1
@@ -746,7 +770,9 @@ def run_compiled_loop(
             spec.n_onus,
             spec.one_way_ps,
             const_grants,
-            cap_per_cycle,
+            rate_mb,
+            depth_mb,
+            credit_mb,
             us_st.qs,
             us_st.arrival_ps,
             us_st.size_bytes,

@@ -659,7 +659,9 @@ def test_low_delay_classes_under_1ms_at_95_percent_load(recorder: Any) -> None:
     up = r.run.upstream
     offered = up.window_offered_bytes.sum() * 8 / r.window_s
     delivered = up.window_delivered_bytes.sum() * 8 / r.window_s
-    assert offered == pytest.approx(0.95 * r.capacity_bps, rel=0.03)
+    # 90 ms of heavy-tailed (α = 1.4) traffic: the realised load of one seed spreads by about
+    # ±3 % (1 σ, measured over 120 seeds), so check it only to ±10 %.
+    assert offered == pytest.approx(0.95 * r.capacity_bps, rel=0.10)
     assert delivered > 0.9 * r.capacity_bps
     p99 = {}
     for t in (1, 2, 4):
