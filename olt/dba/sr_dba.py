@@ -152,7 +152,11 @@ class SrDba(Dba):
                 f"must be a whole number of bytes in 0..1000000, got {slack!r}",
             )
         self.slack = slack
-        self.k_min = self.dbru // self.unit + 1
+        # The smallest rung must carry a minimum GEM/XGEM frame: a smaller room (12 bytes
+        # beside a DBRu in a 16-byte XGS-PON block) carries nothing and would starve a slow
+        # T-CONT forever.
+        useful = max(p.encap_min_frame_bytes, p.encap_header_bytes + p.encap_align_bytes)
+        self.k_min = max(self.dbru // self.unit + 1, -(-(useful + self.dbru) // self.unit))
         self.min_rung = self.k_min * self.unit - self.dbru
         self.max_rung = p.max_grant_units * self.unit - self.dbru
         ty = t.tcont_type
@@ -252,7 +256,10 @@ class SrDba(Dba):
             # Only if admission control (Σ R_F + R_A ≤ capacity) was bypassed.
             g1 = self.floor_rung(g1 * (capacity / total1))
         self.fixed_credit -= g1 * n_frames
-        np.minimum(self.fixed_credit, (self.fixed + unit) * n_frames, out=self.fixed_credit)
+        # Credit may grow to one grant unit beyond R_F, or to the smallest useful rung when
+        # R_F per frame is below it (then the fixed grant comes every few frames).
+        credit_max = np.maximum(self.fixed + unit, np.where(self.fixed > 0, self.min_rung, 0))
+        np.minimum(self.fixed_credit, credit_max * n_frames, out=self.fixed_credit)
         left = capacity - int(g1.sum())
 
         # 2. Assured: min(demand left, R_A), only with demand.  Rounding is applied to the
@@ -275,7 +282,12 @@ class SrDba(Dba):
             r2 = np.where(need, np.maximum(g1, self.floor_rung(scaled)), g1)
             self.assured_carry[:] = 0.0
         else:
-            self.assured_carry = np.where(rate_limited, np.clip(allowance - r2, 0.0, unit), 0.0)
+            # The carry may grow to the smallest rung, so a T-CONT whose R_A is below one
+            # useful grant per frame still gets one every few frames.
+            carry_max = float(max(unit, self.min_rung))
+            self.assured_carry = np.where(
+                rate_limited, np.clip(allowance - r2, 0.0, carry_max), 0.0
+            )
         left -= int((r2 - g1).sum())
 
         # 3.-4. Surplus: non-assured by R_F + R_A, then best effort by priority and weight,
@@ -309,11 +321,14 @@ class SrDba(Dba):
             y = self._surplus(pool, bound, short)
             r3[short] = np.maximum(r2, self.floor_rung(r2 + y))[short]
             debt = np.where(short, r2 + y - r3 + self.surplus_carry, 0.0)
-            extra = int(pool - float((r3 - r2)[short].sum())) // unit
-            if extra > 0:
+            budget = int(pool - float((r3 - r2)[short].sum()))
+            if budget >= unit:
                 eligible = short & (y > 0) & (self.next_rung(r3) <= self.ceil_rung(r2 + bound))
                 idx = np.flatnonzero(eligible)
-                pick = idx[np.lexsort((-debt[idx], self.rank[idx]))[:extra]]
+                ranked = idx[np.lexsort((-debt[idx], self.rank[idx]))]
+                # A step up costs one unit, or the whole smallest rung from zero.
+                cost = self.next_rung(r3[ranked]) - r3[ranked]
+                pick = ranked[np.cumsum(cost) <= budget]
                 raised = self.next_rung(r3[pick])
                 debt[pick] -= raised - r3[pick]
                 r3[pick] = raised

@@ -109,7 +109,9 @@ def floor_rung(x: float, ctx: DbaContext) -> int:
 
 def ceil_rung(x: float, ctx: DbaContext) -> int:
     unit, dbru = ctx.grant_unit_bytes, ctx.profile.dbru_bytes
-    k = max(int(np.ceil((x + dbru) / unit)), dbru // unit + 1)
+    p = ctx.profile
+    useful = max(p.encap_min_frame_bytes, p.encap_header_bytes + p.encap_align_bytes)
+    k = max(int(np.ceil((x + dbru) / unit)), dbru // unit + 1, -(-(useful + dbru) // unit))
     return k * unit - dbru if x > 0 else 0
 
 
@@ -158,8 +160,9 @@ def test_water_fill_is_weighted_max_min() -> None:
 @pytest.mark.parametrize("cycle", [1, 4])
 def test_fixed_every_cycle_even_idle_and_exact_long_run(tech: str, cycle: int) -> None:
     """Types 1 and 5 get R_F every cycle with no demand and no report; after every cycle the
-    cumulative grant lags R_F × elapsed time by ≥ 0 and < one grant unit per frame of the
-    cycle (the credit keeps the fraction; the DBA hands out the grant on rungs)."""
+    cumulative grant lags R_F × elapsed time by ≥ 0 and < one grant per frame of the cycle —
+    one grant unit, or the smallest useful grant (one minimum GEM/XGEM frame) when R_F is
+    slower than that per frame (the credit keeps the fraction; grants sit on rungs)."""
     rates = [64e3, 1e6, 2e6, 10e6, 123.456e6]
     per_onu = [[T(1, fixed=f)] for f in rates] + [[T(5, fixed=3e6, assured=1e6, maximum=1e9)]]
     per_onu.append([T(2, assured=5e6), T(3, assured=5e6, maximum=1e9), T(4, maximum=1e9)])
@@ -175,7 +178,7 @@ def test_fixed_every_cycle_even_idle_and_exact_long_run(tech: str, cycle: int) -
         assert not g[-3:].any(), "a T-CONT without fixed bandwidth got an idle grant"
         total += g * cycle
         lag = c * fixed - total
-        assert np.all(lag >= -1e-6) and np.all(lag < unit * cycle), (c, lag)
+        assert np.all(lag >= -1e-6) and np.all(lag < max(unit, d.min_rung) * cycle), (c, lag)
     assert np.all(total[:6] > 0)
 
 
@@ -265,8 +268,11 @@ def test_demand_limited_grant_rounds_up_once_and_builds_exact() -> None:
     one grant unit more.  The BWmap's GrantSize is then exact: room booked = grant."""
     ctx = context("xgs-pon", [[T(4, maximum=1e9), T(2, assured=50e6)]])
     for slack, demand in ((0, 100), (32, 100), (0, 12), (0, 1), (5, 651)):  # all < R_A
-        g = dba(ctx, demand_slack_bytes=slack).allocate(0, reports([demand, demand]))
-        assert np.all(g >= demand + slack) and np.all(g < demand + slack + ctx.grant_unit_bytes)
+        d = dba(ctx, demand_slack_bytes=slack)
+        g = d.allocate(0, reports([demand, demand]))
+        # At least the smallest useful grant (28 bytes: a 16-byte XGEM frame needs it).
+        wanted = max(demand + slack, d.min_rung)
+        assert np.all(g >= demand + slack) and np.all(g < wanted + ctx.grant_unit_bytes)
         bw = BwmapBuilder(ctx.profile, ctx.fec, ctx.tconts, "sr-dba").build(0, g, g > 0)
         np.testing.assert_array_equal(bw.room_bytes, g[bw.tcont])
     assert dba(ctx, demand_slack_bytes=0).allocate(0, reports([100, 0])).tolist() == [108, 0]
@@ -287,7 +293,8 @@ def test_allocation_structure_limit_drops_best_effort_first(cycle: int) -> None:
     """540 T-CONTs with demand on XGS-PON (512 allocation structures per frame): the ones
     dropped are best effort; every fixed and assured grant stays (exact).  In a 2-frame
     cycle room is kept for the OLT's poll budget (128) in the frame the DBA did not see."""
-    per_onu = [[T(1, fixed=1e6), T(2, assured=1e6), T(4, maximum=1e9)] for _ in range(180)]
+    # R_F, R_A of 2 Mb/s = 31 B per frame: above the smallest useful XGS-PON grant (28 B).
+    per_onu = [[T(1, fixed=2e6), T(2, assured=2e6), T(4, maximum=1e9)] for _ in range(180)]
     ctx = context("xgs-pon", per_onu, cycle)
     ty = ctx.tconts.tcont_type
     allowed = 512 - (128 if cycle > 1 else 0)
@@ -380,14 +387,15 @@ def test_never_exceeds_capacity_caps_or_demand(
         assert g.shape == (n,) and g.dtype == np.int64 and np.all(g >= 0)
         assert on_rungs(g, ctx)
         assert g.sum() <= ctx.payload_capacity(poll | (g > 0))
-        # Caps: < cap + one unit (fixed credit: < R_F + one unit).
-        assert np.all(g < cap + unit + 1e-6), (g, cap)
+        # Caps: < cap + one unit (fixed credit: < R_F + one unit), except that a grant is
+        # never smaller than the smallest useful rung (one minimum GEM/XGEM frame).
+        assert np.all(g < np.maximum(cap, d.min_rung) + unit + 1e-6), (g, cap)
         # Nothing without fixed bandwidth or demand; demand-limited grants bounded.
         no_fixed = ~fixed_ok | (ctx.fixed_bytes_per_frame == 0)
         assert np.all(g[no_fixed & (demand == 0)] == 0)
         per_frame = demand / cycle + d.slack / cycle
         bound = np.where(demand > 0, per_frame, 0) + np.where(fixed_ok, cap, 0)
-        assert np.all(g < bound + unit + 1e-6)
+        assert np.all(g < np.maximum(bound, np.where(g > 0, d.min_rung, 0)) + unit + 1e-6)
         for k, row in enumerate(builder.check_grants(frame, g, cycle)):
             later_poll = poll if k == 0 else np.ones(n, dtype=bool)
             bw = builder.build(frame + k, row, later_poll | (row > 0))
