@@ -1,0 +1,749 @@
+"""``ftth compare-dba``: run DBAs side by side on the same traffic and summarise them.
+
+The grid is DBA × load × seed.  Every cell is one emulation of the same scenario with
+``dba.name`` set to the DBA, ``traffic.upstream_load`` and ``traffic.downstream_load`` both set
+to the load, and ``seed`` set to the seed (seeds are 1..N, the scenario's own seed is not
+used).  Cells run on a local process pool (:class:`concurrent.futures.ProcessPoolExecutor`,
+``spawn`` start method: no fork of a process that already runs threads); results are put back
+in grid order whatever order the workers finish in, and each cell's numbers depend only on the
+cell, so two invocations give the same numbers.
+
+Per run (one row of :attr:`CompareResult.runs`)
+-----------------------------------------------
+* ``delay_us[type]``: upstream delay of every packet of the T-CONTs of that type (arrival after
+  warm-up), from their merged histograms: ``mean`` (exact), ``p99`` (≤ 0.4 % error),
+  ``packets``.  ``None`` when the type carried no packet in the window.
+* ``utilisation``: upstream throughput / the analytic upstream capacity of the profile
+  (``saturation_goodput_bps`` for 1518-byte frames: smaller frames cost more headers, so a
+  mix of sizes cannot reach 1.0 even when saturated).
+* ``jain``: Jain's index of delivered/offered over upstream T-CONTs (``fairness.jain``).
+* ``loss_ratio``: upstream dropped / offered bytes over the whole run.
+
+Per DBA × load (one row of :attr:`CompareResult.summary`)
+--------------------------------------------------------
+Each metric as the mean over the seeds and the half-width of its two-sided 95 % confidence
+interval, ``t(0.975, n − 1) · s / √n`` with ``s`` the sample standard deviation (Student t,
+:func:`student_t_quantile`); with one seed the half-width is ``None``.  Runs where a T-CONT
+type carried no packet do not enter that type's delay mean.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ftth.errors import FtthError, InputError
+
+#: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
+#: ``traffic.upstream_load``).
+MAX_LOAD = 2.0
+#: Confidence level of the intervals over seeds.
+CONFIDENCE = 0.95
+#: Stem of the delay-vs-load figure (``.png`` and ``.svg``).
+PLOT_STEM = "dba-delay-vs-load"
+#: SVG/PNG metadata without a date or a software version, so the bytes never change.
+_SVG_METADATA = {"Date": None, "Creator": "ftth compare-dba"}
+_PNG_METADATA = {"Software": None, "Creator": "ftth compare-dba"}
+#: Scalar metrics of a run besides the per-type delays (key, what it is).
+SCALARS = (
+    ("utilisation", "upstream throughput / capacity"),
+    ("jain", "Jain index of delivered/offered over upstream T-CONTs"),
+    ("loss_ratio", "upstream dropped / offered bytes"),
+)
+EXTRA_SCALARS = ("throughput_bps", "downstream_loss_ratio", "grant_used_of_granted")
+
+
+# ============================================================================ statistics
+def _abs_t_probability(t: float, df: int) -> float:
+    """``P(|T| < t)`` for Student's t with integer ``df`` degrees of freedom.
+
+    Closed forms of Abramowitz & Stegun 26.7.3 (odd ``df``) and 26.7.4 (even ``df``) with
+    ``θ = atan(t / √df)``; exact to rounding, no special functions needed.
+    """
+    theta = math.atan(t / math.sqrt(df))
+    s, c = math.sin(theta), math.cos(theta)
+    c2 = c * c
+    if df % 2:
+        if df == 1:
+            return 2 * theta / math.pi
+        term, total = c, c
+        for k in range(3, df, 2):  # cos θ · (1 + 2/3 cos²θ + 2·4/(3·5) cos⁴θ + …)
+            term *= c2 * (k - 1) / k
+            total += term
+        return 2 / math.pi * (theta + s * total)
+    term, total = 1.0, 1.0
+    for k in range(2, df - 1, 2):  # 1 + 1/2 cos²θ + 1·3/(2·4) cos⁴θ + …
+        term *= c2 * (k - 1) / k
+        total += term
+    return s * total
+
+
+@lru_cache(maxsize=256)
+def student_t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile (``0.5 < p < 1``) of Student's t with ``df ≥ 1`` degrees of freedom.
+
+    ``student_t_quantile(0.975, 2) = 4.302652…``: the factor of a two-sided 95 % interval
+    from three samples.  Found by bisection on :func:`_abs_t_probability` to full precision.
+    """
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be ≥ 1, got {df}")
+    if not 0.5 < p < 1:
+        raise ValueError(f"p must be in (0.5, 1), got {p}")
+    target = 2 * p - 1
+    lo, hi = 0.0, 1.0
+    while _abs_t_probability(hi, df) < target:
+        lo, hi = hi, hi * 2
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if _abs_t_probability(mid, df) < target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float | None]:
+    """Mean and half-width of the two-sided Student-t confidence interval of the mean.
+
+    Returns ``(mean, None)`` for a single value (no spread to estimate) and
+    ``(nan, None)`` for none.
+    """
+    n = len(values)
+    if n == 0:
+        return math.nan, None
+    mean = math.fsum(values) / n
+    if n == 1:
+        return mean, None
+    var = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
+    t = student_t_quantile(0.5 + confidence / 2, n - 1)
+    return mean, t * math.sqrt(var) / math.sqrt(n)
+
+
+# ============================================================================ input
+def parse_loads(text: str) -> list[float]:
+    """``"0.3,0.6,0.9"`` → ``[0.3, 0.6, 0.9]``; each load in (0, 2], no duplicates."""
+    loads: list[float] = []
+    for part in text.split(","):
+        part = part.strip()
+        try:
+            value = float(part)
+        except ValueError:
+            raise InputError(
+                "--loads", f"expected comma-separated numbers in (0, 2], got {part!r}"
+            ) from None
+        if not (0 < value <= MAX_LOAD) or math.isnan(value):
+            raise InputError("--loads", f"each load must be in (0, {MAX_LOAD:g}], got {part}")
+        if value in loads:
+            raise InputError("--loads", f"load {part} is given twice")
+        loads.append(value)
+    return loads
+
+
+def fitting_dbas(framed: bool) -> list[str]:
+    """Registered DBAs that fit a framed PON (``framed``) or EPON (polling DBAs)."""
+    from olt.dba.registry import get_dba, list_dbas
+
+    return [n for n in list_dbas() if bool(getattr(get_dba(n), "epon", False)) != framed]
+
+
+def parse_dbas(text: str | None, framed: bool, technology: str) -> list[str]:
+    """Check a ``--dba`` list against the registry and the technology.
+
+    ``None`` or empty selects every registered DBA that fits the technology.
+    """
+    from olt.dba.registry import get_dba
+
+    valid = fitting_dbas(framed)
+    if text is None or not text.strip():
+        if not valid:
+            raise InputError("--dba", f"no registered DBA fits {technology}")
+        return valid
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip()
+        if not name:
+            raise InputError("--dba", f"empty DBA name in {text!r}")
+        cls = get_dba(name, where="--dba")
+        if bool(getattr(cls, "epon", False)) == framed:
+            kind = "an EPON polling DBA" if framed else "a frame (BWmap) DBA"
+            pon = "a framed PON" if framed else "an EPON"
+            raise InputError(
+                "--dba",
+                f"{name!r} is {kind} and {technology} is {pon}; valid here: {', '.join(valid)}",
+            )
+        if name in names:
+            raise InputError("--dba", f"DBA {name!r} is given twice")
+        names.append(name)
+    return names
+
+
+# ============================================================================ the grid
+@dataclass(frozen=True)
+class Cell:
+    """One run of the grid."""
+
+    dba: str
+    load: float
+    seed: int
+
+
+@dataclass
+class Grid:
+    """What ``compare-dba`` runs: a scenario, its overrides, and DBA × load × seed."""
+
+    scenario: str | None
+    overrides: list[str]
+    dbas: list[str]
+    loads: list[float]
+    seeds: int
+
+    def cells(self) -> list[Cell]:
+        """Every cell in report order: DBA (as given), then load (as given), then seed."""
+        return [
+            Cell(d, load, s)
+            for d in self.dbas
+            for load in self.loads
+            for s in range(1, self.seeds + 1)
+        ]
+
+    def cell_overrides(self, cell: Cell) -> list[str]:
+        return [
+            *self.overrides,
+            f"dba.name={json.dumps(cell.dba)}",
+            f"traffic.upstream_load={cell.load!r}",
+            f"traffic.downstream_load={cell.load!r}",
+            f"seed={cell.seed}",
+        ]
+
+
+def run_cell(scenario: str | None, overrides: list[str], cell: Cell) -> dict[str, Any]:
+    """Emulate one cell and reduce it to the numbers the comparison needs (picklable)."""
+    from ftth.api import run
+
+    result = run(scenario, overrides=overrides)
+    data = result.to_dict()
+    spec, raw = result.spec, result.raw
+    by_type: dict[int, list[int]] = {}
+    for j, q in enumerate(spec.upstream):
+        by_type.setdefault(int(q.tcont_type), []).append(j)
+    delays: dict[str, dict[str, float | int] | None] = {}
+    for t in sorted(by_type):
+        h = raw.upstream.delays.merged(by_type[t])
+        if h.count == 0:
+            delays[str(t)] = None
+            continue
+        s = h.summary_us()
+        delays[str(t)] = {
+            "mean": float(s["mean"]),
+            "p99": float(s["p99"]),
+            "packets": int(s["count"]),
+        }
+    up, down = data["upstream"], data["downstream"]
+    return {
+        "dba": cell.dba,
+        "load": cell.load,
+        "seed": cell.seed,
+        "delay_us": delays,
+        "utilisation": up["throughput_bps"] / up["capacity_bps"] if up["capacity_bps"] else 0.0,
+        "jain": float(data["fairness"]["jain"]),
+        "loss_ratio": float(up["loss_ratio"]),
+        "offered_bps": float(up["offered_bps"]),
+        "throughput_bps": float(up["throughput_bps"]),
+        "capacity_bps": float(up["capacity_bps"]),
+        "downstream_loss_ratio": float(down["loss_ratio"]),
+        "grant_used_of_granted": float(data["grant_utilisation"]["payload_used_of_granted"]),
+        "engine": f"{data['engine']}/{data['backend']}",
+        "wall_s": float(data["wall_s"]),
+    }
+
+
+class GridRunError(FtthError):
+    """A run of the grid failed for a reason that is not bad input (e.g. a DBA broke a rule)."""
+
+    def __init__(self, cell: Cell, error: str) -> None:
+        self.cell = cell
+        self.error = error
+        super().__init__(cell, error)
+
+    def __str__(self) -> str:
+        c = self.cell
+        return f"run dba={c.dba} load={c.load:g} seed={c.seed}: {self.error}"
+
+
+def _run_one(grid: Grid, cell: Cell) -> dict[str, Any]:
+    try:
+        return run_cell(grid.scenario, grid.cell_overrides(cell), cell)
+    except InputError:
+        raise
+    except FtthError as exc:
+        raise GridRunError(cell, str(exc)) from None
+
+
+def run_grid(
+    grid: Grid,
+    jobs: int | None = None,
+    on_done: Callable[[Cell, int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every cell and return one row per cell, in :meth:`Grid.cells` order.
+
+    ``jobs`` worker processes (default ``os.cpu_count()``); with 1 the cells run in this
+    process.  ``on_done(cell, done, total)`` is called as each cell finishes (any order).
+    """
+    cells = grid.cells()
+    total = len(cells)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, total))
+    rows: list[dict[str, Any] | None] = [None] * total
+    if jobs == 1:
+        for i, cell in enumerate(cells):
+            rows[i] = _run_one(grid, cell)
+            if on_done:
+                on_done(cell, i + 1, total)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+        try:
+            index: dict[Future[dict[str, Any]], int] = {
+                pool.submit(_run_one, grid, cell): i for i, cell in enumerate(cells)
+            }
+            pending = set(index)
+            done_count = 0
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in sorted(finished, key=index.__getitem__):
+                    rows[index[fut]] = fut.result()  # re-raises a worker's error here
+                    done_count += 1
+                    if on_done:
+                        on_done(cells[index[fut]], done_count, total)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return [r for r in rows if r is not None]
+
+
+# ============================================================================ summary
+def delay_types(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """T-CONT types present in the runs, ascending (``"1"``, ``"2"``, …)."""
+    return sorted({t for r in runs for t in r["delay_us"]}, key=int)
+
+
+def metric_keys(types: Sequence[str]) -> list[str]:
+    keys = []
+    for t in types:
+        keys += [f"type{t}_mean_us", f"type{t}_p99_us"]
+    return keys + [k for k, _ in SCALARS] + list(EXTRA_SCALARS)
+
+
+def _metric(row: dict[str, Any], key: str) -> float | None:
+    if key.startswith("type") and key.endswith("_us"):
+        t, _, stat = key[4:-3].partition("_")
+        d = row["delay_us"].get(t)
+        return None if d is None else float(d[stat])
+    return float(row[key])
+
+
+def summarise(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per DBA × load: every metric as ``{"mean", "ci95", "n"}`` over the seeds."""
+    types = delay_types(runs)
+    keys = metric_keys(types)
+    out = []
+    for d in grid.dbas:
+        for load in grid.loads:
+            cell_runs = [r for r in runs if r["dba"] == d and r["load"] == load]
+            metrics: dict[str, dict[str, float | int | None]] = {}
+            for key in keys:
+                values = [v for v in (_metric(r, key) for r in cell_runs) if v is not None]
+                mean, hw = mean_ci(values)
+                metrics[key] = {
+                    "mean": None if math.isnan(mean) else mean,
+                    "ci95": hw,
+                    "n": len(values),
+                }
+            out.append({"dba": d, "load": load, "seeds": len(cell_runs), "metrics": metrics})
+    return out
+
+
+@dataclass
+class CompareResult:
+    """The outcome of a comparison: the grid, one row per run, one summary row per DBA × load."""
+
+    grid: Grid
+    name: str
+    technology: str
+    duration_s: float
+    runs: list[dict[str, Any]]
+    summary: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def types(self) -> list[str]:
+        return delay_types(self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": {
+                "name": self.name,
+                "technology": self.technology,
+                "path": self.grid.scenario,
+            },
+            "overrides": self.grid.overrides,
+            "duration_s": self.duration_s,
+            "dbas": self.grid.dbas,
+            "loads": self.grid.loads,
+            "seeds": list(range(1, self.grid.seeds + 1)),
+            "confidence": CONFIDENCE,
+            "runs": self.runs,
+            "summary": self.summary,
+            "wall_s": round(self.wall_s, 3),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def prepare(
+    scenario: str | Path | None,
+    *,
+    dbas: str | None,
+    loads: str,
+    seeds: int,
+    duration_s: float | None = None,
+    overrides: Sequence[str] = (),
+) -> tuple[Grid, str, str, float]:
+    """Validate the whole grid before anything runs.
+
+    Returns the grid, the scenario name, the technology and the emulated duration.  Every
+    DBA × load scenario is loaded once, so a bad ``--set`` or a DBA/technology mismatch is
+    one :class:`InputError` before the pool starts.
+    """
+    from ftth.scenario import load_scenario
+
+    if seeds < 1:
+        raise InputError("--seeds", f"must be ≥ 1, got {seeds}")
+    base = list(overrides)
+    if duration_s is not None:
+        base.append(f"duration_s={duration_s!r}")
+    path = None if scenario is None else str(scenario)
+    sc = load_scenario(path, base)
+    profile = sc.profile
+    names = parse_dbas(dbas, profile.framed, profile.name)
+    grid = Grid(path, base, names, parse_loads(loads), seeds)
+    for d in grid.dbas:
+        for load in grid.loads:
+            load_scenario(path, grid.cell_overrides(Cell(d, load, 1)))
+    return grid, sc.name, profile.name, float(sc.duration_s)
+
+
+def compare(
+    scenario: str | Path | None,
+    *,
+    dbas: str | None,
+    loads: str,
+    seeds: int,
+    duration_s: float | None = None,
+    overrides: Sequence[str] = (),
+    jobs: int | None = None,
+    on_done: Callable[[Cell, int, int], None] | None = None,
+) -> CompareResult:
+    """Validate, run the grid and summarise (the Python side of ``ftth compare-dba``)."""
+    grid, name, technology, duration = prepare(
+        scenario, dbas=dbas, loads=loads, seeds=seeds, duration_s=duration_s, overrides=overrides
+    )
+    return run_prepared(grid, name, technology, duration, jobs=jobs, on_done=on_done)
+
+
+def run_prepared(
+    grid: Grid,
+    name: str,
+    technology: str,
+    duration: float,
+    *,
+    jobs: int | None = None,
+    on_done: Callable[[Cell, int, int], None] | None = None,
+) -> CompareResult:
+    start = time.perf_counter()
+    runs = run_grid(grid, jobs, on_done)
+    res = CompareResult(grid, name, technology, duration, runs)
+    res.summary = summarise(grid, runs)
+    res.wall_s = time.perf_counter() - start
+    return res
+
+
+# ============================================================================ reports
+def _fmt_delay(v: float, hw: float | None) -> str:
+    digits = 0 if v >= 100 else 1 if v >= 10 else 2
+    text = f"{v:,.{digits}f}"
+    return text if hw is None else f"{text} ± {hw:,.{digits}f}"
+
+
+def _fmt_scaled(v: float, hw: float | None, scale: float, digits: int) -> str:
+    text = f"{v * scale:.{digits}f}"
+    return text if hw is None else f"{text} ± {hw * scale:.{digits}f}"
+
+
+def format_metric(key: str, m: dict[str, Any]) -> str:
+    """A summary cell as text: ``mean ± half-width`` (the mean alone with one seed)."""
+    v, hw = m["mean"], m["ci95"]
+    if v is None:
+        return "—"
+    if key.endswith("_us"):
+        return _fmt_delay(v, hw)
+    if key == "jain":
+        return _fmt_scaled(v, hw, 1.0, 4)
+    if key == "utilisation":
+        return _fmt_scaled(v, hw, 100.0, 1)
+    if key.endswith("ratio"):
+        return _fmt_scaled(v, hw, 100.0, 3)
+    return f"{v:.6g}" if hw is None else f"{v:.6g} ± {hw:.3g}"
+
+
+def _title(res: CompareResult) -> str:
+    seeds = res.grid.seeds
+    spread = f"mean ± 95 % CI over {seeds} seeds (Student t)" if seeds > 1 else "one seed"
+    return (
+        f"{res.name} — {res.technology}, {res.duration_s:g} s emulated per run, {spread}\n"
+        "upstream delay in µs per T-CONT type (all its packets), utilisation = throughput / "
+        "capacity"
+    )
+
+
+def _columns(res: CompareResult) -> list[tuple[str, str]]:
+    """(metric key, column label) of the table, in order."""
+    cols = []
+    for t in res.types:
+        cols += [(f"type{t}_mean_us", f"T{t} mean"), (f"type{t}_p99_us", f"T{t} p99")]
+    return cols + [("utilisation", "util %"), ("jain", "Jain"), ("loss_ratio", "loss %")]
+
+
+def summary_table(res: CompareResult) -> Any:
+    """The rich table: one row per DBA × load, one column per metric."""
+    from rich.table import Table
+
+    table = Table(title=_title(res), title_justify="left")
+    table.add_column("DBA")
+    table.add_column("load", justify="right")
+    cols = _columns(res)
+    for _, label in cols:
+        table.add_column(label, justify="right")
+    n_loads = len(res.grid.loads)
+    for i, row in enumerate(res.summary):
+        table.add_row(
+            row["dba"] if i % n_loads == 0 else "",
+            f"{row['load']:g}",
+            *(format_metric(k, row["metrics"][k]) for k, _ in cols),
+            end_section=(i % n_loads == n_loads - 1),
+        )
+    return table
+
+
+def summary_tables_narrow(res: CompareResult) -> Any:
+    """The same numbers for a narrow terminal: one table per DBA, a row per metric and a
+    column per load (the wide table would be cut to ellipses)."""
+    from rich.console import Group
+    from rich.table import Table
+
+    tables: list[Any] = []
+    for i, d in enumerate(res.grid.dbas):
+        table = Table(title=_title(res) if i == 0 else None, title_justify="left")
+        table.add_column(f"[bold]{d}[/] / load")
+        rows = [s for s in res.summary if s["dba"] == d]
+        for s in rows:
+            table.add_column(f"{s['load']:g}", justify="right")
+        for key, label in _columns(res):
+            table.add_row(label, *(format_metric(key, s["metrics"][key]) for s in rows))
+        tables.append(table)
+    return Group(*tables)
+
+
+def _csv_rows_runs(res: CompareResult) -> list[dict[str, Any]]:
+    types = res.types
+    rows = []
+    for r in res.runs:
+        row: dict[str, Any] = {"dba": r["dba"], "load": r["load"], "seed": r["seed"]}
+        for t in types:
+            d = r["delay_us"].get(t)
+            for stat in ("mean", "p99", "packets"):
+                suffix = "" if stat == "packets" else "_us"
+                row[f"type{t}_{stat}{suffix}"] = "" if d is None else d[stat]
+        for k in (
+            "utilisation",
+            "jain",
+            "loss_ratio",
+            "offered_bps",
+            "throughput_bps",
+            "capacity_bps",
+            "downstream_loss_ratio",
+            "grant_used_of_granted",
+            "engine",
+        ):
+            row[k] = r[k]
+        rows.append(row)
+    return rows
+
+
+def _csv_rows_summary(res: CompareResult) -> list[dict[str, Any]]:
+    rows = []
+    for s in res.summary:
+        row: dict[str, Any] = {"dba": s["dba"], "load": s["load"], "seeds": s["seeds"]}
+        for key, m in s["metrics"].items():
+            row[key] = "" if m["mean"] is None else m["mean"]
+            row[f"{key}_ci95"] = "" if m["ci95"] is None else m["ci95"]
+        rows.append(row)
+    return rows
+
+
+def write_compare_csv(res: CompareResult, directory: str | Path) -> list[Path]:
+    """``compare-runs.csv`` (one row per DBA × load × seed) and ``compare-summary.csv`` (one
+    row per DBA × load, each metric and its 95 % half-width ``<metric>_ci95``).  Wall-clock
+    time is left out so the files are byte-identical across invocations."""
+    import csv
+
+    out = Path(directory)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    paths = []
+    for name, rows in (
+        ("compare-runs.csv", _csv_rows_runs(res)),
+        ("compare-summary.csv", _csv_rows_summary(res)),
+    ):
+        path = out / name
+        try:
+            with path.open("w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["dba"])
+                writer.writeheader()
+                writer.writerows(rows)
+        except OSError as exc:
+            raise InputError(str(path), f"cannot write CSV: {exc.strerror or exc}") from None
+        paths.append(path)
+    return paths
+
+
+def _plain_log_labels(ax: Any) -> None:
+    """Label a log axis with plain numbers (``0.5``, ``2``, ``10``), minor ticks too when the
+    data span less than a decade (no major tick would be left to read)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if lo > 0 and math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) < 1:
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def write_compare_plots(res: CompareResult, directory: str | Path) -> list[Path]:
+    """``dba-delay-vs-load.png`` / ``.svg``: upstream delay against load, one column per
+    T-CONT type (mean on top, p99 below), one line per DBA, 95 % error bars over seeds (a bar
+    that reaches the bottom of the log axis is an interval that includes 0).  The DBAs' points
+    are spread a little around each load so their bars stay visible.
+
+    matplotlib (Agg) is imported here only.  The bytes are the same on every run: fixed
+    ``svg.hashsalt``, no date or software version in the metadata.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    out = Path(directory)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    types = res.types
+    loads = res.grid.loads
+    seeds = res.grid.seeds
+    styles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+    span = (max(loads) - min(loads)) or 1.0
+    dodge = 0.04 * span / max(1, len(res.grid.dbas))
+    paths: list[Path] = []
+    with matplotlib.rc_context({"svg.hashsalt": "ftth", "font.size": 8}):
+        ncols = max(1, len(types))
+        fig, axes = plt.subplots(
+            2, ncols, figsize=(3.0 * ncols + 1.0, 6.0), layout="constrained", squeeze=False
+        )
+        for col, t in enumerate(types):
+            for row, stat in enumerate(("mean", "p99")):
+                ax = axes[row][col]
+                key = f"type{t}_{stat}_us"
+                for i, d in enumerate(res.grid.dbas):
+                    # Lines side by side around each load, so error bars do not hide each other.
+                    dx = dodge * (i - (len(res.grid.dbas) - 1) / 2)
+                    cells = [s for s in res.summary if s["dba"] == d]
+                    y = [
+                        math.nan if c["metrics"][key]["mean"] is None else c["metrics"][key]["mean"]
+                        for c in cells
+                    ]
+                    err = [c["metrics"][key]["ci95"] or 0.0 for c in cells]
+                    ax.errorbar(
+                        [x + dx for x in loads],
+                        [v / 1000 for v in y],
+                        yerr=[e / 1000 for e in err],
+                        label=d,
+                        color=f"C{i % 10}",
+                        linestyle=styles[(i // 10) % len(styles)],
+                        marker=markers[i % len(markers)],
+                        markersize=4,
+                        capsize=3,
+                        linewidth=1.2,
+                    )
+                ax.set_yscale("log")
+                _plain_log_labels(ax)
+                ax.set_title(f"T-CONT type {t}: {stat} delay")
+                ax.set_xlabel("offered load (fraction of capacity)")
+                ax.set_ylabel(f"{stat} upstream delay (ms)")
+                ax.grid(True, which="both", alpha=0.3)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 10))
+        spread = f"mean ± 95 % CI over {seeds} seeds" if seeds > 1 else "one seed"
+        fig.suptitle(
+            f"{res.name} ({res.technology}): upstream delay vs load, "
+            f"{res.duration_s:g} s per run, {spread}"
+        )
+        png, svg = out / f"{PLOT_STEM}.png", out / f"{PLOT_STEM}.svg"
+        try:
+            fig.savefig(png, dpi=100, metadata=_PNG_METADATA)
+            fig.savefig(svg, metadata=_SVG_METADATA)
+        except OSError as exc:
+            raise InputError(str(out), f"cannot write plot: {exc.strerror or exc}") from None
+        finally:
+            plt.close(fig)
+        paths += [png, svg]
+    return paths
+
+
+__all__ = [
+    "CONFIDENCE",
+    "Cell",
+    "GridRunError",
+    "CompareResult",
+    "Grid",
+    "compare",
+    "fitting_dbas",
+    "mean_ci",
+    "parse_dbas",
+    "parse_loads",
+    "prepare",
+    "run_cell",
+    "run_grid",
+    "run_prepared",
+    "student_t_quantile",
+    "summarise",
+    "summary_table",
+    "summary_tables_narrow",
+    "write_compare_csv",
+    "write_compare_plots",
+]

@@ -1,0 +1,196 @@
+"""``ftth compare-dba``: the table, ``--csv`` / ``--json`` / ``--plot``, the same bytes on a
+second invocation, exit status 2 (one line naming the option) for bad input and 1 when a
+run breaks a rule.  Grids are tiny (16 ONUs, 10 ms) so the file stays within seconds."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ftth.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+STANDARD = str(REPO / "bench" / "standard.toml")
+SMALL = ("--duration", "0.01", "--set", "onus.count=16")
+GRID = ("--dba", "proportional,sr-dba", "--loads", "0.3,0.9", "--seeds", "2", "--jobs", "2")
+
+EPON_TOML = """
+name = "epon-small"
+technology = "epon-1g"
+duration_s = 0.01
+[tree]
+splitters = [16]
+optical_class = "PX20"
+[onus]
+count = 4
+drop_km = 1.0
+[[tconts]]
+name = "data"
+type = 4
+max_bps = 1e9
+traffic = { model = "poisson", rate_bps = 50e6 }
+[[downstream]]
+name = "data"
+priority = 0
+"""
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``ftth ARGS`` in-process; return (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = exc.value.code
+    return (0 if code is None else int(code)), out, err
+
+
+def bad(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    code, out, err = run_cli(capsys, "compare-dba", *args)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("compare")
+    runs = []
+    for name in ("a", "b"):
+        with pytest.raises(SystemExit) as exc:
+            main(
+                [
+                    "compare-dba", STANDARD, *GRID, *SMALL,
+                    "--csv", str(folder / name / "csv"),
+                    "--json", str(folder / name / "out.json"),
+                    "--plot", str(folder / name / "plot"),
+                ]
+            )  # fmt: skip
+        runs.append(exc.value.code)
+    return {"folder": folder, "codes": runs}
+
+
+def test_table_and_files(outputs: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    assert outputs["codes"] == [0, 0] or outputs["codes"] == [None, None]
+    folder = outputs["folder"] / "a"
+    rows = list(csv.DictReader((folder / "csv" / "compare-runs.csv").open()))
+    assert len(rows) == 2 * 2 * 2
+    summary = list(csv.DictReader((folder / "csv" / "compare-summary.csv").open()))
+    assert [(r["dba"], r["load"]) for r in summary] == [
+        ("proportional", "0.3"), ("proportional", "0.9"), ("sr-dba", "0.3"), ("sr-dba", "0.9")
+    ]  # fmt: skip
+    data = json.loads((folder / "out.json").read_text())
+    assert data["dbas"] == ["proportional", "sr-dba"] and data["loads"] == [0.3, 0.9]
+    assert data["seeds"] == [1, 2] and data["duration_s"] == 0.01
+    assert data["scenario"]["technology"] == "xgs-pon" and len(data["runs"]) == 8
+    assert sorted(p.name for p in (folder / "plot").iterdir()) == [
+        "dba-delay-vs-load.png", "dba-delay-vs-load.svg"
+    ]  # fmt: skip
+
+
+def test_second_invocation_same_bytes(outputs: dict[str, Any]) -> None:
+    a, b = outputs["folder"] / "a", outputs["folder"] / "b"
+    for rel in (
+        "csv/compare-runs.csv",
+        "csv/compare-summary.csv",
+        "plot/dba-delay-vs-load.png",
+        "plot/dba-delay-vs-load.svg",
+    ):
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    ja, jb = (json.loads((x / "out.json").read_text()) for x in (a, b))
+    for j in (ja, jb):
+        j.pop("wall_s")
+        for r in j["runs"]:
+            r.pop("wall_s")
+    assert ja == jb
+
+
+def test_printed_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(
+        capsys, "compare-dba", STANDARD, "--dba", "static,giant", "--loads", "0.5",
+        "--seeds", "1", "--jobs", "1", "--duration", "0.005", "--set", "onus.count=8",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "one seed" in out and "±" not in out.split("┃ DBA")[1]  # one seed: values alone
+    for word in ("static", "giant", "T1 mean", "T4 p99", "util %", "Jain", "loss %"):
+        assert word in out
+    assert "2 run(s)" not in out and "2 runs (2 DBA(s) × 1 load(s) × 1 seed(s))" in out
+
+
+def test_unknown_dba_lists_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    line = bad(capsys, STANDARD, "--dba", "static,warp-drive", *SMALL)
+    assert line.startswith("error: --dba: unknown DBA 'warp-drive'; valid: ")
+    assert "sr-dba" in line and "ipact" in line
+
+
+def test_epon_dba_on_xgs_pon(capsys: pytest.CaptureFixture[str]) -> None:
+    line = bad(capsys, STANDARD, "--dba", "sr-dba,ipact", *SMALL)
+    assert line.startswith("error: --dba: 'ipact' is an EPON polling DBA and xgs-pon is a")
+    assert "valid here: " in line and "polling" not in line.split("valid here: ")[1]
+
+
+def test_frame_dba_on_epon(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "epon.toml"
+    path.write_text(EPON_TOML)
+    line = bad(capsys, str(path), "--dba", "proportional")
+    assert line == (
+        "error: --dba: 'proportional' is a frame (BWmap) DBA and epon-1g is an EPON; "
+        "valid here: ipact, polling"
+    )
+
+
+@pytest.mark.parametrize("loads", ["0", "0.3,0", "2.5", "abc"])
+def test_bad_loads(capsys: pytest.CaptureFixture[str], loads: str) -> None:
+    assert bad(capsys, STANDARD, "--dba", "static", "--loads", loads).startswith("error: --loads: ")
+
+
+@pytest.mark.parametrize(
+    "args,where",
+    [
+        (("--seeds", "0"), "--seeds"),
+        (("--jobs", "0"), "--jobs"),
+        (("--set", "onus.count=0"), "onus.count"),
+        (("--duration", "-1"), "duration_s"),
+    ],
+)
+def test_bad_options(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], where: str) -> None:
+    assert bad(capsys, STANDARD, "--dba", "static", *args).startswith(f"error: {where}")
+
+
+# --------------------------------------------------------------------------- a failing run
+@pytest.fixture
+def overflowing_dba() -> Iterator[str]:
+    from olt.dba.base import Dba, Reports
+    from olt.dba.registry import _REGISTRY, register
+
+    @register
+    class Overflowing(Dba):
+        name = "test-compare-overflowing"
+        uses_reports = False
+
+        def allocate(self, now_ps: int, reports: Reports) -> np.ndarray:
+            return np.full(self.ctx.tconts.count, self.ctx.frame_line_bytes, dtype=np.int64)
+
+    yield Overflowing.name
+    _REGISTRY.pop(Overflowing.name, None)
+
+
+def test_a_run_that_breaks_a_rule_exits_1(
+    capsys: pytest.CaptureFixture[str], overflowing_dba: str
+) -> None:
+    """In-process (``--jobs 1``: a DBA registered by the test exists only in this process)."""
+    code, out, err = run_cli(
+        capsys, "compare-dba", STANDARD, "--dba", overflowing_dba, "--loads", "0.5",
+        "--seeds", "1", "--jobs", "1", *SMALL,
+    )  # fmt: skip
+    assert code == 1
+    line = err.strip()
+    assert line.startswith(f"error: run dba={overflowing_dba} load=0.5 seed=1: DBA ")
+    assert "frame" in line and "\n" not in line
