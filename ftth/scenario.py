@@ -1118,6 +1118,16 @@ def _check_dba(dba: DbaSettings, profile: Profile) -> None:
             "dba.name",
             f"unknown DBA {dba.name!r}; valid: {', '.join(valid) or '(none registered)'}",
         )
+    from olt.dba.registry import get_dba
+
+    # Frame DBAs (125 µs BWmaps) and MPCP polling DBAs (EPON) are not interchangeable.
+    fits = [n for n in valid if bool(getattr(get_dba(n), "epon", False)) != profile.framed]
+    if dba.name not in fits:
+        kind = "an EPON polling DBA" if profile.framed else "a 125 µs frame DBA"
+        raise InputError(
+            "dba.name",
+            f"{dba.name!r} is {kind}; for {profile.title} use one of: {', '.join(fits)}",
+        )
 
 
 def _check_olt(sc: Scenario, profile: Profile) -> None:

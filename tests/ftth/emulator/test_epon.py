@@ -156,7 +156,14 @@ def test_ipact_cycle_bounded_by_rtt_at_light_load() -> None:
 
 
 def test_frame_dba_on_epon_is_refused() -> None:
-    sc = scenario({"name": "proportional"}, 10e6, 0.01)
     with pytest.raises(InputError) as exc:
-        run_spec(build_spec(sc))
-    assert exc.value.where == "dba.name"
+        scenario({"name": "proportional"}, 10e6, 0.01)
+    assert exc.value.where == "dba.name" and "ipact" in exc.value.why
+
+
+def test_epon_dba_on_xgs_pon_is_refused() -> None:
+    from ftth.scenario import load_scenario
+
+    with pytest.raises(InputError) as exc:
+        load_scenario(None, ['dba.name="ipact"'])
+    assert exc.value.where == "dba.name" and "proportional" in exc.value.why
