@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ftth.cli import app
+from ftth.cli.common import with_progress
 from ftth.cli.run import write_text
 from ftth.errors import InputError
 
@@ -323,19 +324,11 @@ def _plan_with_progress(
     planning: Any, sc: Any, console: Console, quiet: bool, **kwargs: Any
 ) -> PlanResult:
     """One plan, with a progress bar on a terminal."""
-    if quiet or not console.is_terminal or not kwargs.get("emulate", True):
-        return planning.plan(sc, **kwargs)
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn(f"[bold]{sc.name}[/] plan"),
-        BarColumn(),
-        TextColumn("{task.percentage:>5.1f}%"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("frames", total=1.0)
-        return planning.plan(
-            sc, progress=lambda done, total: bar.update(task, completed=done / total), **kwargs
-        )
+    silent = quiet or not kwargs.get("emulate", True)
+    result: PlanResult = with_progress(
+        console,
+        f"{sc.name} plan",
+        silent,
+        lambda progress: planning.plan(sc, progress=progress, **kwargs),
+    )
+    return result

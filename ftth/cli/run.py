@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ftth.cli import app
+from ftth.cli.common import with_progress
 from ftth.errors import InputError
 
 
@@ -70,7 +71,6 @@ def run(
     Exit status 0 when the verdict passes, 1 when it fails, 2 on bad input.
     """
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ftth.api import run as run_scenario
     from ftth.report import summary_tables, write_csv
@@ -87,22 +87,9 @@ def run(
         overrides.append(f'engine="{engine}"')
     sc = load_scenario(scenario, overrides)
     console = Console(stderr=json_path is not None and str(json_path) == "-")
-    show_progress = not quiet and console.is_terminal
-    if show_progress:
-        with Progress(
-            TextColumn(f"[bold]{sc.name}[/]"),
-            BarColumn(),
-            TextColumn("{task.percentage:>5.1f}%"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("frames", total=1.0)
-            result = run_scenario(
-                sc, progress=lambda done, total: bar.update(task, completed=done / total)
-            )
-    else:
-        result = run_scenario(sc)
+    result = with_progress(
+        console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
+    )
     data = result.to_dict()
     for warning in data["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
