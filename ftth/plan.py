@@ -116,7 +116,6 @@ DIRECTIONS: tuple[Direction, Direction] = ("upstream", "downstream")
 
 #: Share of households running a speed test at once when none is given (a busy-hour
 #: planning figure: one household in five testing or downloading at full rate).
-DEFAULT_CONCURRENCY = 0.2
 #: Delay budget of the delay-sensitive class (pon-reference §5: low-delay class ≤ 10 ms).
 DEFAULT_DELAY_BUDGET_MS = 10.0
 #: Frame size of the speed-test probe (an MTU Ethernet frame).
@@ -922,7 +921,7 @@ def plan(
         ``"DOWN/UP"`` (e.g. ``"100M/50M"``); default the scenario's ``households.tier``.
     concurrency
         Share of households running a speed test at once, 0..1 (default
-        :data:`DEFAULT_CONCURRENCY`).
+        the scenario's ``households.concurrency``).
     households
         Household count (sets ``onus.count = ceil(households / per_onu)``); default the
         scenario's ONUs × ``per_onu``.
@@ -949,7 +948,9 @@ def plan(
         raise InputError(
             "--direction", f"must be one of {', '.join(PROBE_DIRECTIONS)}, got {probe_direction!r}"
         )
-    conc = check_concurrency(DEFAULT_CONCURRENCY if concurrency is None else concurrency)
+    conc = check_concurrency(
+        scenario.households.concurrency if concurrency is None else concurrency
+    )
     if not (math.isfinite(delay_budget_ms) and delay_budget_ms > 0):
         raise InputError("--delay-budget-ms", f"must be > 0, got {delay_budget_ms:g}")
     sc = resolve_scenario(scenario, tier=tier, households=households, onus=onus)
@@ -1204,7 +1205,9 @@ def max_households(
     limited by the split; each step is a plan of ``duration_s`` emulated seconds (default
     ``min(duration_s, SEARCH_DURATION_S)``).
     """
-    conc = check_concurrency(DEFAULT_CONCURRENCY if concurrency is None else concurrency)
+    conc = check_concurrency(
+        scenario.households.concurrency if concurrency is None else concurrency
+    )
     sc = _search_scenario(resolve_scenario(scenario, tier=tier), duration_s)
     per = sc.households.per_onu
     bounds = analytic_household_bound(sc, conc)
@@ -1257,7 +1260,9 @@ def max_tier(
     """Largest tier (whole Mb/s downstream, upstream in the tier's up/down proportion, to
     0.1 Mb/s) that
     passes :func:`plan`, starting from the analytic bound of the tier."""
-    conc = check_concurrency(DEFAULT_CONCURRENCY if concurrency is None else concurrency)
+    conc = check_concurrency(
+        scenario.households.concurrency if concurrency is None else concurrency
+    )
     sc = _search_scenario(resolve_scenario(scenario, tier=tier, households=households), duration_s)
     hh = sc.households
     down, up = hh.tier_down_bps or 0.0, hh.tier_up_bps or 0.0
@@ -1481,7 +1486,6 @@ def _save(fig: Any, stem: Path) -> list[Path]:
 
 
 __all__ = [
-    "DEFAULT_CONCURRENCY",
     "DEFAULT_DELAY_BUDGET_MS",
     "DirectionVerdict",
     "HouseholdVerdict",

@@ -447,6 +447,13 @@ class Households(_Model):
         le=1.0,
         description="Fraction of the tier a household must achieve to pass.",
     )
+    concurrency: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Share of households running a full-rate speed test at the same moment "
+        "in `ftth plan` (--concurrency overrides it).",
+    )
 
     @field_validator("tier")
     @classmethod
