@@ -1,13 +1,10 @@
 """Downstream frame scheduler: how one 125 µs frame's payload is shared among OLT queues.
 
 Each ONU has one queue per downstream class.  Classes are served in strict priority (0 is
-the highest); inside a class the room is shared max-min fairly (water-filling) among the
-queues with eligible data, any indivisible remainder going one byte at a time to queues in
-a rotating order so no ONU is favoured frame after frame.  The payload is then laid out
-queue after queue in (priority, queue index) order.
-
-This is the simple scheduler of the engine issue; per-household token-bucket shapers and DRR
-come with the OLT issue.
+the highest); inside a class the queues share the room by deficit round robin
+(:class:`DrrScheduler`).  Each ONU is shaped to its households' tier by a token bucket
+(:class:`HouseholdShaper`) before the frame is shared.  The payload is laid out queue after
+queue in (priority, queue index) order.
 """
 
 from __future__ import annotations
@@ -18,75 +15,120 @@ import numpy.typing as npt
 I64 = npt.NDArray[np.int64]
 
 
-def water_fill(demand: I64, room: int) -> I64:
-    """Max-min fair shares of ``room`` among ``demand`` (integers, Σ share ≤ room).
+class DrrScheduler:
+    """Strict priority between classes, deficit round robin (DRR) among queues in a class.
 
-    Every queue gets ``min(demand, level)`` for the largest integer level that fits; the
-    bytes left over (fewer than the number of queues still wanting more) are not assigned
-    here so the caller can rotate them.
-    """
-    demand = np.asarray(demand, dtype=np.int64)
-    if int(demand.sum()) <= room:
-        return demand.copy()
-    order = np.argsort(demand, kind="stable")
-    sorted_d = demand[order]
-    n = len(sorted_d)
-    prefix = np.concatenate(([0], np.cumsum(sorted_d)[:-1]))
-    # If the level sits at sorted_d[i], the total is prefix[i] + sorted_d[i]·(n − i).
-    totals = prefix + sorted_d * (n - np.arange(n))
-    i = int(np.searchsorted(totals, room, side="right"))
-    # Queues sorted before i are satisfied; the rest share what is left equally.
-    level = (room - int(prefix[i])) // (n - i) if i < n else int(sorted_d[-1])
-    return np.minimum(demand, level)
+    DRR (Shreedhar & Varghese 1995) gives every backlogged queue of a class a quantum of
+    ``quantum_bytes`` per round, in a round-robin order that continues across frames; a
+    queue's unused quantum stays as its deficit while it is backlogged and is dropped when it
+    empties.  GEM/XGEM may cut a packet at a frame's end, so the service here is byte-granular:
+    a queue takes up to its deficit, the frame's room permitting.  The default quantum is one
+    encapsulated maximum-size Ethernet frame, so under load each frame serves whole packets
+    of a few ONUs rather than a fragment of every ONU's (fewer fragment headers).
 
-
-def schedule_frame(
-    demand_bytes: I64, priority: I64, room_bytes: int, rotate: int
-) -> tuple[I64, I64]:
-    """Share one downstream frame.
+    Full rounds are computed in closed form (the largest ``k`` with
+    ``Σ min(deficit + k·Q, demand) ≤ room``, by bisection), the last partial round in
+    round-robin order, so a frame costs a few vectorised operations whatever the backlog.
 
     Parameters
     ----------
-    demand_bytes
-        Encapsulated bytes each queue could send now.
     priority
         Class priority of each queue (0 = highest).
-    room_bytes
-        Payload bytes of the frame.
-    rotate
-        Rotation offset for the leftover bytes (e.g. the frame number).
-
-    Returns
-    -------
-    (order, share)
-        Queue indices in transmission order (only queues with a share) and their shares.
+    quantum_bytes
+        DRR quantum.
     """
-    n = len(demand_bytes)
-    share = np.zeros(n, dtype=np.int64)
-    room = room_bytes
-    for level in np.unique(priority):
-        if room <= 0:
-            break
-        members = np.flatnonzero((priority == level) & (demand_bytes > 0))
-        if len(members) == 0:
-            continue
-        d = demand_bytes[members]
-        s = water_fill(d, room)
-        left = room - int(s.sum())
-        if left > 0:
-            wanting = np.flatnonzero(s < d)
-            if len(wanting):
-                start = rotate % len(wanting)
-                rolled = np.roll(wanting, -start)
-                extra, rest = divmod(left, len(rolled))
-                s[rolled] += extra
-                s[rolled[:rest]] += 1
-                s = np.minimum(s, d)
-        share[members] = s
-        room -= int(s.sum())
-    order = np.lexsort((np.arange(n), priority))
-    order = order[share[order] > 0]
-    return order.astype(np.int64), share[order]
+
+    def __init__(self, priority: I64, quantum_bytes: int) -> None:
+        self.priority = np.asarray(priority, dtype=np.int64)
+        self.levels = np.unique(self.priority).astype(np.int64)
+        self.quantum = int(quantum_bytes)
+        n = len(self.priority)
+        self.deficit = np.zeros(n, dtype=np.int64)
+        #: Per class: the queue index the next round starts from, and whether that queue's
+        #: turn was cut short by the end of the previous frame.
+        self.pointer = np.zeros(len(self.levels), dtype=np.int64)
+        self.cut = np.zeros(len(self.levels), dtype=bool)
+
+    def share(self, demand_bytes: I64, room_bytes: int) -> tuple[I64, I64]:
+        """Share one frame: queue indices in transmission order and their byte shares."""
+        demand = np.asarray(demand_bytes, dtype=np.int64)
+        n = len(demand)
+        share = np.zeros(n, dtype=np.int64)
+        room = int(room_bytes)
+        quantum = self.quantum
+        for li, level in enumerate(self.levels.tolist()):
+            in_class = self.priority == level
+            # DRR: a queue with nothing to send loses its deficit.
+            self.deficit[in_class & (demand <= 0)] = 0
+            if room <= 0:
+                continue
+            members = np.flatnonzero(in_class & (demand > 0))
+            if len(members) == 0:
+                continue
+            start = int(np.searchsorted(members, self.pointer[li]))
+            cyc = np.roll(members, -start)
+            d = demand[cyc]
+            base = self.deficit[cyc].copy()
+            if self.cut[li] and cyc[0] == self.pointer[li]:
+                # Its turn was cut by the end of the last frame: it goes on with what is
+                # left of its deficit, without a new quantum this round.
+                base[0] -= quantum
+            share_q, visits, resume, cut = _drr_rounds(base, d, room, quantum)
+            new_deficit = base + visits * quantum - share_q
+            new_deficit[share_q >= d] = 0
+            self.deficit[cyc] = np.maximum(new_deficit, 0)
+            share[cyc] = share_q
+            room -= int(share_q.sum())
+            self.pointer[li] = cyc[resume]
+            self.cut[li] = cut
+        order = np.lexsort((np.arange(n), self.priority))
+        order = order[share[order] > 0]
+        return order.astype(np.int64), share[order]
+
+
+def _drr_rounds(base: I64, demand: I64, room: int, quantum: int) -> tuple[I64, I64, int, bool]:
+    """DRR rounds over queues in round-robin order (byte-granular).
+
+    Queue ``i`` may have sent ``f_i(k) = clip(base_i + k·Q, 0, demand_i)`` after ``k`` quanta.
+    The full rounds are the largest ``k`` with ``Σ f(k) ≤ room`` (bisection); then one partial
+    round in order until the room runs out.  Returns the shares, the quanta each queue
+    received, the position the next frame resumes at and whether that queue's turn was cut.
+    """
+
+    def f(k: int) -> I64:
+        if k < 0:
+            return np.zeros_like(demand)
+        return np.clip(base + k * quantum, 0, demand)
+
+    need = np.maximum(-(-(demand - base) // quantum), 0)
+    k_hi = int(need.max())
+    if int(f(k_hi).sum()) <= room:
+        return f(k_hi), need, 0, False
+    lo, hi = -1, k_hi  # Σ f(lo) ≤ room < Σ f(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if int(f(mid).sum()) <= room:
+            lo = mid
+        else:
+            hi = mid
+    done = f(lo)
+    add = f(lo + 1) - done
+    left = room - int(done.sum())
+    before = np.cumsum(add) - add
+    take = np.minimum(add, np.maximum(left - before, 0))
+    reached = (before < left) & (add > 0)
+    visits = np.minimum(np.full(len(demand), max(lo, 0)), need)
+    if lo >= 0:
+        visits = visits + reached
+    # Where the next frame resumes: on the queue whose turn the room cut, or after the last
+    # queue served in full.
+    resume, cut = 0, False
+    hit = np.flatnonzero(reached)
+    if len(hit):
+        last = int(hit[-1])
+        cut = bool(take[last] < add[last])
+        resume = last if cut else (last + 1) % len(demand)
+    return done + take, visits.astype(np.int64), resume, cut
 
 
 class HouseholdShaper:

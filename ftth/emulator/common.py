@@ -9,10 +9,10 @@ import numpy as np
 from ftth.emulator.collector import DirectionStats
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.metrics import PacketTrace
-from ftth.phy import ds_overhead_bytes, ds_payload_bytes
+from ftth.phy import Profile, ds_overhead_bytes, ds_payload_bytes, encapsulated_bytes
 from olt.dba.base import DbaContext
 from olt.dba.registry import get_dba
-from olt.downstream import HouseholdShaper, schedule_frame
+from olt.downstream import DrrScheduler, HouseholdShaper
 from olt.upstream import OltUpstream
 
 
@@ -72,7 +72,7 @@ class DownstreamPlan:
 
 
 class DownstreamPlanner:
-    """Shares each downstream frame among the OLT queues (:func:`olt.downstream.schedule_frame`)."""
+    """Shares each downstream frame among the OLT queues (:class:`olt.downstream.DrrScheduler`)."""
 
     def __init__(self, spec: EmulationSpec) -> None:
         self.spec = spec
@@ -80,6 +80,7 @@ class DownstreamPlanner:
         self.onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
         self.one_way_ps = spec.one_way_ps
         self.shaper = make_shaper(spec, self.onu, self.priority)
+        self.drr = DrrScheduler(self.priority, drr_quantum_bytes(spec.profile))
 
     def plan(self, frame: int, n_allocations: int, demand_bytes: I64) -> DownstreamPlan:
         p = self.spec.profile
@@ -88,7 +89,7 @@ class DownstreamPlanner:
         if self.shaper is not None:
             self.shaper.refill()
             demand_bytes = self.shaper.cap(demand_bytes)
-        order, share = schedule_frame(demand_bytes, self.priority, room, frame)
+        order, share = self.drr.share(demand_bytes, room)
         start = ds_overhead_bytes(p, n_allocations) + np.cumsum(share) - share
         return DownstreamPlan(
             queue=order,
@@ -98,6 +99,11 @@ class DownstreamPlanner:
             time_base_ps=frame * p.frame_ps,
             line_start_bytes=p.ds_sync_bytes,
         )
+
+
+def drr_quantum_bytes(profile: Profile) -> int:
+    """DRR quantum: one encapsulated maximum-size (1518-byte) Ethernet frame."""
+    return encapsulated_bytes(profile, 1518)
 
 
 def make_shaper(spec: EmulationSpec, queue_onu: I64, priority: I64) -> HouseholdShaper | None:

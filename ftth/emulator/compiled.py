@@ -8,7 +8,7 @@ DBRu posting, downstream sharing and service.  Python only generates traffic win
 statistics and drives the simpy clock once per window.
 
 It mirrors, step for step, :class:`olt.upstream.OltUpstream`, :class:`olt.bwmap.BwmapBuilder`,
-the DBAs' ``allocate`` and :func:`olt.downstream.schedule_frame`; the engine-equivalence tests
+the DBAs' ``allocate`` and :class:`olt.downstream.DrrScheduler`; the engine-equivalence tests
 compare it packet for packet with the reference engine, which uses those Python versions.
 Plugin DBAs (and runs without numba) use the stepped fast engine in :mod:`ftth.emulator.fast`.
 """
@@ -57,8 +57,9 @@ I64 = npt.NDArray[np.int64]
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
     IP_MIN_USEFUL,
+    IP_DRR_QUANTUM,
     IP_LEN,
-) = range(31)
+) = range(32)
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
@@ -198,85 +199,123 @@ def _allocate(
 
 
 @kernel
-def _water_fill(d: I64, room: int) -> I64:
-    """Mirror of :func:`olt.downstream.water_fill`."""
-    n = d.shape[0]
+def _drr_f(base: I64, demand: I64, k: int, quantum: int, out: I64) -> int:
+    """``out = clip(base + k·Q, 0, demand)`` (0 for k < 0); returns its sum."""
     total = 0
-    for i in range(n):
-        total += d[i]
-    if total <= room:
-        return d.copy()
-    s = np.sort(d)
-    prefix = 0
-    level = s[n - 1]
-    for i in range(n):
-        if prefix + s[i] * (n - i) > room:
-            level = (room - prefix) // (n - i)
-            break
-        prefix += s[i]
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        out[i] = d[i] if d[i] < level else level
-    return out
+    for i in range(base.shape[0]):
+        v = 0
+        if k >= 0:
+            v = base[i] + k * quantum
+            if v < 0:
+                v = 0
+            if v > demand[i]:
+                v = demand[i]
+        out[i] = v
+        total += v
+    return total
 
 
 @kernel
-def _schedule_frame(demand: I64, priority: I64, levels: I64, room_bytes: int, rotate: int) -> I64:
-    """Mirror of :func:`olt.downstream.schedule_frame`; returns shares per queue."""
+def _drr_share(
+    demand: I64, priority: I64, levels: I64, room_bytes: int, quantum: int,
+    deficit: I64, pointer: I64, cut: I64,
+) -> I64:  # fmt: skip
+    """Mirror of :meth:`olt.downstream.DrrScheduler.share` (state arrays updated in place)."""
     n = demand.shape[0]
     share = np.zeros(n, dtype=np.int64)
     room = room_bytes
     for li in range(levels.shape[0]):
-        if room <= 0:
-            break
         level = levels[li]
-        count = 0
+        m = 0
         for q in range(n):
-            if priority[q] == level and demand[q] > 0:
-                count += 1
-        if count == 0:
+            if priority[q] == level:
+                if demand[q] <= 0:
+                    deficit[q] = 0
+                else:
+                    m += 1
+        if room <= 0 or m == 0:
             continue
-        members = np.empty(count, dtype=np.int64)
+        members = np.empty(m, dtype=np.int64)
         c = 0
         for q in range(n):
             if priority[q] == level and demand[q] > 0:
                 members[c] = q
                 c += 1
-        d = np.empty(count, dtype=np.int64)
-        for i in range(count):
-            d[i] = demand[members[i]]
-        s = _water_fill(d, room)
+        start = 0
+        while start < m and members[start] < pointer[li]:
+            start += 1
+        if start == m:
+            start = 0
+        cyc = np.empty(m, dtype=np.int64)
+        base = np.empty(m, dtype=np.int64)
+        d = np.empty(m, dtype=np.int64)
+        need = np.empty(m, dtype=np.int64)
+        k_hi = 0
+        for i in range(m):
+            q = members[(start + i) % m]
+            cyc[i] = q
+            base[i] = deficit[q]
+            d[i] = demand[q]
+        if cut[li] == 1 and cyc[0] == pointer[li]:
+            base[0] -= quantum
+        for i in range(m):
+            x = d[i] - base[i]
+            nd = -((-x) // quantum)
+            need[i] = nd if nd > 0 else 0
+            if need[i] > k_hi:
+                k_hi = need[i]
+        s = np.empty(m, dtype=np.int64)
+        visits = np.empty(m, dtype=np.int64)
+        resume = 0
+        was_cut = 0
+        if _drr_f(base, d, k_hi, quantum, s) <= room:
+            for i in range(m):
+                visits[i] = need[i]
+        else:
+            lo = -1
+            hi = k_hi
+            tmp = np.empty(m, dtype=np.int64)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _drr_f(base, d, mid, quantum, tmp) <= room:
+                    lo = mid
+                else:
+                    hi = mid
+            left = room - _drr_f(base, d, lo, quantum, s)
+            nxt = np.empty(m, dtype=np.int64)
+            _drr_f(base, d, lo + 1, quantum, nxt)
+            before = 0
+            last = -1
+            last_cut = 0
+            for i in range(m):
+                add = nxt[i] - s[i]
+                kk = lo if lo > 0 else 0
+                visits[i] = kk if kk < need[i] else need[i]
+                if before < left and add > 0:
+                    take = left - before
+                    if take > add:
+                        take = add
+                    s[i] += take
+                    if lo >= 0:
+                        visits[i] += 1
+                    last = i
+                    last_cut = 1 if take < add else 0
+                before += add
+            if last >= 0:
+                was_cut = last_cut
+                resume = last if last_cut == 1 else (last + 1) % m
         used = 0
-        for i in range(count):
-            used += s[i]
-        left = room - used
-        if left > 0:
-            n_want = 0
-            for i in range(count):
-                if s[i] < d[i]:
-                    n_want += 1
-            if n_want > 0:
-                wanting = np.empty(n_want, dtype=np.int64)
-                c = 0
-                for i in range(count):
-                    if s[i] < d[i]:
-                        wanting[c] = i
-                        c += 1
-                start = rotate % n_want
-                extra = left // n_want
-                rest = left % n_want
-                for r in range(n_want):
-                    i = wanting[(start + r) % n_want]
-                    s[i] += extra
-                    if r < rest:
-                        s[i] += 1
-                    if s[i] > d[i]:
-                        s[i] = d[i]
-        used = 0
-        for i in range(count):
-            share[members[i]] = s[i]
+        for i in range(m):
+            q = cyc[i]
+            nd = base[i] + visits[i] * quantum - s[i]
+            if s[i] >= d[i] or nd < 0:
+                nd = 0
+            deficit[q] = nd
+            share[q] = s[i]
             used += s[i]
         room -= used
+        pointer[li] = cyc[resume]
+        cut[li] = was_cut
     return share
 
 
@@ -321,6 +360,9 @@ def run_frames(
     sh_depth: I64,
     sh_tokens: I64,
     sh_order: I64,
+    drr_deficit: I64,
+    drr_pointer: I64,
+    drr_cut: I64,
     # outputs
     uout: I64,
     n_uout: I64,
@@ -569,7 +611,10 @@ def run_frames(
                             d_demand[q] = allowed
                     before += d
             na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
-            share = _schedule_frame(d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], k)
+            share = _drr_share(
+                d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], ip[IP_DRR_QUANTUM],
+                drr_deficit, drr_pointer, drr_cut,
+            )  # fmt: skip
             n_s = 0
             start = ds_overhead_by_alloc[na]
             for li in range(ds_levels.shape[0]):
@@ -637,6 +682,7 @@ def run_compiled_loop(
     ``olt_py`` is an :class:`olt.upstream.OltUpstream` whose DBA has a compiled twin.  Yields
     one simpy timeout per window.
     """
+    from ftth.emulator.common import drr_quantum_bytes, make_shaper
     from ftth.errors import DbaError
     from ftth.phy import ds_overhead_bytes, ds_payload_bytes, psbu_slot_bytes
     from olt.upstream import GRANT_HISTORY_FRAMES
@@ -676,6 +722,7 @@ def run_compiled_loop(
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
     ip[IP_MIN_USEFUL] = getattr(dba, "min_useful_bytes", 0)
+    ip[IP_DRR_QUANTUM] = drr_quantum_bytes(p)
     const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
     zeros = np.zeros(n_t, dtype=np.int64)
     rate_mb = np.asarray(getattr(dba, "rate_mb", zeros), dtype=np.int64)
@@ -705,7 +752,6 @@ def run_compiled_loop(
         [ds_payload_bytes(p, n, fec_on) for n in range(max_allocs + 1)], dtype=np.int64
     )
     ds_over = np.array([ds_overhead_bytes(p, n) for n in range(max_allocs + 1)], dtype=np.int64)
-    from ftth.emulator.common import make_shaper
 
     shaper = make_shaper(spec, ds_onu, ds_priority)
     if shaper is not None:
@@ -714,6 +760,9 @@ def run_compiled_loop(
     else:
         sh_refill = sh_depth = sh_tokens = np.zeros(spec.n_onus, dtype=np.int64)
         sh_order = np.zeros(0, dtype=np.int64)
+    drr_deficit = np.zeros(len(spec.downstream), dtype=np.int64)
+    drr_pointer = np.zeros(len(ds_levels), dtype=np.int64)
+    drr_cut = np.zeros(len(ds_levels), dtype=np.int64)
     err = np.zeros(4, dtype=np.int64)
     alloc_count = np.zeros(1, dtype=np.int64)
     n_uout = np.zeros(1, dtype=np.int64)
@@ -792,6 +841,9 @@ def run_compiled_loop(
             sh_depth,
             sh_tokens,
             sh_order,
+            drr_deficit,
+            drr_pointer,
+            drr_cut,
             uout,
             n_uout,
             dout,

@@ -28,7 +28,7 @@ import numpy as np
 import simpy
 
 from ftth.emulator.collector import RawRun
-from ftth.emulator.common import make_shaper, make_stats
+from ftth.emulator.common import drr_quantum_bytes, make_shaper, make_stats
 from ftth.emulator.fast import _counters, _Direction
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError
@@ -36,7 +36,7 @@ from ftth.fifo import BUFFER, ENC_MODE, MODE_OVERRUN, QENCAP, UNBOUNDED, line_of
 from ftth.jit import backend_name
 from olt.dba.base import DbaContext, EponDba
 from olt.dba.registry import get_dba
-from olt.downstream import schedule_frame
+from olt.downstream import DrrScheduler
 
 #: Bytes a REPORT occupies on the wire: 64-byte MPCPDU + 8 preamble + 12 IFG (802.3 §64.3.6).
 SLICE_PS = 125_000_000  # downstream sharing slice (same 125 µs as the ITU frame)
@@ -201,6 +201,7 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
     ds_priority = np.array([q.priority for q in spec.downstream], dtype=np.int64)
     ds_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
     shaper = make_shaper(spec, ds_onu, ds_priority)
+    drr = DrrScheduler(ds_priority, drr_quantum_bytes(p))
     slice_bytes = p.downstream_bps * SLICE_PS // (8 * 10**12)
     if spec.ds_fec:
         slice_bytes = spec.ds_fec.data_bytes(slice_bytes)
@@ -217,7 +218,7 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
             if shaper is not None:
                 shaper.refill()
                 demand = shaper.cap(demand)
-            order, share = schedule_frame(demand, ds_priority, slice_bytes, k)
+            order, share = drr.share(demand, slice_bytes)
             sent = 0
             for q, s in zip(order.tolist(), share.tolist(), strict=True):
                 before = sent
