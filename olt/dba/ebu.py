@@ -47,7 +47,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from olt.dba.base import F64, I64, Dba, DbaContext, Reports
-from olt.dba.max_min import (
+from olt.dba.registry import register
+from olt.dba.shares import (
     ParamSpec,
     RateLimiter,
     admit_allocations,
@@ -57,7 +58,6 @@ from olt.dba.max_min import (
     integer_fill,
     read_params,
 )
-from olt.dba.registry import register
 
 
 @register

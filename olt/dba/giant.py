@@ -65,7 +65,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from olt.dba.base import F64, I64, B, Dba, DbaContext, Reports
-from olt.dba.max_min import (
+from olt.dba.registry import register
+from olt.dba.shares import (
     ParamSpec,
     ceil_div,
     ceiling_bytes_per_frame,
@@ -73,7 +74,6 @@ from olt.dba.max_min import (
     read_params,
     serve_with_overhead,
 )
-from olt.dba.registry import register
 
 #: Service classes in the order GIANT serves them.
 SERVICES = ("fixed", "assured", "non-assured", "best-effort")

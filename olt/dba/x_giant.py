@@ -40,8 +40,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from olt.dba.giant import GiantDba
-from olt.dba.max_min import ParamSpec
 from olt.dba.registry import register
+from olt.dba.shares import ParamSpec
 
 
 @register

@@ -30,8 +30,8 @@ from ftth.errors import InputError
 from ftth.phy import get_profile, saturation_goodput_bps
 from olt.bwmap import BwmapBuilder
 from olt.dba.base import DbaContext, Reports, TcontTable
-from olt.dba.max_min import (
-    MaxMinDba,
+from olt.dba.max_min import MaxMinDba
+from olt.dba.shares import (
     RateLimiter,
     integer_fill,
     prefix_capacity_units,
