@@ -31,6 +31,7 @@ from ftth.phy import get_profile, saturation_goodput_bps
 from olt.bwmap import BwmapBuilder
 from olt.dba.base import DbaContext, Reports, TcontTable
 from olt.dba.max_min import MaxMinDba
+from olt.dba.registry import get_dba
 from olt.dba.shares import (
     RateLimiter,
     integer_fill,
@@ -38,7 +39,6 @@ from olt.dba.shares import (
     read_params,
     water_fill,
 )
-from olt.dba.registry import get_dba
 from tests.ftth.emulator.helpers import make_spec
 
 TECHNOLOGIES = ("gpon", "xg-pon", "xgs-pon")
