@@ -79,6 +79,7 @@ import numpy as np
 from ftth.errors import InputError
 from olt.dba.base import F64, I64, B, Dba, DbaContext, Reports
 from olt.dba.registry import register
+from olt.dba.shares import water_fill
 from olt.upstream import POLL_SHARE_DIVISOR
 
 #: T-CONT types taking part in each step (G.983.4 lineage, pon-reference §5).
@@ -92,33 +93,6 @@ PARAMS = ("demand_slack_bytes",)
 #: DBRu-only poll allocations between a report and the DBA cycle that sees it, covered by the
 #: default slack (Teqd of 20 km ≈ 235 µs: the report is visible 2–3 frames after its burst).
 POLLS_IN_FLIGHT = 2
-
-
-def water_fill(pool: float, weight: F64, bound: F64) -> F64:
-    """Weighted max-min share of ``pool``: ``x_j = min(λ·w_j, b_j)`` with ``Σ x = min(pool, Σ b)``.
-
-    T-CONTs with ``w_j ≤ 0`` or ``b_j ≤ 0`` get 0.  Vectorised: sort by the level
-    ``b_j / w_j`` at which each saturates and find the level λ where the pool runs out.
-    """
-    x = np.zeros(len(bound), dtype=np.float64)
-    active = (weight > 0) & (bound > 0)
-    if pool <= 0 or not np.any(active):
-        return x
-    w, b = weight[active], bound[active]
-    if float(b.sum()) <= pool:
-        x[active] = b
-        return x
-    order = np.argsort(b / w, kind="stable")
-    ws, bs = w[order], b[order]
-    level = bs / ws
-    # Filled at level[k]: T-CONTs before k saturated, the rest at level[k] · w.
-    saturated = np.concatenate(([0.0], np.cumsum(bs)[:-1]))
-    weight_rest = np.cumsum(ws[::-1])[::-1]
-    k = int(np.searchsorted(saturated + level * weight_rest, pool, side="right"))
-    k = min(k, len(bs) - 1)
-    lam = (pool - saturated[k]) / weight_rest[k]
-    x[active] = np.minimum(lam * w, b)
-    return x
 
 
 @register
@@ -220,7 +194,7 @@ class SrDba(Dba):
         Both up to ``bound`` = min(demand left, R_M headroom).
         """
         b = np.where(mask, bound, 0.0)
-        x = water_fill(pool, self.na_weight, b)
+        x = water_fill(b, self.na_weight, pool)
         pool -= float(x.sum())
         rest = np.where(self.be_ok, b - x, 0.0)
         for level in self.levels:
@@ -228,7 +202,7 @@ class SrDba(Dba):
                 break
             m = self.be_ok & (self.priority == level) & (rest > 0)
             if np.any(m):
-                x4 = water_fill(pool, self.be_weight[m], rest[m])
+                x4 = water_fill(rest[m], self.be_weight[m], pool)
                 x[m] += x4
                 pool -= float(x4.sum())
         return x

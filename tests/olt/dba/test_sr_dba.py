@@ -37,7 +37,8 @@ from ftth.units import PS_PER_MS
 from olt.bwmap import BwmapBuilder
 from olt.dba.base import DbaContext, Reports, TcontTable
 from olt.dba.registry import get_dba
-from olt.dba.sr_dba import SrDba, water_fill
+from olt.dba.shares import water_fill
+from olt.dba.sr_dba import SrDba
 from olt.upstream import OltUpstream, UpstreamPlan
 from tests.ftth.emulator.helpers import make_spec, source
 from tests.ftth.emulator.test_equivalence import assert_identical
@@ -149,10 +150,10 @@ def test_water_fill_is_weighted_max_min() -> None:
     """Exact up to float rounding (1e-9 relative): λ·w capped by the bounds, sum = pool."""
     w = np.array([1.0, 2.0, 1.0, 0.0, 3.0])
     b = np.array([10.0, 1000.0, 1000.0, 50.0, 0.0])
-    x = water_fill(310.0, w, b)
+    x = water_fill(b, w, 310.0)
     np.testing.assert_allclose(x, [10.0, 200.0, 100.0, 0.0, 0.0], rtol=1e-9)
-    np.testing.assert_allclose(water_fill(5000.0, w, b), [10.0, 1000.0, 1000.0, 0.0, 0.0])
-    assert not water_fill(0.0, w, b).any()
+    np.testing.assert_allclose(water_fill(b, w, 5000.0), [10.0, 1000.0, 1000.0, 0.0, 0.0])
+    assert not water_fill(b, w, 0.0).any()
 
 
 # =========================================================================== step 1: fixed
