@@ -388,17 +388,19 @@ def test_never_exceeds_capacity_caps_or_demand(
         assert g.shape == (n,) and g.dtype == np.int64 and np.all(g >= 0)
         assert on_rungs(g, ctx)
         assert g.sum() <= ctx.payload_capacity(poll | (g > 0))
-        # Caps: < cap + one unit (fixed credit: < R_F + one unit).  Where the cap is below the
-        # smallest useful rung (one minimum GEM/XGEM frame), the fixed and the assured
-        # credits each wait for that rung and may each round up by one unit: two units.
-        slack = np.where(cap < d.min_rung, 2 * unit, unit)
-        assert np.all(g < np.maximum(cap, d.min_rung) + slack + 1e-6), (g, cap)
+        # Caps: < cap + one unit (fixed credit: < R_F + one unit).  A T-CONT whose cap is
+        # below the smallest useful rung (one minimum GEM/XGEM frame) gets whole rungs now and
+        # then, paid back by its credits, so a per-grant bound does not apply to it (its
+        # long-run fixed rate is checked by test_fixed_every_cycle_even_idle_and_exact_long_run).
+        sub_rung = cap < d.min_rung
+        assert np.all(g[~sub_rung] < cap[~sub_rung] + unit + 1e-6), (g, cap)
         # Nothing without fixed bandwidth or demand; demand-limited grants bounded.
         no_fixed = ~fixed_ok | (ctx.fixed_bytes_per_frame == 0)
         assert np.all(g[no_fixed & (demand == 0)] == 0)
         per_frame = demand / cycle + d.slack / cycle
         bound = np.where(demand > 0, per_frame, 0) + np.where(fixed_ok, cap, 0)
-        assert np.all(g < np.maximum(bound, np.where(g > 0, d.min_rung, 0)) + unit + 1e-6)
+        limit = np.maximum(bound, np.where(g > 0, d.min_rung, 0)) + unit + 1e-6
+        assert np.all(g[~sub_rung] < limit[~sub_rung])
         for k, row in enumerate(builder.check_grants(frame, g, cycle)):
             later_poll = poll if k == 0 else np.ones(n, dtype=bool)
             bw = builder.build(frame + k, row, later_poll | (row > 0))
