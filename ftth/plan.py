@@ -104,7 +104,7 @@ from ftth.emulator.result import Result, assemble
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.metrics import DelayHistogram
-from ftth.optics import OVERLOAD, BudgetReport, budget_report
+from ftth.optics import OVERLOAD, BudgetReport
 from ftth.phy import Direction, fmt_rate, saturation_goodput_bps
 from ftth.scenario import OnuGenerator, Scenario, scenario_from_dict
 from ftth.traffic import TrafficSource
@@ -487,14 +487,8 @@ def _optical_reasons(report: BudgetReport) -> list[str]:
 
 def optical_budget(scenario: Scenario) -> BudgetReport:
     """The scenario's optical budget (maximum component losses, as ``ftth budget``)."""
-    tree = scenario.tree
-    return budget_report(
-        scenario.topology(),
-        connectors=tree.connectors,
-        splices=tree.splices,
-        optical_class=tree.optical_class,
-        margin_db=tree.margin_db,
-    )
+    report: BudgetReport = scenario.optical_budget()
+    return report
 
 
 @dataclass

@@ -760,6 +760,23 @@ class Scenario(_Model):
             for onu in explicit
         ]
 
+    def optical_budget(self, worst_case: bool = True) -> Any:
+        """Per-ONU optical budget of this tree (:func:`ftth.optics.budget_report`).
+
+        ``worst_case`` uses maximum component losses (planning), otherwise typical ones.
+        """
+        from ftth.optics import budget_report
+
+        tree = self.tree
+        return budget_report(
+            self.topology(),
+            connectors=tree.connectors,
+            splices=tree.splices,
+            optical_class=tree.optical_class,
+            margin_db=tree.margin_db,
+            worst_case=worst_case,
+        )
+
     def distance_km(self, onu: Onu) -> float:
         """Fibre length OLT → ``onu`` (feeder + drop)."""
         return self.tree.feeder_km + onu.drop_km
@@ -1250,7 +1267,7 @@ def _id_ranges(ids: set[int]) -> str:
 
 
 # ------------------------------------------------------------------------ type walking
-def _strip_optional(annotation: Any) -> Any:
+def strip_optional(annotation: Any) -> Any:
     """``X | None`` → ``X``; ``Annotated[X, …]`` → ``X`` (other unions unchanged)."""
     while True:
         origin = get_origin(annotation)
@@ -1296,7 +1313,7 @@ def _walk(root: type[BaseModel], loc: Sequence[str | int]) -> tuple[Any, FieldIn
     parent: Any = None
     info: FieldInfo | None = None
     for part in loc:
-        current = _strip_optional(annotation)
+        current = strip_optional(annotation)
         if isinstance(part, str) and part in _UNION_TAGS:
             annotation = _union_branch(current, part)
             continue
@@ -1350,7 +1367,7 @@ def _range_text(info: FieldInfo | None, use_allowed: bool = True) -> str | None:
         elif isinstance(meta, annotated_types.Lt):
             high = ("<", meta.lt)
     if low and high:
-        if low[0] == "≥" and high[0] == "≤" and _strip_optional(info.annotation) is int:
+        if low[0] == "≥" and high[0] == "≤" and strip_optional(info.annotation) is int:
             return f"in {_fmt_num(low[1])}..{_fmt_num(high[1])}"
         return f"{low[0]} {_fmt_num(low[1])} and {high[0]} {_fmt_num(high[1])}"
     bound = low or high
@@ -1400,7 +1417,7 @@ def _translate_validation_error(
     if kind == "extra_forbidden":
         # The unknown key sits in the model reached by walking everything before it.
         _, _, holder = _walk(root, loc[:-1])
-        holder = _strip_optional(holder)
+        holder = strip_optional(holder)
         keys = (
             [_key_name(n, i) for n, i in holder.model_fields.items()]
             if isinstance(holder, type) and issubclass(holder, BaseModel)
@@ -1419,7 +1436,7 @@ def _translate_validation_error(
     if kind == "missing":
         return InputError(where, "required key missing")
     if kind == "literal_error":
-        choices = get_args(_strip_optional(annotation))
+        choices = get_args(strip_optional(annotation))
         listed = ", ".join(str(c) for c in choices) or str(chosen.get("ctx", {}).get("expected"))
         return InputError(where, f"must be one of: {listed}; got {_describe(value)}")
     if kind in (

@@ -13,9 +13,8 @@ Usage::
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, Tag
@@ -23,7 +22,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from ftth.phy import PROFILES, fmt_rate
-from ftth.scenario import Scenario
+from ftth.scenario import Scenario, strip_optional
 
 DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "scenario.md"
 
@@ -96,21 +95,6 @@ between sources are kept.  `downstream_load` does the same for the downstream cl
 """
 
 
-def _strip(annotation: Any) -> Any:
-    """``X | None`` → ``X``; ``Annotated[X, …]`` → ``X``."""
-    while True:
-        origin = get_origin(annotation)
-        if origin is Annotated:
-            annotation = get_args(annotation)[0]
-            continue
-        if origin in (Union, types.UnionType):
-            args = [a for a in get_args(annotation) if a is not type(None)]
-            if len(args) == 1:
-                annotation = args[0]
-                continue
-        return annotation
-
-
 def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
@@ -137,7 +121,7 @@ def _key(name: str, info: FieldInfo) -> str:
 
 
 def _type_text(annotation: Any) -> str:
-    annotation = _strip(annotation)
+    annotation = strip_optional(annotation)
     if annotation is str:
         return "string"
     if annotation is int:
@@ -154,13 +138,13 @@ def _type_text(annotation: Any) -> str:
         return "table"
     item = _list_item(annotation)
     if item is not None:
-        item = _strip(item)
+        item = strip_optional(item)
         if _is_model(item):
             return "array of tables"
         return f"array of {_type_text(item)}s"
     if _is_model(annotation):
         return "table"
-    if _tagged_members(_strip(annotation)):
+    if _tagged_members(strip_optional(annotation)):
         return " or ".join(_type_text(t) for _, t in _tagged_members(annotation))
     return str(annotation)
 
@@ -218,15 +202,15 @@ def _range_text(info: FieldInfo) -> str:
         elif isinstance(meta, annotated_types.Lt):
             high = f"< {_num(meta.lt)}"
         elif isinstance(meta, annotated_types.MinLen) and meta.min_length > 0:
-            is_text = _strip(info.annotation) is str
+            is_text = strip_optional(info.annotation) is str
             low = "non-empty" if is_text else f"at least {meta.min_length} entry"
     if low and high:
-        if _strip(info.annotation) is int and low.startswith("≥") and high.startswith("≤"):
+        if strip_optional(info.annotation) is int and low.startswith("≥") and high.startswith("≤"):
             return f"{low[2:]}..{high[2:]}"
         return f"{low}, {high}"
     if low or high:
         return low or high
-    annotation = _strip(info.annotation)
+    annotation = strip_optional(info.annotation)
     if get_origin(annotation) is Literal:
         return ", ".join(f"`{v}`" for v in get_args(annotation))
     return ""
@@ -244,11 +228,11 @@ def _table(model: type[BaseModel], prefix: str, skip_sections: bool) -> list[str
     ]
     for name, info in model.model_fields.items():
         key = _key(name, info)
-        annotation = _strip(info.annotation)
+        annotation = strip_optional(info.annotation)
         if skip_sections and (_is_model(annotation) or _tagged_members(annotation)):
             continue
         item = _list_item(annotation)
-        if skip_sections and item is not None and _is_model(_strip(item)):
+        if skip_sections and item is not None and _is_model(strip_optional(item)):
             continue
         description = info.description or ""
         cells = [
@@ -268,7 +252,7 @@ def _sections() -> list[tuple[str, str, type[BaseModel], str]]:
     out: list[tuple[str, str, type[BaseModel], str]] = []
     for name, info in Scenario.model_fields.items():
         key = _key(name, info)
-        annotation = _strip(info.annotation)
+        annotation = strip_optional(info.annotation)
         note = info.description or ""
         if _is_model(annotation):
             out.append((f"`[{key}]`", f"{key}.", annotation, note))
@@ -277,12 +261,12 @@ def _sections() -> list[tuple[str, str, type[BaseModel], str]]:
         for _, member in members:
             item = _list_item(member)
             if item is not None:
-                out.append((f"`[[{key}]]` (array form)", f"{key}[].", _strip(item), note))
+                out.append((f"`[[{key}]]` (array form)", f"{key}[].", strip_optional(item), note))
             else:
                 out.append((f"`[{key}]` (table form)", f"{key}.", member, note))
         item = _list_item(annotation)
-        if item is not None and _is_model(_strip(item)):
-            out.append((f"`[[{key}]]`", f"{key}[].", _strip(item), note))
+        if item is not None and _is_model(strip_optional(item)):
+            out.append((f"`[[{key}]]`", f"{key}[].", strip_optional(item), note))
     return out
 
 

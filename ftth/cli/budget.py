@@ -31,17 +31,7 @@ def report_for_scenario(scenario: Scenario, worst_case: bool = True) -> BudgetRe
     worst_case
         Maximum component losses (planning) or typical ones (``--typical``).
     """
-    from ftth.optics import budget_report
-
-    tree = scenario.tree
-    return budget_report(
-        scenario.topology(),
-        connectors=tree.connectors,
-        splices=tree.splices,
-        optical_class=tree.optical_class,
-        margin_db=tree.margin_db,
-        worst_case=worst_case,
-    )
+    return scenario.optical_budget(worst_case)
 
 
 def summary_line(report: BudgetReport) -> str:
