@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ftth.phy import get_profile
 from olt.dba.giant import GiantDba
 from olt.dba.registry import get_dba
-from tests.olt.dba.test_max_min import (
+from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,
     assert_same_departures,

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from ftth.phy import get_profile
 from olt.dba.registry import get_dba
 from olt.dba.tm_dba import TmDba
-from tests.olt.dba.test_max_min import (
+from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,
     assert_same_departures,
