@@ -841,8 +841,10 @@ class HistogramBank:
     """Many :class:`DelayHistogram` rows (one per T-CONT or queue) filled in one vectorised call.
 
     Adding per-row batches one by one costs a Python call per row and per frame; the bank
-    adds a whole frame's departures at once with a single ``bincount`` over
-    ``row × BUCKET_COUNT + bucket``.  Row statistics are exact like DelayHistogram's.
+    adds a whole batch of departures at once with a single ``bincount`` over
+    ``row × BUCKET_COUNT + bucket``, or — with numba — in one compiled pass
+    (:func:`ftth.fold.fold_departures`, which updates :attr:`counts` and :attr:`acc` in
+    place; call :meth:`settle` after it).  Row statistics are exact like DelayHistogram's.
 
     Parameters
     ----------
@@ -851,15 +853,38 @@ class HistogramBank:
     """
 
     def __init__(self, n_rows: int) -> None:
+        from ftth.fold import A_MIN, A_N
+
         self.n_rows = n_rows
-        self._counts = np.zeros((n_rows, BUCKET_COUNT), dtype=np.int64)
+        #: Bucket counts, one row per histogram.
+        self.counts = np.zeros((n_rows, BUCKET_COUNT), dtype=np.int64)
+        #: Per-row scalars (columns ``ftth.fold.A_*``): count, min, max and the delay sum in
+        #: 2^32 halves (settled into exact Python integers before they could overflow).
+        self.acc = np.zeros((n_rows, A_N), dtype=np.int64)
+        self.acc[:, A_MIN] = _INT64_MAX
         self._sum_ps: list[int] = [0] * n_rows
-        self._count = np.zeros(n_rows, dtype=np.int64)
-        self._min_ps = np.full(n_rows, _INT64_MAX, dtype=np.int64)
-        self._max_ps = np.zeros(n_rows, dtype=np.int64)
+
+    def settle(self) -> None:
+        """Move the int64 half-sums into the exact Python sums once they grow large."""
+        from ftth.fold import A_SUM_HI, A_SUM_LO
+
+        halves = self.acc[:, A_SUM_HI : A_SUM_LO + 1]
+        if int(halves.max(initial=0)) < (1 << 61):
+            return
+        for r in np.flatnonzero(halves.any(axis=1)):
+            self._sum_ps[r] += (int(halves[r, 0]) << 32) + int(halves[r, 1])
+        halves[:] = 0
+
+    def sum_ps(self, r: int) -> int:
+        """Exact sum of row ``r``'s delays."""
+        from ftth.fold import A_SUM_HI, A_SUM_LO
+
+        return self._sum_ps[r] + (int(self.acc[r, A_SUM_HI]) << 32) + int(self.acc[r, A_SUM_LO])
 
     def add(self, rows: npt.ArrayLike, delays_ps: npt.ArrayLike) -> None:
         """Add ``delays_ps[i]`` to histogram ``rows[i]`` for every ``i``."""
+        from ftth.fold import A_COUNT, A_MAX, A_MIN, A_SUM_HI, A_SUM_LO
+
         delays = _as_int64(delays_ps, "delays_ps")
         if delays.size == 0:
             return
@@ -873,31 +898,31 @@ class HistogramBank:
         n_cells = self.n_rows * BUCKET_COUNT
         if n_cells <= 16 * flat.size:
             # Large batch: one dense bincount is cheaper than sorting the batch.
-            self._counts += np.bincount(flat, minlength=n_cells).reshape(self.n_rows, BUCKET_COUNT)
+            self.counts += np.bincount(flat, minlength=n_cells).reshape(self.n_rows, BUCKET_COUNT)
         else:
             cells, counts = np.unique(flat, return_counts=True)
-            self._counts.reshape(-1)[cells] += counts
-        self._count += np.bincount(row, minlength=self.n_rows)
-        np.minimum.at(self._min_ps, row, delays)
-        np.maximum.at(self._max_ps, row, delays)
+            self.counts.reshape(-1)[cells] += counts
+        acc = self.acc
+        acc[:, A_COUNT] += np.bincount(row, minlength=self.n_rows)
+        np.minimum.at(acc[:, A_MIN], row, delays)
+        np.maximum.at(acc[:, A_MAX], row, delays)
         # Exact sums: split in 2**32 halves so the int64 partial sums cannot overflow.
-        high = np.zeros(self.n_rows, dtype=np.int64)
-        low = np.zeros(self.n_rows, dtype=np.int64)
-        np.add.at(high, row, delays >> 32)
-        np.add.at(low, row, delays & 0xFFFF_FFFF)
-        for r in np.flatnonzero(high | low):
-            self._sum_ps[r] += (int(high[r]) << 32) + int(low[r])
+        np.add.at(acc[:, A_SUM_HI], row, delays >> 32)
+        np.add.at(acc[:, A_SUM_LO], row, delays & 0xFFFF_FFFF)
+        self.settle()
 
     def row(self, r: int) -> DelayHistogram:
         """Histogram ``r`` as a stand-alone :class:`DelayHistogram` (a copy)."""
+        from ftth.fold import A_COUNT, A_MAX, A_MIN
+
         h = DelayHistogram()
-        count = int(self._count[r])
+        count = int(self.acc[r, A_COUNT])
         if count:
-            h._counts[:] = self._counts[r]
+            h._counts[:] = self.counts[r]
             h._count = count
-            h._sum_ps = self._sum_ps[r]
-            h._min_ps = int(self._min_ps[r])
-            h._max_ps = int(self._max_ps[r])
+            h._sum_ps = self.sum_ps(r)
+            h._min_ps = int(self.acc[r, A_MIN])
+            h._max_ps = int(self.acc[r, A_MAX])
         return h
 
     def merged(self, rows: npt.ArrayLike) -> DelayHistogram:

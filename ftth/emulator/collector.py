@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ftth.errors import InvariantError
+from ftth.fold import W_BYTES, W_N, W_PACKETS, fold_departures
+from ftth.jit import ACCELERATED
 from ftth.metrics import HistogramBank, PacketTrace
 
 I64 = npt.NDArray[np.int64]
@@ -32,8 +35,9 @@ class DirectionStats:
     trace: PacketTrace | None = None
     direction: str = "upstream"
     delays: HistogramBank = field(init=False)
-    window_delivered_bytes: I64 = field(init=False)
-    window_delivered_packets: I64 = field(init=False)
+    #: Per queue: bytes and packets whose last bit arrived in the measuring window
+    #: (columns ``ftth.fold.W_*``).
+    window_delivered: I64 = field(init=False)
     window_offered_bytes: I64 = field(init=False)
     granted_bytes: I64 = field(init=False)
     used_bytes: I64 = field(init=False)
@@ -45,11 +49,33 @@ class DirectionStats:
     def __post_init__(self) -> None:
         n = self.n_queues
         self.delays = HistogramBank(n)
-        self.window_delivered_bytes = np.zeros(n, dtype=np.int64)
-        self.window_delivered_packets = np.zeros(n, dtype=np.int64)
+        self.window_delivered = np.zeros((n, W_N), dtype=np.int64)
         self.window_offered_bytes = np.zeros(n, dtype=np.int64)
         self.granted_bytes = np.zeros(n, dtype=np.int64)
         self.used_bytes = np.zeros(n, dtype=np.int64)
+
+    @property
+    def window_delivered_bytes(self) -> I64:
+        """Per queue: bytes whose last bit arrived inside the measuring window."""
+        return self.window_delivered[:, W_BYTES]
+
+    @property
+    def window_delivered_packets(self) -> I64:
+        """Per queue: packets whose last bit arrived inside the measuring window."""
+        return self.window_delivered[:, W_PACKETS]
+
+    @property
+    def keeps_packets(self) -> bool:
+        """Whether departures must be kept one by one (engine tests, trace file)."""
+        return self.record_packets or self.trace is not None
+
+    def fold_now(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
+        """Fold departures straight into the statistics, without buffering or copying them
+        (the arrays may be reused by the caller afterwards)."""
+        if self._buffer:
+            self.flush()
+        if len(queue):
+            self._fold(queue, arrival_ps, size_bytes, depart_ps)
 
     def departures(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
         """Record completed packets (buffered; statistics are updated in large batches)."""
@@ -84,6 +110,17 @@ class DirectionStats:
             )
         if self.trace is not None:
             self.trace.write(self.direction, queue, arrival_ps, depart_ps, size_bytes)
+        if ACCELERATED:
+            # One compiled pass; the same integers as the numpy code below.
+            bank = self.delays
+            bad = fold_departures(
+                queue, arrival_ps, size_bytes, depart_ps, len(queue), self.warmup_ps,
+                self.end_ps, bank.counts, bank.acc, self.window_delivered,
+            )  # fmt: skip
+            if bad >= 0:
+                raise InvariantError("negative delay: a packet departed before it arrived")
+            bank.settle()
+            return
         measured = arrival_ps >= self.warmup_ps
         if np.all(measured):
             self.delays.add(queue, depart_ps - arrival_ps)
@@ -92,10 +129,10 @@ class DirectionStats:
         in_window = (depart_ps >= self.warmup_ps) & (depart_ps < self.end_ps)
         if np.any(in_window):
             q = queue[in_window]
-            self.window_delivered_bytes += np.bincount(
+            self.window_delivered[:, W_BYTES] += np.bincount(
                 q, weights=size_bytes[in_window], minlength=self.n_queues
             ).astype(np.int64)
-            self.window_delivered_packets += np.bincount(q, minlength=self.n_queues)
+            self.window_delivered[:, W_PACKETS] += np.bincount(q, minlength=self.n_queues)
 
     def offered(self, queue_index: int, arrival_ps: I64, size_bytes: I64) -> None:
         """Count generated packets arriving inside the measuring window."""

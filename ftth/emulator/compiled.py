@@ -858,9 +858,11 @@ def run_compiled_loop(
             err,
         )
         nu, nd = int(n_uout[0]), int(n_dout[0])
-        # Copies: the buffers are reused by the next window.
-        up.stats.departures(*(uout[i, :nu].copy() for i in range(4)))
-        down.stats.departures(*(dout[i, :nd].copy() for i in range(4)))
+        for stats, out, n_out in ((up.stats, uout, nu), (down.stats, dout, nd)):
+            if stats.keeps_packets:  # copies: the buffers are reused by the next window
+                stats.departures(*(out[i, :n_out].copy() for i in range(4)))
+            else:  # views, folded before the buffers are reused
+                stats.fold_now(*(out[i, :n_out] for i in range(4)))
         up.stats.granted_bytes += us_granted
         up.stats.used_bytes += us_used
         down.stats.granted_bytes += ds_granted
