@@ -67,6 +67,8 @@ def encap_vector(profile: Profile) -> I64:
     """
     header = profile.encap_header_bytes
     align = profile.encap_align_bytes
+    if align < 1 or align & (align - 1):
+        raise ValueError(f"encapsulation alignment {align} is not a power of two")
     min_payload = max(0, profile.encap_min_frame_bytes - header)
     if profile.encap_max_fragment_bytes > 0:
         max_piece = (profile.encap_max_fragment_bytes // align) * align
@@ -79,8 +81,9 @@ def encap_vector(profile: Profile) -> I64:
 @kernel
 def piece_cost(piece: int, enc: I64) -> int:
     """Bytes one piece of ``piece`` payload bytes costs: header + padded payload."""
-    align = enc[ENC_ALIGN]
-    padded = ((piece + align - 1) // align) * align
+    # The alignment is a power of two (checked by encap_vector): a mask, not a division.
+    mask = enc[ENC_ALIGN] - 1
+    padded = (piece + mask) & ~mask
     if padded < enc[ENC_MIN_PAYLOAD]:
         padded = enc[ENC_MIN_PAYLOAD]
     return enc[ENC_HEADER] + padded
@@ -98,27 +101,67 @@ def encap_cost(remaining: int, enc: I64) -> int:
 
 
 @kernel
+def div_floor(x: int, b: int, inv_b: float) -> int:
+    """``x // b`` for ``x >= 0`` and ``b > 0``, given ``inv_b = 1.0 / b``.
+
+    A float estimate corrected to the exact quotient: a 64-bit integer division costs
+    dozens of cycles and the data plane needs two per packet.  Below 2**53, ``x`` is exact
+    as a float and the estimate of ``x / b`` (< 2**52 for ``b >= 2``; exact for ``b == 1``)
+    is off by less than one, so one correction step gives the exact floor; larger ``x``
+    take the integer division.  (No correction loop: LLVM would turn it back into a
+    128-bit division.)
+    """
+    if x >= 9007199254740992:  # 2**53
+        return x // b
+    q = int(x * inv_b)
+    if q * b > x:
+        q -= 1
+    elif (q + 1) * b <= x:
+        q += 1
+    return q
+
+
+@kernel
 def admit(
     q: int, until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64
 ) -> None:
     """Admit queue ``q``'s pending packets that arrived at or before ``until_ps`` (tail drop)."""
     i = qs[q, ADMIT]
     end = qs[q, HI]
+    if i >= end or arrival_ps[i] > until_ps:
+        return
+    # Locals, written back once: the compiler cannot keep qs fields in registers across the
+    # stores to ``state``.
+    offered_b = 0
+    offered_p = 0
+    dropped_b = 0
+    dropped_p = 0
+    queued_b = qs[q, QBYTES]
+    queued_p = qs[q, QPKTS]
+    queued_enc = qs[q, QENCAP]
+    buffer = qs[q, BUFFER]
     while i < end and arrival_ps[i] <= until_ps:
         size = size_bytes[i]
-        qs[q, OFF_B] += size
-        qs[q, OFF_P] += 1
-        if qs[q, QBYTES] + size > qs[q, BUFFER]:
+        offered_b += size
+        offered_p += 1
+        if queued_b + size > buffer:
             state[i] = DROPPED
-            qs[q, DROP_B] += size
-            qs[q, DROP_P] += 1
+            dropped_b += size
+            dropped_p += 1
         else:
             state[i] = QUEUED
-            qs[q, QBYTES] += size
-            qs[q, QPKTS] += 1
-            qs[q, QENCAP] += encap_cost(size, enc)
+            queued_b += size
+            queued_p += 1
+            queued_enc += encap_cost(size, enc)
         i += 1
     qs[q, ADMIT] = i
+    qs[q, OFF_B] += offered_b
+    qs[q, OFF_P] += offered_p
+    qs[q, DROP_B] += dropped_b
+    qs[q, DROP_P] += dropped_p
+    qs[q, QBYTES] = queued_b
+    qs[q, QPKTS] = queued_p
+    qs[q, QENCAP] = queued_enc
 
 
 @kernel
@@ -182,10 +225,12 @@ def serve_grants(
     """
     n_out = 0
     header = enc[ENC_HEADER]
-    align = enc[ENC_ALIGN]
+    mask = enc[ENC_ALIGN] - 1
     max_piece = enc[ENC_MAX_PIECE]
     min_frame = header + enc[ENC_MIN_PAYLOAD]
     mode = enc[ENC_MODE]
+    inv_frame_bytes = 1.0 / frame_bytes
+    inv_fec_k = 1.0 / fec_k if fec_k > 0 else 0.0
     running = 0
     for g in range(g_queue.shape[0]):
         q = g_queue[g]
@@ -196,68 +241,87 @@ def serve_grants(
         # On a continuous stream (MODE_OVERRUN) shares are laid back to back as actually used:
         # a frame finished past its share pushes the next share along.
         data_start = g_data_start[g] if mode != MODE_OVERRUN else g_data_start[0] + running
+        time_base = g_time_base_ps[g] + g_extra_ps[g]
+        line_start = g_line_start[g]
+        # The queue's fields as locals, written back after the grant (see admit).
         h = qs[q, HEAD]
+        admitted = qs[q, ADMIT]
+        head_sent = qs[q, HEAD_SENT]
+        queued_b = qs[q, QBYTES]
+        queued_p = qs[q, QPKTS]
+        queued_enc = qs[q, QENCAP]
+        deliv_b = 0
+        deliv_p = 0
+        unbounded = qs[q, UNBOUNDED] == 1
         while True:
-            while h < qs[q, ADMIT] and state[h] == DROPPED:
+            while h < admitted and state[h] == DROPPED:
                 h += 1
-            from_store = h < qs[q, ADMIT]
+            from_store = h < admitted
             if from_store:
                 arrival = arrival_ps[h]
                 size = size_bytes[h]
-            elif qs[q, UNBOUNDED] == 1:
+            elif unbounded:
+                size = qs[q, GREEDY_SIZE]
                 if qs[q, GREEDY_ARRIVAL] < 0:
-                    size = qs[q, GREEDY_SIZE]
                     qs[q, GREEDY_ARRIVAL] = cutoff
                     qs[q, OFF_B] += size
                     qs[q, OFF_P] += 1
-                    qs[q, QBYTES] += size
-                    qs[q, QPKTS] += 1
-                    qs[q, QENCAP] += encap_cost(size, enc)
+                    queued_b += size
+                    queued_p += 1
+                    queued_enc += encap_cost(size, enc)
                 arrival = qs[q, GREEDY_ARRIVAL]
-                size = qs[q, GREEDY_SIZE]
             else:
                 break
-            remaining = size - qs[q, HEAD_SENT]
+            remaining = size - head_sent
             piece = remaining if remaining < max_piece else max_piece
-            cost = piece_cost(piece, enc)
+            padded = (piece + mask) & ~mask
+            if padded < enc[ENC_MIN_PAYLOAD]:
+                padded = enc[ENC_MIN_PAYLOAD]
+            cost = header + padded
             avail = room - used
             if cost <= avail or (mode == MODE_OVERRUN and avail > 0):
                 used += cost
-                qs[q, QENCAP] -= cost
+                queued_enc -= cost
                 if piece == remaining:
-                    end = line_offset(data_start + used, fec_n, fec_k)
+                    end = data_start + used
+                    if fec_k > 0:
+                        end = div_floor(end * fec_n + fec_k - 1, fec_k, inv_fec_k)
                     out_queue[n_out] = q
                     out_arrival_ps[n_out] = arrival
                     out_size[n_out] = size
-                    out_depart_ps[n_out] = (
-                        g_time_base_ps[g]
-                        + ((g_line_start[g] + end) * frame_ps) // frame_bytes
-                        + g_extra_ps[g]
+                    out_depart_ps[n_out] = time_base + div_floor(
+                        (line_start + end) * frame_ps, frame_bytes, inv_frame_bytes
                     )
                     n_out += 1
-                    qs[q, QBYTES] -= size
-                    qs[q, QPKTS] -= 1
-                    qs[q, DELIV_B] += size
-                    qs[q, DELIV_P] += 1
-                    qs[q, HEAD_SENT] = 0
+                    queued_b -= size
+                    queued_p -= 1
+                    deliv_b += size
+                    deliv_p += 1
+                    head_sent = 0
                     if from_store:
                         state[h] = DEPARTED
                         h += 1
                     else:
                         qs[q, GREEDY_ARRIVAL] = -1
                 else:
-                    qs[q, HEAD_SENT] += piece
+                    head_sent += piece
                 continue
             # The next piece does not fit: cut a fragment if a minimum frame fits.
             if mode == MODE_FRAGMENT and avail >= min_frame:
-                frag = ((avail - header) // align) * align
+                frag = (avail - header) & ~mask
                 if 0 < frag < piece:
                     before = encap_cost(remaining, enc)
                     used += header + frag
-                    qs[q, HEAD_SENT] += frag
-                    qs[q, QENCAP] += encap_cost(remaining - frag, enc) - before
+                    head_sent += frag
+                    queued_enc += encap_cost(remaining - frag, enc) - before
             break
         qs[q, HEAD] = h
+        qs[q, HEAD_SENT] = head_sent
+        qs[q, QBYTES] = queued_b
+        qs[q, QPKTS] = queued_p
+        qs[q, QENCAP] = queued_enc
+        qs[q, DELIV_B] += deliv_b
+        qs[q, DELIV_P] += deliv_p
         g_used[g] = used
         running += used
     return n_out

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, line_offset, serve_grants
+from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, div_floor, serve_grants
 from ftth.jit import kernel
 
 I64 = npt.NDArray[np.int64]
@@ -85,6 +85,25 @@ def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
+# Integer divisions by run constants (grant unit, frame bytes, FEC k, ...) cost dozens of
+# cycles each and the frame loop does several per allocation; these take the constant's
+# reciprocal and return the exact integer result (see ftth.fifo.div_floor).
+@kernel
+def _fdiv(x: int, b: int, inv_b: float) -> int:
+    """``x // b`` (floor, any sign of ``x``; ``b > 0``)."""
+    if x >= 0:
+        return div_floor(x, b, inv_b)
+    return x // b
+
+
+@kernel
+def _cdiv(x: int, b: int, inv_b: float) -> int:
+    """``ceil(x / b)`` (any sign of ``x``; ``b > 0``)."""
+    if x >= 0:
+        return div_floor(x + b - 1, b, inv_b)
+    return -div_floor(-x, b, inv_b)
+
+
 @kernel
 def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int, ip: I64) -> int:
     """Mirror of :meth:`olt.dba.base.DbaContext.payload_capacity`."""
@@ -132,7 +151,9 @@ def _allocate(
         return out
     # proportional
     unit = ip[IP_UNIT]
+    inv_unit = 1.0 / unit
     cycle = ip[IP_CYCLE]
+    inv_cycle = 1.0 / cycle
     min_grant = ip[IP_MIN_GRANT]
     dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
     useful = ip[IP_MIN_USEFUL]
@@ -145,7 +166,7 @@ def _allocate(
         d = demand[j]
         if d <= 0:
             continue  # out[j] stays 0; skips the divisions for idle T-CONTs
-        allow = credit_mb[j] // 8000
+        allow = _fdiv(credit_mb[j], 8000, 1.0 / 8000)
         if d < min_grant:
             d = min_grant
         if d > allow:
@@ -154,8 +175,8 @@ def _allocate(
             d = useful if allow >= useful else 0
         if d <= 0:
             continue
-        per = _ceil_div(d, cycle)
-        per = _ceil_div(per + dbru, unit) * unit - dbru
+        per = _cdiv(d, cycle, inv_cycle)
+        per = _cdiv(per + dbru, unit, inv_unit) * unit - dbru
         out[j] = per
     # Mirror of DbaContext.limit_allocations.
     n_want = 0
@@ -189,9 +210,10 @@ def _allocate(
         allocated[j] = poll[j] or out[j] > 0
     capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
     if total > capacity:
+        inv_total = 1.0 / total
         for j in range(n):
-            scaled = (out[j] * capacity) // total
-            scaled = ((scaled + dbru) // unit) * unit - dbru
+            scaled = _fdiv(out[j] * capacity, total, inv_total)
+            scaled = _fdiv(scaled + dbru, unit, inv_unit) * unit - dbru
             out[j] = scaled if scaled >= useful else 0
     for j in range(n):
         credit_mb[j] -= out[j] * cycle * 8000
@@ -385,6 +407,13 @@ def run_frames(
     hist = ip[IP_HISTORY]
     uses_reports = ip[IP_USES_REPORTS] == 1
     us_fn, us_fk = ip[IP_US_FEC_N], ip[IP_US_FEC_K]
+    inv_unit = 1.0 / unit
+    inv_bpf = 1.0 / bpf
+    inv_fk = 1.0 / us_fk if us_fk > 0 else 0.0
+    inv_ru = 1.0 / ip[IP_REPORT_UNIT]
+    # The pending-DBRu ring and the grant history have power-of-two sizes: masks, not modulo.
+    pend_mask = pend.shape[0] - 1
+    hist_mask = hist - 1
     g_room = np.zeros(n_t, dtype=np.int64)
     g_cut = np.zeros(n_t, dtype=np.int64)
     g_base = np.zeros(n_t, dtype=np.int64)
@@ -409,9 +438,8 @@ def run_frames(
         visible = now - ip[IP_LATENCY_PS]
         head = pend_head_tail[0]
         tail = pend_head_tail[1]
-        cap = pend.shape[0]
-        while head < tail and pend[head % cap, 2] <= visible:
-            e = head % cap
+        while head < tail and pend[head & pend_mask, 2] <= visible:
+            e = head & pend_mask
             j = pend[e, 0]
             olt[j, O_REPORT] = pend[e, 1]
             olt[j, O_REPORT_ARRIVAL] = pend[e, 2]
@@ -430,20 +458,19 @@ def run_frames(
                 if poll[j]:
                     n_due += 1
             if n_due > ip[IP_POLL_BUDGET]:
-                # Mirror of OltUpstream: the longest-unpolled first, ties by index.
-                due = np.empty(n_due, dtype=np.int64)
-                last = np.empty(n_due, dtype=np.int64)
+                # Mirror of OltUpstream: the longest-unpolled first, ties by index.  The
+                # keys (last DBRu frame, index) are unique, so the budget-th smallest key
+                # (a linear-time selection, not a sort) splits exactly the same set.
+                keys = np.empty(n_due, dtype=np.int64)
                 c = 0
                 for j in range(n_t):
                     if poll[j]:
-                        due[c] = j
-                        last[c] = olt[j, O_LAST_DBRU]
+                        keys[c] = olt[j, O_LAST_DBRU] * n_t + j
                         c += 1
-                order_due = np.argsort(last, kind="mergesort")
+                kth = np.partition(keys, ip[IP_POLL_BUDGET] - 1)[ip[IP_POLL_BUDGET] - 1]
                 for j in range(n_t):
-                    poll[j] = False
-                for r in range(ip[IP_POLL_BUDGET]):
-                    poll[due[order_due[r]]] = True
+                    if poll[j]:
+                        poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
         if cycle_starts:
             demand = np.zeros(n_t, dtype=np.int64)
             for j in range(n_t):
@@ -452,7 +479,7 @@ def run_frames(
                     oldest = k - hist + 1
                     if rf < oldest:
                         rf = oldest
-                    since = olt[j, O_CUM_TOTAL] - cum_granted[rf % hist, j]
+                    since = olt[j, O_CUM_TOTAL] - cum_granted[rf & hist_mask, j]
                     dem = olt[j, O_REPORT] - since
                     demand[j] = dem if dem > 0 else 0
             grants = _allocate(
@@ -486,8 +513,9 @@ def run_frames(
             data = 0
             while i < n_alloc and onu_of[g_q[i]] == onu:
                 dbru_b = ip[IP_DBRU] if g_dbru[i] else 0
-                a = _ceil_div(g_room[i] + dbru_b, unit) * unit
-                if a // unit > ip[IP_MAX_GRANT_UNITS]:
+                a_units = _cdiv(g_room[i] + dbru_b, unit, inv_unit)
+                a = a_units * unit
+                if a_units > ip[IP_MAX_GRANT_UNITS]:
                     err[0], err[1], err[2], err[3] = ERR_GRANT_UNITS, k, g_q[i], a // unit
                     return k
                 g_data[i] = ip[IP_US_HDR] + data + dbru_b
@@ -495,12 +523,12 @@ def run_frames(
                 data += a
                 i += 1
             protected = data + ip[IP_US_HDR] + ip[IP_US_TRL]
-            coded = _ceil_div(protected * us_fn, us_fk) if us_fk > 0 else protected
-            span = ip[IP_PSBU_SLOT] + _ceil_div(coded, unit) * unit
+            coded = _cdiv(protected * us_fn, us_fk, inv_fk) if us_fk > 0 else protected
+            span = ip[IP_PSBU_SLOT] + _cdiv(coded, unit, inv_unit) * unit
             burst_start = cursor
             line_start = burst_start + ip[IP_PSBU_SLOT]
             cursor += span
-            arrival = time_base + (burst_start * frame_ps) // bpf
+            arrival = time_base + _fdiv(burst_start * frame_ps, bpf, inv_bpf)
             cut = arrival - one_way_ps[onu]
             if cut > ip[IP_END_PS] - 1:
                 cut = ip[IP_END_PS] - 1
@@ -509,11 +537,16 @@ def run_frames(
                 g_cut[a_i] = cut
                 g_base[a_i] = time_base
                 dbru_end = g_data[a_i]
-                g_dbru_arr[a_i] = (
-                    time_base
-                    + ((line_start + line_offset(dbru_end, us_fn, us_fk)) * frame_ps) // bpf
+                g_dbru_arr[a_i] = time_base + _fdiv(
+                    (
+                        line_start
+                        + (_cdiv(dbru_end * us_fn, us_fk, inv_fk) if us_fk > 0 else dbru_end)
+                    )
+                    * frame_ps,
+                    bpf,
+                    inv_bpf,
                 )
-            if line_start // unit > ip[IP_MAX_START_UNITS]:
+            if _fdiv(line_start, unit, inv_unit) > ip[IP_MAX_START_UNITS]:
                 err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
                 return k
         if cursor > bpf:
@@ -532,7 +565,7 @@ def run_frames(
             if g_dbru[a_i]:
                 olt[j, O_LAST_DBRU] = k
         for j in range(n_t):
-            cum_granted[k % hist, j] = olt[j, O_CUM_TOTAL]
+            cum_granted[k & hist_mask, j] = olt[j, O_CUM_TOTAL]
         # --- upstream service ---
         if n_alloc > 0:
             n0 = n_uout[0]
@@ -571,9 +604,9 @@ def run_frames(
                     if uqs[j, UNBOUNDED] == 1 and uqs[j, BUFFER] > value:
                         value = uqs[j, BUFFER]
                     ru = ip[IP_REPORT_UNIT]
-                    e = tail % cap
+                    e = tail & pend_mask
                     pend[e, 0] = j
-                    pend[e, 1] = _ceil_div(value, ru) * ru
+                    pend[e, 1] = _cdiv(value, ru, inv_ru) * ru
                     pend[e, 2] = g_dbru_arr[a_i]
                     pend[e, 3] = k
                     pend[e, 4] = g_room[a_i] - g_used[a_i]
@@ -604,7 +637,7 @@ def run_frames(
                         before = 0
                     d = d_demand[q]
                     if sh_refill[o] > 0:
-                        allowed = sh_tokens[o] // 8 - before
+                        allowed = (sh_tokens[o] >> 3) - before  # floor(tokens / 8)
                         if allowed < 0:
                             allowed = 0
                         if allowed < d:
@@ -737,6 +770,9 @@ def run_compiled_loop(
     cum_granted = np.zeros((GRANT_HISTORY_FRAMES, n_t), dtype=np.int64)
     # Pending DBRus in flight: at most (Teqd + 2 frames) worth of frames × T-CONTs.
     pend_cap = (n_t + 1) * (spec.teqd_ps // frame_ps + spec.report_latency_frames + 4)
+    pend_cap = 1 << (pend_cap - 1).bit_length()  # a power of two: the kernel masks indices
+    if GRANT_HISTORY_FRAMES & (GRANT_HISTORY_FRAMES - 1):
+        raise AssertionError("the compiled loop needs a power-of-two grant history")
     pend = np.zeros((pend_cap, 6), dtype=np.int64)
     pend_ht = np.zeros(2, dtype=np.int64)
     cycle_grants = np.zeros((spec.cycle_frames, n_t), dtype=np.int64)
