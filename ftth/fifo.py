@@ -32,7 +32,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ftth.jit import kernel
+from ftth.jit import ACCELERATED, inline_kernel, kernel
 from ftth.phy import Profile
 
 I64 = npt.NDArray[np.int64]
@@ -78,7 +78,7 @@ def encap_vector(profile: Profile) -> I64:
     return np.array([header, align, min_payload, max_piece, mode], dtype=np.int64)
 
 
-@kernel
+@inline_kernel
 def piece_cost(piece: int, enc: I64) -> int:
     """Bytes one piece of ``piece`` payload bytes costs: header + padded payload."""
     # The alignment is a power of two (checked by encap_vector): a mask, not a division.
@@ -89,7 +89,7 @@ def piece_cost(piece: int, enc: I64) -> int:
     return enc[ENC_HEADER] + padded
 
 
-@kernel
+@inline_kernel
 def encap_cost(remaining: int, enc: I64) -> int:
     """Bytes needed to send ``remaining`` payload bytes (pieces of at most the max fragment)."""
     total = 0
@@ -100,7 +100,7 @@ def encap_cost(remaining: int, enc: I64) -> int:
     return total + piece_cost(remaining, enc)
 
 
-@kernel
+@inline_kernel
 def div_floor(x: int, b: int, inv_b: float) -> int:
     """``x // b`` for ``x >= 0`` and ``b > 0``, given ``inv_b = 1.0 / b``.
 
@@ -121,7 +121,7 @@ def div_floor(x: int, b: int, inv_b: float) -> int:
     return q
 
 
-@kernel
+@inline_kernel
 def admit(
     q: int, until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64
 ) -> None:
@@ -173,7 +173,7 @@ def admit_all(
         admit(q, until_ps, qs, arrival_ps, size_bytes, state, enc)
 
 
-@kernel
+@inline_kernel
 def line_offset(data_offset: int, fec_n: int, fec_k: int) -> int:
     """Line bytes spanned by ``data_offset`` FEC-protected data bytes (ceil(d·n/k))."""
     if fec_k == 0:
@@ -235,7 +235,9 @@ def serve_grants(
     for g in range(g_queue.shape[0]):
         q = g_queue[g]
         cutoff = g_cutoff_ps[g]
-        admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
+        a0 = qs[q, ADMIT]
+        if a0 < qs[q, HI] and arrival_ps[a0] <= cutoff:  # the test first: calls are not free
+            admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
         room = g_room[g]
         used = 0
         # On a continuous stream (MODE_OVERRUN) shares are laid back to back as actually used:
@@ -327,6 +329,63 @@ def serve_grants(
     return n_out
 
 
+@kernel
+def compact_append(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    new_arrival_ps: I64,
+    new_size_bytes: I64,
+    new_len: I64,
+    out_arrival_ps: I64,
+    out_size_bytes: I64,
+    out_state: I8,
+) -> int:
+    """Lay out every queue's waiting packets, then its new ones, into the ``out_*`` arrays;
+    update the queues' CSR bounds in ``qs``; return the number of packets laid out.
+
+    The compiled twin of :meth:`QueueStore.append`'s numpy code (same arrays, one pass).
+    """
+    o = 0
+    n_base = 0
+    for q in range(qs.shape[0]):
+        lo = o
+        n_queued = 0
+        for i in range(qs[q, HEAD], qs[q, HI]):
+            st = state[i]
+            if st <= QUEUED:  # PENDING (0) or QUEUED (1)
+                out_arrival_ps[o] = arrival_ps[i]
+                out_size_bytes[o] = size_bytes[i]
+                out_state[o] = st
+                if st == QUEUED:
+                    n_queued += 1
+                o += 1
+        for i in range(n_base, n_base + new_len[q]):
+            out_arrival_ps[o] = new_arrival_ps[i]
+            out_size_bytes[o] = new_size_bytes[i]
+            out_state[o] = PENDING
+            o += 1
+        n_base += new_len[q]
+        qs[q, LO] = lo
+        qs[q, HEAD] = lo
+        qs[q, ADMIT] = lo + n_queued
+        qs[q, HI] = o
+    return o
+
+
+def flatten_batches(batches: Sequence[tuple[I64, I64]]) -> tuple[I64, I64, I64]:
+    """Per-queue ``(arrival_ps, size_bytes)`` batches as ``(arrivals, sizes, lengths)``,
+    queue after queue."""
+    new_len = np.array([len(b[0]) for b in batches], dtype=np.int64)
+    if not len(batches):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), new_len
+    arrival = np.concatenate([b[0] for b in batches]).astype(np.int64, copy=False)
+    size = np.concatenate([b[1] for b in batches]).astype(np.int64, copy=False)
+    return arrival, size, new_len
+
+
 class QueueStore:
     """Every FIFO queue of one direction, in flat arrays refilled window by window.
 
@@ -357,37 +416,50 @@ class QueueStore:
         self.state: I8 = np.zeros(0, dtype=np.int8)
 
     def append(self, batches: Sequence[tuple[I64, I64]]) -> None:
-        """Append each queue's newly generated packets, keeping what is still waiting.
+        """Append each queue's newly generated packets (``batches[q]``), keeping what is
+        still waiting.  See :meth:`append_flat`."""
+        self.append_flat(*flatten_batches(batches))
+
+    def append_flat(self, new_arrival_ps: I64, new_size_bytes: I64, new_len: I64) -> None:
+        """Append new packets given queue after queue (``new_len[q]`` of them for queue
+        ``q``), keeping what is still waiting.
 
         Packets already departed or dropped are discarded so memory stays proportional to
-        one window plus what is queued.  Vectorised over queues: one stable sort by queue
+        one window plus what is queued.  With numba one compiled pass
+        (:func:`compact_append`); otherwise vectorised over queues: one stable sort by queue
         puts each queue's surviving packets, then its new ones, into its CSR segment.
         """
         qs = self.qs
         n = self.n_queues
+        if ACCELERATED and n:
+            cap = len(self.state) + len(new_arrival_ps)
+            out_arr = np.empty(cap, dtype=np.int64)
+            out_size = np.empty(cap, dtype=np.int64)
+            out_state = np.empty(cap, dtype=np.int8)
+            total = compact_append(
+                qs, self.arrival_ps, self.size_bytes, self.state, new_arrival_ps,
+                new_size_bytes, new_len, out_arr, out_size, out_state,
+            )  # fmt: skip
+            self.arrival_ps = out_arr[:total]
+            self.size_bytes = out_size[:total]
+            self.state = out_state[:total]
+            return
         lo, hi, head = qs[:, LO], qs[:, HI], qs[:, HEAD]
         old_queue = np.repeat(np.arange(n, dtype=np.int64), hi - lo)
         idx = np.arange(len(self.state), dtype=np.int64)
         alive = ((self.state == PENDING) | (self.state == QUEUED)) & (idx >= head[old_queue])
-        new_len = np.array([len(b[0]) for b in batches], dtype=np.int64)
         new_queue = np.repeat(np.arange(n, dtype=np.int64), new_len)
         queue = np.concatenate((old_queue[alive], new_queue))
         group = np.concatenate(
             (np.zeros(int(alive.sum()), dtype=np.int64), np.ones(len(new_queue), dtype=np.int64))
         )
         order = np.argsort(queue * 2 + group, kind="stable")
-        arrivals = [b[0] for b in batches]
-        sizes = [b[1] for b in batches]
-        new_arr = (
-            np.concatenate(arrivals).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
-        )
-        new_size = (
-            np.concatenate(sizes).astype(np.int64, copy=False) if n else np.zeros(0, np.int64)
-        )
         old_state = self.state[alive]
-        self.arrival_ps = np.concatenate((self.arrival_ps[alive], new_arr))[order]
-        self.size_bytes = np.concatenate((self.size_bytes[alive], new_size))[order]
-        self.state = np.concatenate((old_state, np.zeros(len(new_arr), dtype=np.int8)))[order]
+        self.arrival_ps = np.concatenate((self.arrival_ps[alive], new_arrival_ps))[order]
+        self.size_bytes = np.concatenate((self.size_bytes[alive], new_size_bytes))[order]
+        self.state = np.concatenate((old_state, np.zeros(len(new_arrival_ps), dtype=np.int8)))[
+            order
+        ]
         counts = np.bincount(queue, minlength=n).astype(np.int64)
         n_queued = np.bincount(old_queue[alive][old_state == QUEUED], minlength=n).astype(np.int64)
         new_lo = np.cumsum(counts) - counts

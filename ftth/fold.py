@@ -15,7 +15,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from ftth.jit import kernel
+from ftth.jit import inline_kernel, kernel
 
 I64 = npt.NDArray[np.int64]
 
@@ -27,7 +27,7 @@ W_BYTES, W_PACKETS, W_N = range(3)
 _SUB_BUCKET_BITS = 7
 
 
-@kernel
+@inline_kernel
 def bucket_of(value: int) -> int:
     """Log-linear bucket of a non-negative delay (as :func:`ftth.metrics._bucket_index`)."""
     if value < 256:
@@ -76,3 +76,19 @@ def fold_departures(
             win[q, W_BYTES] += size_bytes[i]
             win[q, W_PACKETS] += 1
     return -1
+
+
+@kernel
+def offered_in_window(
+    arrival_ps: I64, size_bytes: I64, lengths: I64, warmup_ps: int, end_ps: int, out_bytes: I64
+) -> None:
+    """Add to ``out_bytes[q]`` the bytes of queue ``q``'s packets arriving in
+    ``[warmup_ps, end_ps)`` (packets given queue after queue, ``lengths[q]`` each)."""
+    i = 0
+    for q in range(lengths.shape[0]):
+        total = 0
+        for _ in range(lengths[q]):
+            if warmup_ps <= arrival_ps[i] < end_ps:
+                total += size_bytes[i]
+            i += 1
+        out_bytes[q] += total

@@ -42,7 +42,7 @@ def _cache_dir() -> str | None:
     return str(path) if os.access(path, os.W_OK) else None
 
 
-def _numba_njit() -> Callable[[F], F] | None:
+def _numba_njit(**options: Any) -> Callable[[F], F] | None:
     if os.environ.get("FTTH_NO_NUMBA", "") not in ("", "0"):
         return None
     try:
@@ -52,12 +52,16 @@ def _numba_njit() -> Callable[[F], F] | None:
     cache_dir = _cache_dir()
     if cache_dir is None:
         # No safe place for a cache: compile on every run rather than risk stale kernels.
-        return cast("Callable[[F], F]", numba.njit(cache=False, nogil=True))
+        return cast("Callable[[F], F]", numba.njit(cache=False, nogil=True, **options))
     setattr(numba.config, "CACHE_DIR", cache_dir)  # noqa: B010 (no stub for config)
-    return cast("Callable[[F], F]", numba.njit(cache=True, nogil=True))
+    return cast("Callable[[F], F]", numba.njit(cache=True, nogil=True, **options))
 
 
 _NJIT = _numba_njit()
+#: Small helpers are inlined into their callers at numba's IR level: a call between
+#: compiled functions passes every array as half a dozen machine words and is not inlined
+#: by LLVM, which measured as half the cost of serving a grant.
+_NJIT_INLINE = _numba_njit(inline="always") if _NJIT is not None else None
 #: True when kernels are compiled by numba.
 ACCELERATED: bool = _NJIT is not None
 
@@ -67,6 +71,13 @@ def kernel(func: F) -> F:
     if _NJIT is None:
         return func
     return _NJIT(func)
+
+
+def inline_kernel(func: F) -> F:
+    """:func:`kernel` for a small helper that is inlined where it is called."""
+    if _NJIT_INLINE is None:
+        return func
+    return _NJIT_INLINE(func)
 
 
 def backend_name() -> str:

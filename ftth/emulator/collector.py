@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.errors import InvariantError
-from ftth.fold import W_BYTES, W_N, W_PACKETS, fold_departures
+from ftth.fold import W_BYTES, W_N, W_PACKETS, fold_departures, offered_in_window
 from ftth.jit import ACCELERATED
 from ftth.metrics import HistogramBank, PacketTrace
 
@@ -139,18 +139,22 @@ class DirectionStats:
         sel = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps)
         self.window_offered_bytes[queue_index] += int(size_bytes[sel].sum())
 
-    def offered_batches(self, batches: list[tuple[I64, I64]]) -> None:
-        """:meth:`offered` for every queue's batch at once."""
-        lens = np.array([len(b[0]) for b in batches], dtype=np.int64)
-        if not lens.sum():
+    def offered_flat(self, arrival_ps: I64, size_bytes: I64, lengths: I64) -> None:
+        """:meth:`offered` for every queue at once (packets given queue after queue,
+        ``lengths[q]`` of them for queue ``q``)."""
+        if ACCELERATED:
+            offered_in_window(
+                arrival_ps, size_bytes, lengths, self.warmup_ps, self.end_ps,
+                self.window_offered_bytes,
+            )  # fmt: skip
             return
-        queue = np.repeat(np.arange(len(batches), dtype=np.int64), lens)
-        arr = np.concatenate([b[0] for b in batches])
-        size = np.concatenate([b[1] for b in batches])
-        sel = (arr >= self.warmup_ps) & (arr < self.end_ps)
+        if not len(arrival_ps):
+            return
+        queue = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        sel = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps)
         # float64 weights are exact: a window's bytes per queue stay far below 2**53.
         self.window_offered_bytes += np.bincount(
-            queue[sel], weights=size[sel], minlength=self.n_queues
+            queue[sel], weights=size_bytes[sel], minlength=self.n_queues
         ).astype(np.int64)
 
     def grants(self, queue: I64, granted_bytes: I64, used_bytes: I64) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, div_floor, serve_grants
-from ftth.jit import kernel
+from ftth.jit import inline_kernel, kernel
 
 I64 = npt.NDArray[np.int64]
 
@@ -80,7 +80,7 @@ DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
 
 
-@kernel
+@inline_kernel
 def _ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
@@ -88,7 +88,7 @@ def _ceil_div(a: int, b: int) -> int:
 # Integer divisions by run constants (grant unit, frame bytes, FEC k, ...) cost dozens of
 # cycles each and the frame loop does several per allocation; these take the constant's
 # reciprocal and return the exact integer result (see ftth.fifo.div_floor).
-@kernel
+@inline_kernel
 def _fdiv(x: int, b: int, inv_b: float) -> int:
     """``x // b`` (floor, any sign of ``x``; ``b > 0``)."""
     if x >= 0:
@@ -96,7 +96,7 @@ def _fdiv(x: int, b: int, inv_b: float) -> int:
     return x // b
 
 
-@kernel
+@inline_kernel
 def _cdiv(x: int, b: int, inv_b: float) -> int:
     """``ceil(x / b)`` (any sign of ``x``; ``b > 0``)."""
     if x >= 0:
@@ -104,7 +104,7 @@ def _cdiv(x: int, b: int, inv_b: float) -> int:
     return -div_floor(-x, b, inv_b)
 
 
-@kernel
+@inline_kernel
 def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int, ip: I64) -> int:
     """Mirror of :meth:`olt.dba.base.DbaContext.payload_capacity`."""
     n_allocs = 0
@@ -220,7 +220,7 @@ def _allocate(
     return out
 
 
-@kernel
+@inline_kernel
 def _drr_f(base: I64, demand: I64, k: int, quantum: int, out: I64) -> int:
     """``out = clip(base + k·Q, 0, demand)`` (0 for k < 0); returns its sum."""
     total = 0
@@ -807,6 +807,8 @@ def run_compiled_loop(
     every = max(1, n_frames // 200)
     uout = np.empty((4, 0), dtype=np.int64)
     dout = np.empty((4, 0), dtype=np.int64)
+    up_greedy = bool(np.any(up.store.qs[:, UNBOUNDED] == 1))
+    down_greedy = bool(np.any(down.store.qs[:, UNBOUNDED] == 1))
     k = 0
     while k < n_frames:
         up.ensure_generated(k * frame_ps + horizon_ps)
@@ -824,10 +826,14 @@ def run_compiled_loop(
             )
             k1 = max(k1, k + 1)
         frames = k1 - k
-        ucap = len(up.store.arrival_ps) + frames * (p.us_bytes_per_frame // min_up + n_t + 1)
-        dcap = len(down.store.arrival_ps) + frames * (
-            p.ds_bytes_per_frame // min_up + len(spec.downstream) + 1
-        )
+        # Every departure is a packet of the store or one a greedy queue makes at a grant
+        # (at most a frame's bytes of minimum frames per frame).
+        ucap = len(up.store.arrival_ps) + 1
+        if up_greedy:
+            ucap += frames * (p.us_bytes_per_frame // min_up + 1)
+        dcap = len(down.store.arrival_ps) + 1
+        if down_greedy:
+            dcap += frames * (p.ds_bytes_per_frame // min_up + 1)
         # np.empty: only the slots the kernel writes are ever touched (no page-fault storm).
         if uout.shape[1] < ucap:
             uout = np.empty((4, ucap), dtype=np.int64)

@@ -20,7 +20,7 @@ from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
 from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, serve_grants
+from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 
@@ -54,8 +54,9 @@ class _Direction:
             start = self.generated_until_ps
             stop = min(start + self.spec.window_ps, end)
             batches = [merged_batch(sources, start, stop) for sources in self.sources]
-            self.stats.offered_batches(batches)
-            self.store.append(batches)
+            flat = flatten_batches(batches)
+            self.stats.offered_flat(*flat)
+            self.store.append_flat(*flat)
             self.generated_until_ps = stop
 
     def serve(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftth.fifo import div_floor, encap_vector
+from ftth.fifo import ADMIT, HEAD, LO, div_floor, encap_vector
 from ftth.phy import PROFILES
 
 
@@ -28,3 +29,51 @@ def test_every_profile_alignment_is_a_power_of_two(name: str) -> None:
     enc = encap_vector(PROFILES[name])
     align = int(enc[1])
     assert align >= 1 and align & (align - 1) == 0
+
+
+def _random_store(seed: int) -> tuple[object, list[tuple[np.ndarray, np.ndarray]]]:
+    from ftth.fifo import QueueStore
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    store = QueueStore(PROFILES["xgs-pon"], [int(b) for b in rng.integers(0, 20_000, n)], [0] * n)
+
+    def batches() -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for _ in range(n):
+            m = int(rng.integers(0, 30))
+            out.append(
+                (
+                    np.sort(rng.integers(0, 10**6, m)).astype(np.int64),
+                    rng.integers(64, 1519, m).astype(np.int64),
+                )
+            )
+        return out
+
+    store.append(batches())
+    # Admit part of the arrivals (some dropped), serve a few grants, then append again.
+    store.admit_all(int(rng.integers(0, 10**6)))
+    for q in range(n):
+        store.qs[q, HEAD] = store.qs[q, LO] + int(
+            rng.integers(0, store.qs[q, ADMIT] - store.qs[q, LO] + 1)
+        )
+    return store, batches()
+
+
+@settings(deadline=None)  # the first example may compile the kernel
+@given(st.integers(0, 2**32 - 1))
+def test_compiled_append_equals_numpy_append(seed: int) -> None:
+    from ftth import fifo
+
+    results = []
+    for accelerated in (True, False):
+        store, new = _random_store(seed)
+        with pytest.MonkeyPatch.context() as monkey:
+            monkey.setattr(fifo, "ACCELERATED", accelerated)
+            store.append(new)
+        results.append(store)
+    a, b = results
+    assert np.array_equal(a.qs, b.qs)
+    assert np.array_equal(a.arrival_ps, b.arrival_ps)
+    assert np.array_equal(a.size_bytes, b.size_bytes)
+    assert np.array_equal(a.state, b.state)

@@ -71,3 +71,23 @@ def test_large_sums_settle_exactly() -> None:
         stats.fold_now(zeros, zeros, zeros + 64, delay)
     assert stats.delays.sum_ps(0) == 3 * n * 2**61
     assert stats.delays.row(0).sum_ps == 3 * n * 2**61
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_offered_kernel_equals_numpy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 50, 5).astype(np.int64)
+    arrival = rng.integers(0, 10**9, int(lengths.sum())).astype(np.int64)
+    size = rng.integers(64, 1519, int(lengths.sum())).astype(np.int64)
+    out = []
+    for accelerated in (True, False):
+        with pytest.MonkeyPatch.context() as monkey:
+            monkey.setattr(collector, "ACCELERATED", accelerated)
+            stats = DirectionStats(n_queues=5, warmup_ps=2 * 10**8, end_ps=8 * 10**8)
+            stats.offered_flat(arrival, size, lengths)
+            out.append(stats.window_offered_bytes.copy())
+    assert np.array_equal(out[0], out[1])
+    queue = np.repeat(np.arange(5), lengths)
+    inside = (arrival >= 2 * 10**8) & (arrival < 8 * 10**8)
+    assert out[0].tolist() == [int(size[inside & (queue == q)].sum()) for q in range(5)]
