@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, div_floor, serve_grants
+from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
 
 I64 = npt.NDArray[np.int64]
@@ -58,8 +59,13 @@ I64 = npt.NDArray[np.int64]
     IP_MIN_FRAME,
     IP_MIN_USEFUL,
     IP_DRR_QUANTUM,
+    IP_FOLD,
+    IP_US_WARMUP_PS,
+    IP_US_STATS_END_PS,
+    IP_DS_WARMUP_PS,
+    IP_DS_STATS_END_PS,
     IP_LEN,
-) = range(32)
+) = range(37)
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
@@ -78,6 +84,7 @@ DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
+ERR_NEGATIVE_DELAY = 5
 
 
 @inline_kernel
@@ -390,6 +397,13 @@ def run_frames(
     n_uout: I64,
     dout: I64,
     n_dout: I64,
+    # statistics folded in the loop when ip[IP_FOLD] == 1 (see ftth.fold)
+    u_counts: I64,
+    u_acc: I64,
+    u_win: I64,
+    d_counts: I64,
+    d_acc: I64,
+    d_win: I64,
     us_granted: I64,
     us_used: I64,
     ds_granted: I64,
@@ -592,7 +606,17 @@ def run_frames(
                 uout[3, n0:],
                 g_used,
             )
-            n_uout[0] = n0 + n_new
+            if ip[IP_FOLD] == 1:
+                # Folded at once: the buffer slots are reused by the next frame (cache-hot).
+                bad = fold_departures(
+                    uout[0, n0:], uout[1, n0:], uout[2, n0:], uout[3, n0:], n_new,
+                    ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS], u_counts, u_acc, u_win,
+                )  # fmt: skip
+                if bad >= 0:
+                    err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, 0
+                    return k
+            else:
+                n_uout[0] = n0 + n_new
             payload = 0
             for a_i in range(n_alloc):
                 j = g_q[a_i]
@@ -686,7 +710,16 @@ def run_frames(
                     dout[3, n0:],
                     g_used,
                 )
-                n_dout[0] = n0 + n_new
+                if ip[IP_FOLD] == 1:
+                    bad = fold_departures(
+                        dout[0, n0:], dout[1, n0:], dout[2, n0:], dout[3, n0:], n_new,
+                        ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS], d_counts, d_acc, d_win,
+                    )  # fmt: skip
+                    if bad >= 0:
+                        err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, 1
+                        return k
+                else:
+                    n_dout[0] = n0 + n_new
                 for s_i in range(n_s):
                     q = d_q[s_i]
                     ds_granted[q] += d_room[s_i]
@@ -716,7 +749,7 @@ def run_compiled_loop(
     one simpy timeout per window.
     """
     from ftth.emulator.common import drr_quantum_bytes, make_shaper
-    from ftth.errors import DbaError
+    from ftth.errors import DbaError, InvariantError
     from ftth.phy import ds_overhead_bytes, ds_payload_bytes, psbu_slot_bytes
     from olt.upstream import GRANT_HISTORY_FRAMES
 
@@ -756,6 +789,11 @@ def run_compiled_loop(
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
     ip[IP_MIN_USEFUL] = getattr(dba, "min_useful_bytes", 0)
     ip[IP_DRR_QUANTUM] = drr_quantum_bytes(p)
+    # Statistics folded inside the loop unless departures must be kept one by one.
+    fold = not (up.stats.keeps_packets or down.stats.keeps_packets)
+    ip[IP_FOLD] = 1 if fold else 0
+    ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS] = up.stats.warmup_ps, up.stats.end_ps
+    ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS] = down.stats.warmup_ps, down.stats.end_ps
     const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
     zeros = np.zeros(n_t, dtype=np.int64)
     rate_mb = np.asarray(getattr(dba, "rate_mb", zeros), dtype=np.int64)
@@ -890,6 +928,12 @@ def run_compiled_loop(
             n_uout,
             dout,
             n_dout,
+            up.stats.delays.counts,
+            up.stats.delays.acc,
+            up.stats.window_delivered,
+            down.stats.delays.counts,
+            down.stats.delays.acc,
+            down.stats.window_delivered,
             us_granted,
             us_used,
             ds_granted,
@@ -899,12 +943,17 @@ def run_compiled_loop(
             alloc_count,
             err,
         )
-        nu, nd = int(n_uout[0]), int(n_dout[0])
-        for stats, out, n_out in ((up.stats, uout, nu), (down.stats, dout, nd)):
-            if stats.keeps_packets:  # copies: the buffers are reused by the next window
+        if not fold:  # copies: the buffers are reused by the next window
+            for stats, out, n_out in ((up.stats, uout, n_uout[0]), (down.stats, dout, n_dout[0])):
                 stats.departures(*(out[i, :n_out].copy() for i in range(4)))
-            else:  # views, folded before the buffers are reused
-                stats.fold_now(*(out[i, :n_out] for i in range(4)))
+        up.stats.delays.settle()
+        down.stats.delays.settle()
+        if err[0] == ERR_NEGATIVE_DELAY:
+            direction = "downstream" if err[2] else "upstream"
+            raise InvariantError(
+                f"negative {direction} delay in frame {int(err[1])}: a packet departed before"
+                " it arrived"
+            )
         up.stats.granted_bytes += us_granted
         up.stats.used_bytes += us_used
         down.stats.granted_bytes += ds_granted
