@@ -19,6 +19,7 @@ import simpy
 from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
 from ftth.emulator.compiled import run_compiled_loop
+from ftth.emulator.prefetch import Prefetcher, prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
@@ -46,15 +47,40 @@ class _Direction:
         self.generated_until_ps = 0
         self.out = [np.zeros(max_out, dtype=np.int64) for _ in range(4)]
         self.used = np.zeros(max(1, len(queues)) * 2 + 16, dtype=np.int64)
+        self._produced_until_ps = 0
+        self._prefetcher: Prefetcher[tuple[int, tuple[I64, I64, I64]]] | None = None
+
+    @property
+    def n_windows(self) -> int:
+        """Traffic windows in the run."""
+        return -(-self.spec.duration_ps // self.spec.window_ps)
+
+    def _produce(self) -> tuple[int, tuple[I64, I64, I64]]:
+        """Generate the next window's packets (touches only the sources)."""
+        start = self._produced_until_ps
+        stop = min(start + self.spec.window_ps, self.spec.duration_ps)
+        batches = [merged_batch(sources, start, stop) for sources in self.sources]
+        self._produced_until_ps = stop
+        return stop, flatten_batches(batches)
+
+    def start_prefetch(self, name: str) -> None:
+        """Generate the windows on a worker thread from now on (see ftth.emulator.prefetch)."""
+        if self._prefetcher is None and self.queues:
+            self._prefetcher = Prefetcher(self._produce, self.n_windows, name)
+
+    def stop_prefetch(self) -> None:
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
 
     def ensure_generated(self, until_ps: int) -> None:
         """Make sure every arrival at or before ``until_ps`` (within the run) is in the store."""
         end = self.spec.duration_ps
         while self.generated_until_ps <= min(until_ps, end - 1):
-            start = self.generated_until_ps
-            stop = min(start + self.spec.window_ps, end)
-            batches = [merged_batch(sources, start, stop) for sources in self.sources]
-            flat = flatten_batches(batches)
+            if self._prefetcher is not None:
+                stop, flat = self._prefetcher.get()
+            else:
+                stop, flat = self._produce()
             self.stats.offered_flat(*flat)
             self.store.append_flat(*flat)
             self.generated_until_ps = stop
@@ -213,9 +239,17 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 spec, up, down, olt, n_frames, horizon_ps, used_line, used_payload, progress, env
             )
         )
+        # The compiled loop releases the GIL: traffic is generated meanwhile on other cores.
+        if prefetch_enabled():
+            up.start_prefetch("upstream-traffic")
+            down.start_prefetch("downstream-traffic")
     else:
         env.process(frame_clock(env))
-    env.run()
+    try:
+        env.run()
+    finally:
+        up.stop_prefetch()
+        down.stop_prefetch()
     # Close the books: every arrival of the run is offered (admitted or dropped).
     for d in (up, down):
         d.ensure_generated(spec.duration_ps)
