@@ -16,7 +16,7 @@ from ftth.emulator.collector import RawRun
 from ftth.emulator.fast import ProgressFn, run_fast
 from ftth.emulator.reference import run_reference
 from ftth.emulator.spec import EmulationSpec
-from ftth.memory import pin_mmap_threshold
+from ftth.memory import run_memory_policy
 
 ENGINES = ("fast", "reference")
 
@@ -25,8 +25,7 @@ def run_spec(
     spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
 ) -> RawRun:
     """Run a resolved spec with the named engine."""
-    pin_mmap_threshold()
-    with _no_cyclic_gc():
+    with run_memory_policy(), _no_cyclic_gc():
         return _run(spec, engine, progress)
 
 
