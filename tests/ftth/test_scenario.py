@@ -82,7 +82,7 @@ def test_defaults_are_filled_in() -> None:
         1,
     )
     assert sc.dba.params == {}
-    assert sc.traffic.window_ms == 10
+    assert sc.traffic.window_ms == 50
     assert sc.traffic.upstream_load is None and sc.traffic.downstream_load is None
     assert sc.households.per_onu == 1
     assert sc.households.tier is None and sc.households.tier_down_bps is None
