@@ -20,7 +20,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Modules holding kernels.  numba's on-disk cache is keyed on each function's own source
 #: file only, so a kernel calling a changed kernel in another file would run stale code; the
 #: cache directory is therefore keyed on a digest of all of them.
-_KERNEL_SOURCES = ("jit.py", "fifo.py", "fold.py", "emulator/compiled.py")
+_KERNEL_SOURCES = (
+    "jit.py",
+    "fifo.py",
+    "fold.py",
+    "emulator/compiled.py",
+    "../olt/downstream_kernel.py",
+)
 
 
 def _cache_dir() -> str | None:

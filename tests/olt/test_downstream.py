@@ -92,3 +92,37 @@ def test_empty_and_zero_room() -> None:
     assert len(order) == 0
     order, share = sched.share(np.array([5, 9]), 0)
     assert len(order) == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    queues=st.lists(st.tuples(st.integers(0, 20_000), st.integers(0, 2)), min_size=1, max_size=12),
+    rooms=st.lists(st.integers(0, 60_000), min_size=1, max_size=8),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_share_equals_numpy_share(
+    queues: list[tuple[int, int]], rooms: list[int], seed: int
+) -> None:
+    """The compiled twin (olt.downstream_kernel) and the numpy code give the same shares and
+    carry the same DRR state from frame to frame (demands change between frames)."""
+    import pytest
+
+    import olt.downstream as ds
+
+    prio = np.array([q[1] for q in queues], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    demands = [
+        np.array([q[0] for q in queues], dtype=np.int64) * rng.integers(0, 2, len(queues))
+        for _ in rooms
+    ]
+    results = []
+    for accelerated in (True, False):
+        sched = DrrScheduler(prio, Q)
+        frames = []
+        with pytest.MonkeyPatch.context() as monkey:
+            monkey.setattr(ds, "ACCELERATED", accelerated)
+            for demand, room in zip(demands, rooms, strict=True):
+                order, share = sched.share(demand, room)
+                frames.append((order.tolist(), share.tolist()))
+        results.append((frames, sched.deficit.tolist(), sched.pointer.tolist(), sched.cut.tolist()))
+    assert results[0] == results[1]
