@@ -70,6 +70,9 @@ I64 = npt.NDArray[np.int64]
 
 DBA_STATIC, DBA_PROPORTIONAL = 1, 2
 
+#: Poll selection counts due T-CONTs by age (frames since their last DBRu) up to this.
+AGE_BINS = 64
+
 # OLT state matrix ``olt[j, FIELD]`` per T-CONT.
 (
     O_REPORT,
@@ -352,19 +355,47 @@ def run_frames(
                 if poll[j]:
                     n_due += 1
             if n_due > ip[IP_POLL_BUDGET]:
-                # Mirror of OltUpstream: the longest-unpolled first, ties by index.  The
-                # keys (last DBRu frame, index) are unique, so the budget-th smallest key
-                # (a linear-time selection, not a sort) splits exactly the same set.
-                keys = np.empty(n_due, dtype=np.int64)
-                c = 0
+                # Mirror of OltUpstream: the longest-unpolled first, ties by index.
+                budget = ip[IP_POLL_BUDGET]
+                oldest = k
                 for j in range(n_t):
-                    if poll[j]:
-                        keys[c] = olt[j, O_LAST_DBRU] * n_t + j
-                        c += 1
-                kth = np.partition(keys, ip[IP_POLL_BUDGET] - 1)[ip[IP_POLL_BUDGET] - 1]
-                for j in range(n_t):
-                    if poll[j]:
-                        poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
+                    if poll[j] and olt[j, O_LAST_DBRU] < oldest:
+                        oldest = olt[j, O_LAST_DBRU]
+                if k - oldest < AGE_BINS:
+                    # Usual case, every due T-CONT polled within AGE_BINS frames: count them
+                    # by age, find the age at which the budget runs out, then take that
+                    # age's T-CONTs by index.  Linear, and the same set as a sort.
+                    by_age = np.zeros(AGE_BINS, dtype=np.int64)
+                    for j in range(n_t):
+                        if poll[j]:
+                            by_age[k - olt[j, O_LAST_DBRU]] += 1
+                    cut_age = AGE_BINS - 1
+                    older = 0
+                    while older + by_age[cut_age] < budget:
+                        older += by_age[cut_age]
+                        cut_age -= 1
+                    take = budget - older
+                    for j in range(n_t):
+                        if poll[j]:
+                            age = k - olt[j, O_LAST_DBRU]
+                            if age == cut_age:
+                                poll[j] = take > 0
+                                take -= 1
+                            else:
+                                poll[j] = age > cut_age
+                else:
+                    # The keys (last DBRu frame, index) are unique, so the budget-th smallest
+                    # (a linear-time selection) splits exactly the same set.
+                    keys = np.empty(n_due, dtype=np.int64)
+                    c = 0
+                    for j in range(n_t):
+                        if poll[j]:
+                            keys[c] = olt[j, O_LAST_DBRU] * n_t + j
+                            c += 1
+                    kth = np.partition(keys, budget - 1)[budget - 1]
+                    for j in range(n_t):
+                        if poll[j]:
+                            poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
         if cycle_starts:
             demand = np.zeros(n_t, dtype=np.int64)
             for j in range(n_t):
