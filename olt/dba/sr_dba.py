@@ -278,11 +278,14 @@ class SrDba(Dba):
         r3 = r2.copy()
         r3[demand_met] = self.ceil_rung(demand[demand_met])
         capped_target = r2 + share + self.surplus_carry
-        r3[capped] = np.maximum(r2, self.floor_rung(capped_target))[capped]
+        # The carry of an earlier capacity-limited cycle may reach two units: never beyond
+        # the cap's own rung (< R_M + one unit).
+        top = self.ceil_rung(self.cap)
+        r3[capped] = np.maximum(r2, np.minimum(self.floor_rung(capped_target), top))[capped]
         if int((r3 - r2).sum()) > left:
             # Rounding up does not fit (the frame is exactly full): round everyone down.
             decided = demand_met | capped
-            r3[decided] = np.maximum(r2, self.floor_rung(r2 + share))[decided]
+            r3[decided] = np.maximum(r2, np.minimum(self.floor_rung(r2 + share), top))[decided]
             capped_target = r2 + share
         carry = np.where(capped, np.clip(capped_target - r3, 0.0, unit), 0.0)
         if np.any(short):
