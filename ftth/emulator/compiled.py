@@ -231,6 +231,28 @@ def _allocate(
     return out
 
 
+@inline_kernel
+def _keep_or_fold(
+    out: I64, n_out: I64, n0: int, n_new: int, fold: int, warmup_ps: int, end_ps: int,
+    counts: I64, acc: I64, win: I64, err: I64, k: int, direction: int,
+) -> bool:  # fmt: skip
+    """After a service wrote ``n_new`` departures at ``out[:, n0:]``: keep them (advance
+    ``n_out``) or, when ``fold``, fold them into the statistics at once, so the slots are
+    reused by the next frame while still in cache.  False (and ``err`` set) on a negative
+    delay."""
+    if fold != 1:
+        n_out[0] = n0 + n_new
+        return True
+    bad = fold_departures(
+        out[0, n0:], out[1, n0:], out[2, n0:], out[3, n0:], n_new, warmup_ps, end_ps,
+        counts, acc, win,
+    )  # fmt: skip
+    if bad >= 0:
+        err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, direction
+        return False
+    return True
+
+
 @kernel
 def run_frames(
     k0: int,
@@ -517,17 +539,11 @@ def run_frames(
                 uout[3, n0:],
                 g_used,
             )
-            if ip[IP_FOLD] == 1:
-                # Folded at once: the buffer slots are reused by the next frame (cache-hot).
-                bad = fold_departures(
-                    uout[0, n0:], uout[1, n0:], uout[2, n0:], uout[3, n0:], n_new,
-                    ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS], u_counts, u_acc, u_win,
-                )  # fmt: skip
-                if bad >= 0:
-                    err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, 0
-                    return k
-            else:
-                n_uout[0] = n0 + n_new
+            if not _keep_or_fold(
+                uout, n_uout, n0, n_new, ip[IP_FOLD], ip[IP_US_WARMUP_PS],
+                ip[IP_US_STATS_END_PS], u_counts, u_acc, u_win, err, k, 0,
+            ):  # fmt: skip
+                return k
             payload = 0
             for a_i in range(n_alloc):
                 j = g_q[a_i]
@@ -621,16 +637,11 @@ def run_frames(
                     dout[3, n0:],
                     g_used,
                 )
-                if ip[IP_FOLD] == 1:
-                    bad = fold_departures(
-                        dout[0, n0:], dout[1, n0:], dout[2, n0:], dout[3, n0:], n_new,
-                        ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS], d_counts, d_acc, d_win,
-                    )  # fmt: skip
-                    if bad >= 0:
-                        err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, 1
-                        return k
-                else:
-                    n_dout[0] = n0 + n_new
+                if not _keep_or_fold(
+                    dout, n_dout, n0, n_new, ip[IP_FOLD], ip[IP_DS_WARMUP_PS],
+                    ip[IP_DS_STATS_END_PS], d_counts, d_acc, d_win, err, k, 1,
+                ):  # fmt: skip
+                    return k
                 for s_i in range(n_s):
                     q = d_q[s_i]
                     ds_granted[q] += d_room[s_i]
