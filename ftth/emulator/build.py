@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -88,16 +89,46 @@ class _SourcePlan:
         return lambda: self.build(params)
 
 
+@dataclass(frozen=True)
+class _SourceFacts:
+    """What building a source tells about it (nothing here depends on its random stream)."""
+
+    mean_rate_bps: float
+    unbounded_size_bytes: int  # 0 unless an unbounded (greedy) source
+
+
+def _facts(
+    plan: _SourcePlan, params: Mapping[str, Any], memo: dict[str, _SourceFacts]
+) -> _SourceFacts:
+    """Build ``plan``'s source once per distinct (model, place, parameters) to validate it
+    and read its mean rate: every ONU's copy of a class has the same parameters, and
+    building hundreds of sources (household: five spawned generators each) cost more than a
+    short run itself."""
+    key = json.dumps(
+        [plan.model, plan.where, plan.line_rate_bps, params], sort_keys=True, default=str
+    )
+    facts = memo.get(key)
+    if facts is None:
+        source = plan.build(params)
+        facts = _SourceFacts(
+            float(source.mean_rate_bps),
+            int(source.size_bytes) if getattr(source, "is_unbounded", False) else 0,
+        )
+        memo[key] = facts
+    return facts
+
+
 def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, where: str) -> float:
     """Give every queue its source factory, rescaled to ``load`` × capacity if asked.
 
     Returns the total mean offered rate of the direction's finite sources (bit/s).
     """
     factor = 1.0
+    memo: dict[str, _SourceFacts] = {}
     # Greedy sources (saturation, speed-test probes) are never rescaled.
     scalable = [plan for plan in plans if plan.model != "greedy"]
     means = (
-        {id(plan): plan.build(plan.params).mean_rate_bps for plan in scalable}
+        {id(plan): _facts(plan, plan.params, memo).mean_rate_bps for plan in scalable}
         if load is not None
         else {}
     )
@@ -113,12 +144,12 @@ def _attach(plans: list[_SourcePlan], load: float | None, capacity_bps: float, w
         params = plan.params
         if factor != 1.0 and id(plan) in means:
             params = _scaled(plan.params, plan.model, factor, means[id(plan)])
-        source = plan.build(params)
-        if getattr(source, "is_unbounded", False):
-            plan.queue.greedy_size_bytes = int(source.size_bytes)
+        facts = _facts(plan, params, memo)
+        if facts.unbounded_size_bytes:
+            plan.queue.greedy_size_bytes = facts.unbounded_size_bytes
         else:
             plan.queue.sources.append(plan.factory(params))
-            offered += source.mean_rate_bps
+            offered += facts.mean_rate_bps
     return offered
 
 
