@@ -71,8 +71,11 @@ def periodic_times(
     """``origin + floor(phase + index·period)``: periodic times computed from the index
     (never accumulated), saturating at :data:`FAR_PS`."""
     offset_ps = np.floor(phase_ps + np.asarray(index, dtype=np.float64) * period_ps)
-    offset_ps = np.clip(offset_ps, -FAR_PS, FAR_PS).astype(np.int64)
-    return np.clip(origin_ps + offset_ps, -FAR_PS, FAR_PS)
+    # np.maximum / np.minimum rather than np.clip: the same values, without np.clip's
+    # per-call overhead (it dominated the household model's generation).
+    far = float(FAR_PS)
+    offset_ps = np.minimum(np.maximum(offset_ps, -far), far).astype(np.int64)
+    return np.minimum(np.maximum(origin_ps + offset_ps, -FAR_PS), FAR_PS)
 
 
 def empty_batch() -> tuple[TimeArray, SizeArray]:
