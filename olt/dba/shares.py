@@ -174,6 +174,9 @@ def water_fill(request: Any, weight: Any, capacity: float) -> F64:
     # Capacity used if the level were lv[i]: items before i in full, items from i at lv[i]·w.
     used_at = cum_r - rs + lv * suffix_w
     k = int(np.searchsorted(used_at, capacity, side="right"))  # items 0..k-1 served in full
+    # Σ r > capacity, so at least the last item is not served in full; rounding (levels that
+    # underflow to 0 with subnormal requests) can still put every used_at below capacity.
+    k = min(k, len(r) - 1)
     full = float(cum_r[k - 1]) if k > 0 else 0.0
     lam = (capacity - full) / float(suffix_w[k])
     out[active] = np.minimum(r, lam * ww)
