@@ -296,3 +296,11 @@ def test_engine_half_load() -> None:
 
 def test_fast_and_reference_identical() -> None:
     assert_same_departures(*engine_pair("max-min"))
+
+
+def test_water_fill_subnormal_requests() -> None:
+    """Hypothesis found it: levels of subnormal requests underflow to 0, which once indexed
+    past the end; the shares still respect the requests and the capacity."""
+    x = water_fill(np.array([5e-324, 5e-324]), np.array([2.0, 2.0]), 5e-324)
+    assert np.all(x >= 0) and np.all(x <= 5e-324)
+    assert float(x.sum()) <= 1e-323
