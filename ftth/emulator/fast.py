@@ -247,15 +247,17 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         env.process(frame_clock(env))
     try:
         env.run()
+        # Close the books: every arrival of the run is offered (admitted or dropped).  Still
+        # inside the try: windows a worker has produced but the loop not yet taken are taken
+        # here, from the worker, not generated a second time.
+        for d in (up, down):
+            d.ensure_generated(spec.duration_ps)
+            d.store.admit_all(spec.duration_ps - 1)
+            d.stats.counters = _counters(d.store)
+            d.stats.flush()
     finally:
         up.stop_prefetch()
         down.stop_prefetch()
-    # Close the books: every arrival of the run is offered (admitted or dropped).
-    for d in (up, down):
-        d.ensure_generated(spec.duration_ps)
-        d.store.admit_all(spec.duration_ps - 1)
-        d.stats.counters = _counters(d.store)
-        d.stats.flush()
     if up_stats.trace is not None:
         up_stats.trace.close()
     if progress is not None:
