@@ -205,17 +205,24 @@ def _allocate(
         for j in range(n):
             if out[j] > 0 and not poll[j]:
                 n_c += 1
-        cand = np.empty(n_c, dtype=np.int64)
-        neg = np.empty(n_c, dtype=np.int64)
+        # Keep the ``room`` largest grants, ties to the lower index (the mirror's stable
+        # sort): the keys (-grant, index) are unique, so the room-th smallest key found by a
+        # linear-time selection splits exactly the same set.
+        keys = np.empty(n_c, dtype=np.int64)
         c = 0
         for j in range(n):
             if out[j] > 0 and not poll[j]:
-                cand[c] = j
-                neg[c] = -out[j]
+                keys[c] = -out[j] * n + j
                 c += 1
-        order = np.argsort(neg, kind="mergesort")
-        for r in range(room, n_c):
-            out[cand[order[r]]] = 0
+        if room == 0:
+            for j in range(n):
+                if not poll[j]:
+                    out[j] = 0
+        else:
+            kth = np.partition(keys, room - 1)[room - 1]
+            for j in range(n):
+                if out[j] > 0 and not poll[j] and -out[j] * n + j > kth:
+                    out[j] = 0
     for j in range(n):
         total += out[j]
         allocated[j] = poll[j] or out[j] > 0
