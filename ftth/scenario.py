@@ -29,7 +29,7 @@ import math
 import re
 import tomllib
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import import_module, resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -90,6 +90,15 @@ Engine = Literal["fast", "reference"]
 _ONUS_TABLE_TAG = "onus-table"
 _ONUS_ARRAY_TAG = "onus-array"
 _UNION_TAGS = {_ONUS_TABLE_TAG, _ONUS_ARRAY_TAG}
+
+
+def _section(model: Callable[[], Any], table: str) -> Any:
+    """A sub-table whose keys all have defaults: ``[table]`` may be left out entirely."""
+    return Field(
+        default_factory=model,
+        description=f"See [{table}].",
+        json_schema_extra=_extra(default_doc="{}"),
+    )
 
 
 def _extra(*, allowed: str | None = None, default_doc: str | None = None) -> dict[str, Any]:
@@ -626,11 +635,7 @@ class Scenario(_Model):
     engine: Engine = Field(
         default="fast", description="Simulation engine; reference is the per-packet oracle."
     )
-    fec: Fec = Field(
-        default_factory=lambda: Fec(),
-        description="See [fec].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
+    fec: Fec = _section(Fec, "fec")
     tree: Tree = Field(..., description="See [tree].")
     onus: OnusField = Field(..., description="See [onus] / [[onus]].")
     tconts: list[TCont] | None = Field(
@@ -647,36 +652,16 @@ class Scenario(_Model):
         description="Downstream classes of every ONU.",
         json_schema_extra=_extra(default_doc='one class "internet", no traffic'),
     )
-    traffic: TrafficSettings = Field(
-        default_factory=lambda: TrafficSettings(),
-        description="See [traffic].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
-    households: Households = Field(
-        default_factory=lambda: Households(),
-        description="See [households].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
-    dba: DbaSettings = Field(
-        default_factory=lambda: DbaSettings(),
-        description="See [dba].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
-    olt: OltSettings = Field(
-        default_factory=lambda: OltSettings(),
-        description="See [olt].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
+    traffic: TrafficSettings = _section(TrafficSettings, "traffic")
+    households: Households = _section(Households, "households")
+    dba: DbaSettings = _section(DbaSettings, "dba")
+    olt: OltSettings = _section(OltSettings, "olt")
     faults: list[Fault] = Field(
         default_factory=list,
         description="See [[faults]].",
         json_schema_extra=_extra(default_doc="[] (none)"),
     )
-    output: Output = Field(
-        default_factory=lambda: Output(),
-        description="See [output].",
-        json_schema_extra=_extra(default_doc="{}"),
-    )
+    output: Output = _section(Output, "output")
 
     _source: str = PrivateAttr("<dict>")
 
