@@ -51,10 +51,10 @@ from olt.dba.registry import register
 from olt.dba.shares import (
     ParamSpec,
     RateLimiter,
-    admit_allocations,
     ceiling_bytes_per_frame,
     demand_units,
     fill_by_priority,
+    grant_fixed_first,
     integer_fill,
     read_params,
 )
@@ -88,13 +88,11 @@ class EbuDba(Dba):
         ctx = self.ctx
         unit = ctx.grant_unit_bytes
         cap = self.ceiling.allowance()
-        fixed = self.fixed.allowance()
         want = np.minimum(demand_units(ctx, reports), cap)
-        fixed, want, capacity = admit_allocations(ctx, fixed, want, reports.poll_mask)
-        # Fixed R_F, whatever the demand.
-        grant = integer_fill(fixed, self.guarantee_weight, capacity)
-        self.fixed.charge(grant)
-        left = capacity - int(grant.sum())
+        # 1. fixed R_F, whatever the demand.
+        grant, want, left = grant_fixed_first(
+            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
+        )
         # Rule 1: own assured share, up to VB + overdraft (VB may go negative).
         self.vb_bytes = np.minimum(self.vb_bytes + self.ab_bytes, self.ab_bytes)
         limit_bytes = self.vb_bytes + self.overdraft_cycles * self.ab_bytes

@@ -60,11 +60,11 @@ from olt.dba.registry import register
 from olt.dba.shares import (
     ParamSpec,
     RateLimiter,
-    admit_allocations,
     ceil_div,
     ceiling_bytes_per_frame,
     demand_units,
     fill_by_priority,
+    grant_fixed_first,
     integer_fill,
     read_params,
 )
@@ -91,13 +91,11 @@ class MaxMinDba(Dba):
         ctx = self.ctx
         unit = ctx.grant_unit_bytes
         cap = self.ceiling.allowance()
-        fixed = self.fixed.allowance()
         want = np.minimum(demand_units(ctx, reports), cap)
-        fixed, want, capacity = admit_allocations(ctx, fixed, want, reports.poll_mask)
-        # 1. fixed, whatever the demand (water-filled only if admission control was broken).
-        grant = integer_fill(fixed, self.guarantee_weight, capacity)
-        self.fixed.charge(grant)
-        left = capacity - int(grant.sum())
+        # 1. fixed R_F, whatever the demand.
+        grant, want, left = grant_fixed_first(
+            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
+        )
         rest = np.maximum(want - grant, 0)
         # 2. assured up to the demand, within R_M.
         assured = np.minimum(np.minimum(rest, self.assured_units), np.maximum(cap - grant, 0))

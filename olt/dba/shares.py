@@ -254,3 +254,17 @@ class RateLimiter:
 
 
 # --------------------------------------------------------------------------- the DBA
+
+
+def grant_fixed_first(
+    ctx: DbaContext, fixed: RateLimiter, want: I64, weight: F64, poll: B
+) -> tuple[I64, I64, int]:
+    """Step 1 of the guarantee-first DBAs (``ebu``, ``max-min``, ``tm-dba``): trim the
+    allocations to the frame's structures (:func:`admit_allocations`), grant R_F whatever the
+    demand (water-filled by ``weight`` only if admission control was bypassed) and charge it
+    to ``fixed``.  Returns the fixed grant and the trimmed wants (units) and the capacity left.
+    """
+    fixed_units, want, capacity = admit_allocations(ctx, fixed.allowance(), want, poll)
+    grant = integer_fill(fixed_units, weight, capacity)
+    fixed.charge(grant)
+    return grant, want, capacity - int(grant.sum())

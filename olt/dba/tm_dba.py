@@ -70,9 +70,9 @@ from olt.dba.registry import register
 from olt.dba.shares import (
     ParamSpec,
     RateLimiter,
-    admit_allocations,
     ceil_div,
     ceiling_bytes_per_frame,
+    grant_fixed_first,
     integer_fill,
     read_params,
 )
@@ -134,12 +134,10 @@ class TmDba(Dba):
         unit = ctx.grant_unit_bytes
         self.observe(now_ps, reports)
         cap = self.limiter.allowance()
-        fixed = self.fixed.allowance()
         want = np.minimum(ceil_div(np.ceil(self.grant_bytes), unit), cap)
-        fixed, want, capacity = admit_allocations(ctx, fixed, want, reports.poll_mask)
-        grant = integer_fill(fixed, self.guarantee_weight, capacity)
-        self.fixed.charge(grant)
-        left = capacity - int(grant.sum())
+        grant, want, left = grant_fixed_first(
+            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
+        )
         assured = np.minimum(np.maximum(want - grant, 0), self.assured_units)
         got = integer_fill(assured, self.guarantee_weight, left)
         grant += got
