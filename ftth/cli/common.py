@@ -1,14 +1,30 @@
-"""Pieces the commands share: the frame progress bar."""
+"""Pieces the commands share: common arguments and the frame progress bar."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from pathlib import Path
+from typing import Annotated, TypeVar
 
+import typer
 from rich.console import Console
 
 T = TypeVar("T")
 ProgressFn = Callable[[int, int], None]
+
+#: The scenario argument of the commands that run one (optional: the embedded default).
+ScenarioArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Scenario TOML file; omit it for the embedded default scenario.",
+        show_default=False,
+    ),
+]
+#: ``--set dotted.key=value`` overrides, as every command that loads a scenario takes them.
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override any scenario key: --set dotted.key=value (repeatable)."),
+]
 
 
 def with_progress(

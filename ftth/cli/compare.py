@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ftth.cli import app
+from ftth.cli.common import SetOption
 from ftth.cli.run import write_text
 from ftth.errors import InputError
 
@@ -73,12 +74,7 @@ def compare_dba(
         Path | None,
         typer.Option("--json", help="Write every run and the summary as JSON ('-' = stdout)."),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Override any scenario key: --set dotted.key=value (repeatable)."
-        ),
-    ] = None,
+    set_: SetOption = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")
     ] = False,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ftth.cli import app
-from ftth.cli.common import with_progress
+from ftth.cli.common import ScenarioArg, SetOption, with_progress
 from ftth.cli.run import write_text
 from ftth.errors import InputError
 
@@ -145,13 +145,7 @@ def _search_summary(search: SearchResult) -> str:
 
 @app.command("plan")
 def plan_command(
-    scenario: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Scenario TOML file; omit it for the embedded default scenario.",
-            show_default=False,
-        ),
-    ] = None,
+    scenario: ScenarioArg = None,
     tier: Annotated[
         str | None,
         typer.Option(
@@ -174,10 +168,7 @@ def plan_command(
             help="Households on the tree (sets onus.count = ceil(N / households per ONU)).",
         ),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Override any scenario key: --set dotted.key=value."),
-    ] = None,
+    set_: SetOption = None,
     duration: Annotated[
         float | None,
         typer.Option(

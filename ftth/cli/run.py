@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ftth.cli import app
-from ftth.cli.common import with_progress
+from ftth.cli.common import ScenarioArg, SetOption, with_progress
 from ftth.errors import InputError
 
 
@@ -27,13 +27,7 @@ def write_text(path: Path, text: str) -> None:
 
 @app.command()
 def run(
-    scenario: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Scenario TOML file; omit it for the embedded default scenario.",
-            show_default=False,
-        ),
-    ] = None,
+    scenario: ScenarioArg = None,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Emulated seconds (overrides duration_s).")
     ] = None,
@@ -47,12 +41,7 @@ def run(
             help="fast (default) or reference (one event per packet; slow, the test oracle).",
         ),
     ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", help="Override any scenario key: --set dotted.key=value (repeatable)."
-        ),
-    ] = None,
+    set_: SetOption = None,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")
     ] = None,
