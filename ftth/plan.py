@@ -98,7 +98,7 @@ from typing import Any, Literal
 import numpy as np
 
 import ftth.emulator as emulator
-from ftth.emulator.build import Probes, build_spec
+from ftth.emulator.build import Probes, build_spec, probe_position
 from ftth.emulator.fast import ProgressFn
 from ftth.emulator.result import Result, assemble
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
@@ -345,15 +345,6 @@ def onu_limit(scenario: Scenario) -> int:
     return len(scenario.onus)
 
 
-def _probe_tcont_position(types: list[int]) -> int:
-    """The T-CONT a probe replaces (as :class:`ftth.emulator.build.Probes` picks it)."""
-    for wanted in (4, 3):
-        hits = [i for i, t in enumerate(types) if t == wanted]
-        if hits:
-            return hits[-1]
-    return len(types) - 1
-
-
 def resolve_scenario(
     scenario: Scenario,
     *,
@@ -518,7 +509,7 @@ def _provision(scenario: Scenario, counts: list[int], base: EmulationSpec) -> tu
         if not counts[i]:
             continue
         tcs = onu.tconts or []
-        pos = _probe_tcont_position([tc.type for tc in tcs])
+        pos = probe_position([tc.type for tc in tcs])
         if tcs[pos].type not in (3, 4, 5):
             continue
         first = next(j for j, q in enumerate(base.upstream) if q.onu_index == i)
@@ -1011,7 +1002,7 @@ def busy_hour_means(scenario: Scenario) -> dict[Direction, tuple[float, float]]:
             if not rows:
                 continue
             if name == "upstream":
-                probe_j = rows[_probe_tcont_position([queues[j].tcont_type for j in rows])]
+                probe_j = rows[probe_position([queues[j].tcont_type for j in rows])]
             else:
                 probe_j = max(rows, key=lambda j: (queues[j].priority, j))
             for j in rows:

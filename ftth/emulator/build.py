@@ -169,7 +169,9 @@ class Probes:
     size_bytes: int = 1518
 
 
-def _probe_position(types: list[int]) -> int:
+def probe_position(types: list[int]) -> int:
+    """Which of an ONU's T-CONTs (by type, in order) a speed-test probe replaces: the last
+    type 4, else the last type 3, else the last one."""
     for wanted in (4, 3):
         hits = [i for i, t in enumerate(types) if t == wanted]
         if hits:
@@ -193,7 +195,7 @@ def build_spec(
         )
     if scenario.output.plot_dir is not None:
         raise InputError(
-            "output.plot_dir", "plots are not produced yet (planned with `ftth plan`); remove it"
+            "output.plot_dir", "`ftth run` draws no plots: remove it and use `ftth plan --plot DIR`"
         )
     onus = scenario.onu_list()
     topo = build_topology(
@@ -222,7 +224,7 @@ def build_spec(
         tcs = list(onu.tconts or [])
         classes = list(onu.downstream or [])
         up_probe = (
-            _probe_position([tc.type for tc in tcs])
+            probe_position([tc.type for tc in tcs])
             if probed and probes is not None and probes.upstream_bps and tcs
             else -1
         )
