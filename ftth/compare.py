@@ -41,6 +41,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ftth import plots
 from ftth.errors import FtthError, InputError
 
 #: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
@@ -50,9 +51,6 @@ MAX_LOAD = 2.0
 CONFIDENCE = 0.95
 #: Stem of the delay-vs-load figure (``.png`` and ``.svg``).
 PLOT_STEM = "dba-delay-vs-load"
-#: SVG/PNG metadata without a date or a software version, so the bytes never change.
-_SVG_METADATA = {"Date": None, "Creator": "ftth compare-dba"}
-_PNG_METADATA = {"Software": None, "Creator": "ftth compare-dba"}
 #: Scalar metrics of a run besides the per-type delays (key, what it is).
 SCALARS = (
     ("utilisation", "upstream throughput / capacity"),
@@ -654,14 +652,8 @@ def write_compare_plots(res: CompareResult, directory: str | Path) -> list[Path]
     """
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    plt = plots.pyplot()
+    out = plots.output_dir(directory)
     types = res.types
     loads = res.grid.loads
     seeds = res.grid.seeds
@@ -713,15 +705,10 @@ def write_compare_plots(res: CompareResult, directory: str | Path) -> list[Path]
             f"{res.name} ({res.technology}): upstream delay vs load, "
             f"{res.duration_s:g} s per run, {spread}"
         )
-        png, svg = out / f"{PLOT_STEM}.png", out / f"{PLOT_STEM}.svg"
         try:
-            fig.savefig(png, dpi=100, metadata=_PNG_METADATA)
-            fig.savefig(svg, metadata=_SVG_METADATA)
-        except OSError as exc:
-            raise InputError(str(out), f"cannot write plot: {exc.strerror or exc}") from None
+            paths += plots.save(fig, out / PLOT_STEM, "ftth compare-dba")
         finally:
             plt.close(fig)
-        paths += [png, svg]
     return paths
 
 

@@ -98,6 +98,7 @@ from typing import Any, Literal
 import numpy as np
 
 import ftth.emulator as emulator
+from ftth import plots
 from ftth.emulator.build import Probes, build_spec, probe_position
 from ftth.emulator.fast import ProgressFn
 from ftth.emulator.result import Result, assemble
@@ -1352,8 +1353,6 @@ def write_plan_csv(result: PlanResult, directory: str | Path) -> list[Path]:
 
 #: Names of the figures :func:`write_plots` writes (each as .png and .svg).
 PLOT_NAMES = ("plan-rates", "plan-delay-cdf", "plan-grant-utilisation")
-_SVG_METADATA = {"Date": None, "Creator": "ftth plan"}
-_PNG_METADATA = {"Software": None, "Creator": "ftth plan"}
 
 
 def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
@@ -1372,14 +1371,8 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
         raise InputError("--plot", "nothing to plot: the plan was not emulated")
     import matplotlib
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    plt = plots.pyplot()
+    out = plots.output_dir(directory)
     spec, raw = result.result.spec, result.result.raw
     title = (
         f"{result.scenario.name}: {spec.profile.title} 1:{spec.split_ratio}, "
@@ -1461,13 +1454,7 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
 
 
 def _save(fig: Any, stem: Path) -> list[Path]:
-    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
-    try:
-        fig.savefig(png, dpi=100, metadata=_PNG_METADATA)
-        fig.savefig(svg, metadata=_SVG_METADATA)
-    except OSError as exc:
-        raise InputError(str(stem.parent), f"cannot write plot: {exc.strerror or exc}") from None
-    return [png, svg]
+    return plots.save(fig, stem, "ftth plan")
 
 
 __all__ = [

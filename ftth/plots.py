@@ -1,0 +1,43 @@
+"""What every figure of ftth shares: the headless backend, the output directory, and
+saving PNG + SVG with byte-stable metadata (no date, no software version).
+
+matplotlib is imported on first use only, so commands without plots never pay for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ftth.errors import InputError
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def output_dir(directory: str | Path) -> Path:
+    """``directory``, created if needed (InputError naming it if it cannot be)."""
+    out = Path(directory)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    return out
+
+
+def save(fig: Any, stem: Path, creator: str) -> list[Path]:
+    """Write ``stem.png`` (100 dpi) and ``stem.svg``; the same figure gives the same bytes."""
+    png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
+    try:
+        fig.savefig(png, dpi=100, metadata={"Software": None, "Creator": creator})
+        fig.savefig(svg, metadata={"Date": None, "Creator": creator})
+    except OSError as exc:
+        raise InputError(str(stem.parent), f"cannot write plot: {exc.strerror or exc}") from None
+    return [png, svg]
