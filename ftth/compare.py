@@ -43,6 +43,7 @@ from typing import Any
 
 from ftth import plots
 from ftth.errors import FtthError, InputError
+from ftth.output import output_dir
 
 #: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
 #: ``traffic.upstream_load``).
@@ -605,11 +606,7 @@ def write_compare_csv(res: CompareResult, directory: str | Path) -> list[Path]:
     time is left out so the files are byte-identical across invocations."""
     import csv
 
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    out = output_dir(directory)
     paths = []
     for name, rows in (
         ("compare-runs.csv", _csv_rows_runs(res)),
@@ -653,7 +650,7 @@ def write_compare_plots(res: CompareResult, directory: str | Path) -> list[Path]
     import matplotlib
 
     plt = plots.pyplot()
-    out = plots.output_dir(directory)
+    out = output_dir(directory)
     types = res.types
     loads = res.grid.loads
     seeds = res.grid.seeds

@@ -106,6 +106,7 @@ from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.metrics import DelayHistogram
 from ftth.optics import OVERLOAD, BudgetReport
+from ftth.output import output_dir
 from ftth.phy import Direction, fmt_rate, saturation_goodput_bps
 from ftth.scenario import OnuGenerator, Scenario, scenario_from_dict
 from ftth.traffic import TrafficSource
@@ -1372,7 +1373,7 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
     import matplotlib
 
     plt = plots.pyplot()
-    out = plots.output_dir(directory)
+    out = output_dir(directory)
     spec, raw = result.result.spec, result.result.raw
     title = (
         f"{result.scenario.name}: {spec.profile.title} 1:{spec.split_ratio}, "

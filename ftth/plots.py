@@ -1,5 +1,5 @@
-"""What every figure of ftth shares: the headless backend, the output directory, and
-saving PNG + SVG with byte-stable metadata (no date, no software version).
+"""What every figure of ftth shares: the headless backend and saving PNG + SVG with
+byte-stable metadata (no date, no software version).
 
 matplotlib is imported on first use only, so commands without plots never pay for it.
 """
@@ -20,16 +20,6 @@ def pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def output_dir(directory: str | Path) -> Path:
-    """``directory``, created if needed (InputError naming it if it cannot be)."""
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
-    return out
 
 
 def save(fig: Any, stem: Path, creator: str) -> list[Path]:

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 
 from ftth.errors import InputError
+from ftth.output import output_dir
 from ftth.phy import fmt_rate
 
 
@@ -97,11 +98,7 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 def write_csv(data: dict[str, Any], directory: str | Path) -> list[Path]:
     """Write ``summary.csv``, ``delays.csv``, ``tconts.csv`` and ``households.csv``."""
-    out = Path(directory)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(str(out), f"cannot create directory: {exc.strerror or exc}") from None
+    out = output_dir(directory)
     summary = []
     delays = []
     for direction in ("upstream", "downstream"):
