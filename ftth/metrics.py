@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.errors import InputError, InvariantError
+from ftth.fold import A_COUNT, A_MAX, A_MIN, A_N, A_SUM_HI, A_SUM_LO
 from ftth.units import PS_PER_S, PS_PER_US
 
 __all__ = [
@@ -853,8 +854,6 @@ class HistogramBank:
     """
 
     def __init__(self, n_rows: int) -> None:
-        from ftth.fold import A_MIN, A_N
-
         self.n_rows = n_rows
         #: Bucket counts, one row per histogram.
         self.counts = np.zeros((n_rows, BUCKET_COUNT), dtype=np.int64)
@@ -866,8 +865,6 @@ class HistogramBank:
 
     def settle(self) -> None:
         """Move the int64 half-sums into the exact Python sums once they grow large."""
-        from ftth.fold import A_SUM_HI, A_SUM_LO
-
         halves = self.acc[:, A_SUM_HI : A_SUM_LO + 1]
         if int(halves.max(initial=0)) < (1 << 61):
             return
@@ -877,14 +874,10 @@ class HistogramBank:
 
     def sum_ps(self, r: int) -> int:
         """Exact sum of row ``r``'s delays."""
-        from ftth.fold import A_SUM_HI, A_SUM_LO
-
         return self._sum_ps[r] + (int(self.acc[r, A_SUM_HI]) << 32) + int(self.acc[r, A_SUM_LO])
 
     def add(self, rows: npt.ArrayLike, delays_ps: npt.ArrayLike) -> None:
         """Add ``delays_ps[i]`` to histogram ``rows[i]`` for every ``i``."""
-        from ftth.fold import A_COUNT, A_MAX, A_MIN, A_SUM_HI, A_SUM_LO
-
         delays = _as_int64(delays_ps, "delays_ps")
         if delays.size == 0:
             return
@@ -913,8 +906,6 @@ class HistogramBank:
 
     def row(self, r: int) -> DelayHistogram:
         """Histogram ``r`` as a stand-alone :class:`DelayHistogram` (a copy)."""
-        from ftth.fold import A_COUNT, A_MAX, A_MIN
-
         h = DelayHistogram()
         count = int(self.acc[r, A_COUNT])
         if count:

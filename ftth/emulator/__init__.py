@@ -8,15 +8,11 @@ chosen engine runs it: ``fast`` (simpy frame clock + array data plane) or ``refe
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from ftth.emulator.collector import RawRun
 from ftth.emulator.fast import ProgressFn, run_fast
 from ftth.emulator.reference import run_reference
 from ftth.emulator.spec import EmulationSpec
-from ftth.memory import run_memory_policy
+from ftth.memory import pin_mmap_threshold
 
 ENGINES = ("fast", "reference")
 
@@ -25,29 +21,7 @@ def run_spec(
     spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
 ) -> RawRun:
     """Run a resolved spec with the named engine."""
-    with run_memory_policy(), _no_cyclic_gc():
-        return _run(spec, engine, progress)
-
-
-@contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector during a run.
-
-    The engines allocate many short-lived tuples and lists (never in reference cycles that
-    matter), and each automatic collection walks every object of the process — numba's and
-    pydantic's included — which measured 5-10 % of a fast run.  Reference counting still frees
-    everything; cycles made meanwhile are collected after the run.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRun:
+    pin_mmap_threshold()
     if not spec.profile.framed:
         # EPON has one engine (event per polling window); see ftth.emulator.epon.
         from ftth.emulator.epon import run_epon

@@ -91,11 +91,6 @@ ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UN
 ERR_NEGATIVE_DELAY = 5
 
 
-@inline_kernel
-def _ceil_div(a: int, b: int) -> int:
-    return -((-a) // b)
-
-
 # Integer divisions by run constants (grant unit, frame bytes, FEC k, ...) cost dozens of
 # cycles each and the frame loop does several per allocation; these take the constant's
 # reciprocal and return the exact integer result (see ftth.fifo.div_floor).
