@@ -69,14 +69,6 @@ class DirectionStats:
         """Whether departures must be kept one by one (engine tests, trace file)."""
         return self.record_packets or self.trace is not None
 
-    def fold_now(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
-        """Fold departures straight into the statistics, without buffering or copying them
-        (the arrays may be reused by the caller afterwards)."""
-        if self._buffer:
-            self.flush()
-        if len(queue):
-            self._fold(queue, arrival_ps, size_bytes, depart_ps)
-
     def departures(self, queue: I64, arrival_ps: I64, size_bytes: I64, depart_ps: I64) -> None:
         """Record completed packets (buffered; statistics are updated in large batches)."""
         if len(queue) == 0:

@@ -33,7 +33,8 @@ def _fold_all(accelerated: bool, batches: list[tuple[np.ndarray, ...]], monkey: 
     monkey.setattr(collector, "ACCELERATED", accelerated)
     stats = DirectionStats(n_queues=7, warmup_ps=2 * 10**8, end_ps=8 * 10**8)
     for b in batches:
-        stats.fold_now(*b)
+        stats.departures(*b)
+        stats.flush()
     return stats
 
 
@@ -59,7 +60,8 @@ def test_kernel_fold_refuses_negative_delay() -> None:
     stats = DirectionStats(n_queues=1, warmup_ps=0, end_ps=10)
     one = np.ones(1, dtype=np.int64)
     with pytest.raises(InvariantError, match="negative delay"):
-        stats.fold_now(one * 0, one * 5, one * 64, one * 4)
+        stats.departures(one * 0, one * 5, one * 64, one * 4)
+        stats.flush()
 
 
 def test_large_sums_settle_exactly() -> None:
@@ -68,7 +70,8 @@ def test_large_sums_settle_exactly() -> None:
     delay = np.full(n, 2**61, dtype=np.int64)
     zeros = np.zeros(n, dtype=np.int64)
     for _ in range(3):
-        stats.fold_now(zeros, zeros, zeros + 64, delay)
+        stats.departures(zeros, zeros, zeros + 64, delay)
+        stats.flush()
     assert stats.delays.sum_ps(0) == 3 * n * 2**61
     assert stats.delays.row(0).sum_ps == 3 * n * 2**61
 
