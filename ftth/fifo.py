@@ -415,11 +415,6 @@ class QueueStore:
         self.size_bytes: I64 = np.zeros(0, dtype=np.int64)
         self.state: I8 = np.zeros(0, dtype=np.int8)
 
-    def append(self, batches: Sequence[tuple[I64, I64]]) -> None:
-        """Append each queue's newly generated packets (``batches[q]``), keeping what is
-        still waiting.  See :meth:`append_flat`."""
-        self.append_flat(*flatten_batches(batches))
-
     def append_flat(self, new_arrival_ps: I64, new_size_bytes: I64, new_len: I64) -> None:
         """Append new packets given queue after queue (``new_len[q]`` of them for queue
         ``q``), keeping what is still waiting.

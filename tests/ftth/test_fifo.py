@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftth.fifo import ADMIT, HEAD, LO, div_floor, encap_vector
+from ftth.fifo import ADMIT, HEAD, LO, div_floor, encap_vector, flatten_batches
 from ftth.phy import PROFILES
 
 
@@ -50,7 +50,7 @@ def _random_store(seed: int) -> tuple[object, list[tuple[np.ndarray, np.ndarray]
             )
         return out
 
-    store.append(batches())
+    store.append_flat(*flatten_batches(batches()))
     # Admit part of the arrivals (some dropped), serve a few grants, then append again.
     store.admit_all(int(rng.integers(0, 10**6)))
     for q in range(n):
@@ -70,7 +70,7 @@ def test_compiled_append_equals_numpy_append(seed: int) -> None:
         store, new = _random_store(seed)
         with pytest.MonkeyPatch.context() as monkey:
             monkey.setattr(fifo, "ACCELERATED", accelerated)
-            store.append(new)
+            store.append_flat(*flatten_batches(new))
         results.append(store)
     a, b = results
     assert np.array_equal(a.qs, b.qs)
