@@ -345,7 +345,7 @@ def compact_append(
     """Lay out every queue's waiting packets, then its new ones, into the ``out_*`` arrays;
     update the queues' CSR bounds in ``qs``; return the number of packets laid out.
 
-    The compiled twin of :meth:`QueueStore.append`'s numpy code (same arrays, one pass).
+    The compiled twin of :meth:`QueueStore.append_flat`'s numpy code (same arrays, one pass).
     """
     o = 0
     n_base = 0
