@@ -12,7 +12,7 @@ from ftth.emulator.collector import RawRun
 from ftth.emulator.fast import ProgressFn, run_fast
 from ftth.emulator.reference import run_reference
 from ftth.emulator.spec import EmulationSpec
-from ftth.memory import pin_mmap_threshold
+from ftth.memory import run_memory_policy
 
 ENGINES = ("fast", "reference")
 
@@ -21,7 +21,11 @@ def run_spec(
     spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
 ) -> RawRun:
     """Run a resolved spec with the named engine."""
-    pin_mmap_threshold()
+    with run_memory_policy():
+        return _run(spec, engine, progress)
+
+
+def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRun:
     if not spec.profile.framed:
         # EPON has one engine (event per polling window); see ftth.emulator.epon.
         from ftth.emulator.epon import run_epon
