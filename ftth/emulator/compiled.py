@@ -20,9 +20,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, div_floor, serve_grants
+from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
+from olt.dba.kernel import (
+    C_FRAME,
+    C_NOW_PS,
+    R_AGE_PS,
+    R_DEMAND,
+    R_GRANTED_LAST,
+    R_IDLE,
+    R_N,
+    R_POLL,
+    R_REPORT,
+    R_SINCE,
+    cdiv,
+    fdiv,
+)
 from olt.downstream_kernel import drr_share
 
 I64 = npt.NDArray[np.int64]
@@ -52,13 +66,10 @@ I64 = npt.NDArray[np.int64]
     IP_CYCLE,
     IP_USES_REPORTS,
     IP_REPORT_UNIT,
-    IP_DBA_KIND,
-    IP_MIN_GRANT,
     IP_HISTORY,
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
-    IP_MIN_USEFUL,
     IP_DRR_QUANTUM,
     IP_FOLD,
     IP_US_WARMUP_PS,
@@ -66,9 +77,7 @@ I64 = npt.NDArray[np.int64]
     IP_DS_WARMUP_PS,
     IP_DS_STATS_END_PS,
     IP_LEN,
-) = range(37)
-
-DBA_STATIC, DBA_PROPORTIONAL = 1, 2
+) = range(34)
 
 #: Poll selection counts due T-CONTs by age (frames since their last DBRu) up to this.
 AGE_BINS = 64
@@ -89,148 +98,7 @@ AGE_BINS = 64
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
 ERR_NEGATIVE_DELAY = 5
-
-
-# Integer divisions by run constants (grant unit, frame bytes, FEC k, ...) cost dozens of
-# cycles each and the frame loop does several per allocation; these take the constant's
-# reciprocal and return the exact integer result (see ftth.fifo.div_floor).
-@inline_kernel
-def _fdiv(x: int, b: int, inv_b: float) -> int:
-    """``x // b`` (floor, any sign of ``x``; ``b > 0``)."""
-    if x >= 0:
-        return div_floor(x, b, inv_b)
-    return x // b
-
-
-@inline_kernel
-def _cdiv(x: int, b: int, inv_b: float) -> int:
-    """``ceil(x / b)`` (any sign of ``x``; ``b > 0``)."""
-    if x >= 0:
-        return div_floor(x + b - 1, b, inv_b)
-    return -div_floor(-x, b, inv_b)
-
-
-@inline_kernel
-def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int, ip: I64) -> int:
-    """Mirror of :meth:`olt.dba.base.DbaContext.payload_capacity`."""
-    n_allocs = 0
-    seen = np.zeros(n_onus, dtype=np.bool_)
-    n_bursts = 0
-    for j in range(allocated.shape[0]):
-        if allocated[j]:
-            n_allocs += 1
-            if not seen[onu_of[j]]:
-                seen[onu_of[j]] = True
-                n_bursts += 1
-    if n_allocs == 0:
-        return 0
-    unit = ip[IP_UNIT]
-    line = ip[IP_US_BPF] - n_bursts * (ip[IP_PSBU_SLOT] + unit + 1)
-    data = line * ip[IP_US_FEC_K] // ip[IP_US_FEC_N] if ip[IP_US_FEC_K] > 0 else line
-    data -= n_bursts * (ip[IP_US_HDR] + ip[IP_US_TRL])
-    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
-    data -= n_allocs * (unit + dbru)
-    return data if data > 0 else 0
-
-
-@kernel
-def _allocate(
-    ip: I64,
-    demand: I64,
-    poll: npt.NDArray[np.bool_],
-    const_grants: I64,
-    rate_mb: I64,
-    depth_mb: I64,
-    credit_mb: I64,
-    onu_of: I64,
-    n_onus: int,
-) -> I64:
-    """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame).
-
-    ``credit_mb`` (the proportional DBA's token buckets, millibits) is updated in place.
-    """
-    n = demand.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    if ip[IP_DBA_KIND] == DBA_STATIC:
-        for j in range(n):
-            out[j] = const_grants[j]
-        return out
-    # proportional
-    unit = ip[IP_UNIT]
-    inv_unit = 1.0 / unit
-    cycle = ip[IP_CYCLE]
-    inv_cycle = 1.0 / cycle
-    min_grant = ip[IP_MIN_GRANT]
-    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
-    useful = ip[IP_MIN_USEFUL]
-    total = 0
-    allocated = np.zeros(n, dtype=np.bool_)
-    for j in range(n):
-        # Mirror of ProportionalDba's token bucket.
-        c = credit_mb[j] + rate_mb[j] * cycle
-        credit_mb[j] = c if c < depth_mb[j] else depth_mb[j]
-        d = demand[j]
-        if d <= 0:
-            continue  # out[j] stays 0; skips the divisions for idle T-CONTs
-        allow = _fdiv(credit_mb[j], 8000, 1.0 / 8000)
-        if d < min_grant:
-            d = min_grant
-        if d > allow:
-            d = allow
-        if 0 < d < useful:
-            d = useful if allow >= useful else 0
-        if d <= 0:
-            continue
-        per = _cdiv(d, cycle, inv_cycle)
-        per = _cdiv(per + dbru, unit, inv_unit) * unit - dbru
-        out[j] = per
-    # Mirror of DbaContext.limit_allocations.
-    n_want = 0
-    n_poll = 0
-    for j in range(n):
-        if out[j] > 0 or poll[j]:
-            n_want += 1
-        if poll[j]:
-            n_poll += 1
-    if n_want > ip[IP_MAX_ALLOCS]:
-        room = ip[IP_MAX_ALLOCS] - n_poll
-        if room < 0:
-            room = 0
-        n_c = 0
-        for j in range(n):
-            if out[j] > 0 and not poll[j]:
-                n_c += 1
-        # Keep the ``room`` largest grants, ties to the lower index (the mirror's stable
-        # sort): the keys (-grant, index) are unique, so the room-th smallest key found by a
-        # linear-time selection splits exactly the same set.
-        keys = np.empty(n_c, dtype=np.int64)
-        c = 0
-        for j in range(n):
-            if out[j] > 0 and not poll[j]:
-                keys[c] = -out[j] * n + j
-                c += 1
-        if room == 0:
-            for j in range(n):
-                if not poll[j]:
-                    out[j] = 0
-        else:
-            kth = np.partition(keys, room - 1)[room - 1]
-            for j in range(n):
-                if out[j] > 0 and not poll[j] and -out[j] * n + j > kth:
-                    out[j] = 0
-    for j in range(n):
-        total += out[j]
-        allocated[j] = poll[j] or out[j] > 0
-    capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
-    if total > capacity:
-        inv_total = 1.0 / total
-        for j in range(n):
-            scaled = _fdiv(out[j] * capacity, total, inv_total)
-            scaled = _fdiv(scaled + dbru, unit, inv_unit) * unit - dbru
-            out[j] = scaled if scaled >= useful else 0
-    for j in range(n):
-        credit_mb[j] -= out[j] * cycle * 8000
-    return out
+ERR_DBA_STATUS, ERR_NEGATIVE_GRANT = 6, 7
 
 
 @inline_kernel
@@ -271,10 +139,14 @@ def run_frames(
     onu_of: I64,
     n_onus: int,
     one_way_ps: I64,
-    const_grants: I64,
-    rate_mb: I64,
-    depth_mb: I64,
-    credit_mb: I64,
+    # the DBA (olt.dba.kernel): its kernel as a first-class function, and its arrays
+    dba_fn: Any,
+    dba_ctx: I64,
+    tcont_i: I64,
+    tcont_f: npt.NDArray[np.float64],
+    reports: I64,
+    state_i: I64,
+    state_f: npt.NDArray[np.float64],
     # upstream store
     uqs: I64,
     uarr: I64,
@@ -421,22 +293,42 @@ def run_frames(
                         if poll[j]:
                             poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
         if cycle_starts:
-            demand = np.zeros(n_t, dtype=np.int64)
+            # The DBA's view (mirror of OltUpstream._reports_view), then the DBA itself.
             for j in range(n_t):
                 rf = olt[j, O_REPORT_FRAME]
+                dem = 0
+                since = 0
                 if rf >= 0:
                     oldest = k - hist + 1
                     if rf < oldest:
                         rf = oldest
                     since = olt[j, O_CUM_TOTAL] - cum_granted[rf & hist_mask, j]
                     dem = olt[j, O_REPORT] - since
-                    demand[j] = dem if dem > 0 else 0
-            grants = _allocate(
-                ip, demand, poll, const_grants, rate_mb, depth_mb, credit_mb, onu_of, n_onus
-            )
+                    if dem < 0:
+                        dem = 0
+                    reports[R_AGE_PS, j] = now - olt[j, O_REPORT_ARRIVAL]
+                else:
+                    reports[R_AGE_PS, j] = -1
+                reports[R_REPORT, j] = olt[j, O_REPORT]
+                reports[R_SINCE, j] = since
+                reports[R_DEMAND, j] = dem
+                reports[R_IDLE, j] = olt[j, O_IDLE]
+                reports[R_GRANTED_LAST, j] = olt[j, O_GRANTED_LAST]
+                reports[R_POLL, j] = 1 if poll[j] else 0
+            dba_ctx[C_FRAME] = k
+            dba_ctx[C_NOW_PS] = now
             for f in range(ip[IP_CYCLE]):
                 for j in range(n_t):
-                    cycle_grants[f, j] = grants[j]
+                    cycle_grants[f, j] = 0
+            status = dba_fn(dba_ctx, tcont_i, tcont_f, reports, state_i, state_f, cycle_grants)
+            if status != 0:
+                err[0], err[1], err[2] = ERR_DBA_STATUS, k, status
+                return k
+            for f in range(ip[IP_CYCLE]):
+                for j in range(n_t):
+                    if cycle_grants[f, j] < 0:
+                        err[0], err[1], err[2] = ERR_NEGATIVE_GRANT, k, j
+                        return k
             cycle_start[0] = k
         fi = k - cycle_start[0]
         # --- BWmap layout (mirror of BwmapBuilder.build) ---
@@ -462,7 +354,7 @@ def run_frames(
             data = 0
             while i < n_alloc and onu_of[g_q[i]] == onu:
                 dbru_b = ip[IP_DBRU] if g_dbru[i] else 0
-                a_units = _cdiv(g_room[i] + dbru_b, unit, inv_unit)
+                a_units = cdiv(g_room[i] + dbru_b, unit, inv_unit)
                 a = a_units * unit
                 if a_units > ip[IP_MAX_GRANT_UNITS]:
                     err[0], err[1], err[2], err[3] = ERR_GRANT_UNITS, k, g_q[i], a // unit
@@ -472,12 +364,12 @@ def run_frames(
                 data += a
                 i += 1
             protected = data + ip[IP_US_HDR] + ip[IP_US_TRL]
-            coded = _cdiv(protected * us_fn, us_fk, inv_fk) if us_fk > 0 else protected
-            span = ip[IP_PSBU_SLOT] + _cdiv(coded, unit, inv_unit) * unit
+            coded = cdiv(protected * us_fn, us_fk, inv_fk) if us_fk > 0 else protected
+            span = ip[IP_PSBU_SLOT] + cdiv(coded, unit, inv_unit) * unit
             burst_start = cursor
             line_start = burst_start + ip[IP_PSBU_SLOT]
             cursor += span
-            arrival = time_base + _fdiv(burst_start * frame_ps, bpf, inv_bpf)
+            arrival = time_base + fdiv(burst_start * frame_ps, bpf, inv_bpf)
             cut = arrival - one_way_ps[onu]
             if cut > ip[IP_END_PS] - 1:
                 cut = ip[IP_END_PS] - 1
@@ -486,16 +378,16 @@ def run_frames(
                 g_cut[a_i] = cut
                 g_base[a_i] = time_base
                 dbru_end = g_data[a_i]
-                g_dbru_arr[a_i] = time_base + _fdiv(
+                g_dbru_arr[a_i] = time_base + fdiv(
                     (
                         line_start
-                        + (_cdiv(dbru_end * us_fn, us_fk, inv_fk) if us_fk > 0 else dbru_end)
+                        + (cdiv(dbru_end * us_fn, us_fk, inv_fk) if us_fk > 0 else dbru_end)
                     )
                     * frame_ps,
                     bpf,
                     inv_bpf,
                 )
-            if _fdiv(line_start, unit, inv_unit) > ip[IP_MAX_START_UNITS]:
+            if fdiv(line_start, unit, inv_unit) > ip[IP_MAX_START_UNITS]:
                 err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
                 return k
         if cursor > bpf:
@@ -559,7 +451,7 @@ def run_frames(
                     ru = ip[IP_REPORT_UNIT]
                     e = tail & pend_mask
                     pend[e, 0] = j
-                    pend[e, 1] = _cdiv(value, ru, inv_ru) * ru
+                    pend[e, 1] = cdiv(value, ru, inv_ru) * ru
                     pend[e, 2] = g_dbru_arr[a_i]
                     pend[e, 3] = k
                     pend[e, 4] = g_room[a_i] - g_used[a_i]
@@ -705,25 +597,22 @@ def run_compiled_loop(
     ip[IP_CYCLE] = spec.cycle_frames
     ip[IP_USES_REPORTS] = 1 if dba.uses_reports else 0
     ip[IP_REPORT_UNIT] = p.report_unit_bytes
-    ip[IP_DBA_KIND] = dba.compiled_kind
-    ip[IP_MIN_GRANT] = getattr(dba, "min_grant_bytes", 0)
     ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
-    ip[IP_MIN_USEFUL] = getattr(dba, "min_useful_bytes", 0)
     ip[IP_DRR_QUANTUM] = drr_quantum_bytes(p)
     # Statistics folded inside the loop unless departures must be kept one by one.
     fold = not (up.stats.keeps_packets or down.stats.keeps_packets)
     ip[IP_FOLD] = 1 if fold else 0
     ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS] = up.stats.warmup_ps, up.stats.end_ps
     ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS] = down.stats.warmup_ps, down.stats.end_ps
-    const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
-    zeros = np.zeros(n_t, dtype=np.int64)
-    rate_mb = np.asarray(getattr(dba, "rate_mb", zeros), dtype=np.int64)
-    depth_mb = np.asarray(getattr(dba, "depth_mb", zeros), dtype=np.int64)
-    # A copy: the kernel updates the buckets in place; the Python DBA object is not used.
-    credit_mb = np.array(getattr(dba, "credit_mb", zeros), dtype=np.int64)
+    # The DBA's kernel and arrays (olt.dba.kernel); its state is updated in place.
+    dba_fn = type(dba).kernel.loop_callable
+    dba_ctx = dba.kernel_ctx()
+    dba_reports = np.zeros((R_N, n_t), dtype=np.int64)
+    state_i = np.ascontiguousarray(dba.state_i, dtype=np.int64)
+    state_f = np.ascontiguousarray(dba.state_f, dtype=np.float64)
 
     olt = np.zeros((n_t, O_N), dtype=np.int64)
     olt[:, O_REPORT_FRAME] = -1
@@ -822,10 +711,13 @@ def run_compiled_loop(
             onu_of,
             spec.n_onus,
             spec.one_way_ps,
-            const_grants,
-            rate_mb,
-            depth_mb,
-            credit_mb,
+            dba_fn,
+            dba_ctx,
+            dba.ctx.tcont_i,
+            dba.ctx.tcont_f,
+            dba_reports,
+            state_i,
+            state_f,
             us_st.qs,
             us_st.arrival_ps,
             us_st.size_bytes,
@@ -883,7 +775,7 @@ def run_compiled_loop(
         down.stats.granted_bytes += ds_granted
         down.stats.used_bytes += ds_used
         if stopped != k1:
-            raise DbaError(dba.name, int(err[1]), _error_rule(err, p, spec))
+            raise DbaError(dba.name, int(err[1]), _error_rule(err, p, spec, dba))
         if progress is not None and (k // every) != (k1 // every):
             progress(k1, n_frames)
         yield env.timeout((k1 - k) * frame_ps)
@@ -892,8 +784,13 @@ def run_compiled_loop(
     olt_py.granted_bytes_total = olt[:, O_GRANTED_TOTAL].copy()
 
 
-def _error_rule(err: I64, p: Any, spec: Any) -> str:
+def _error_rule(err: I64, p: Any, spec: Any, dba: Any) -> str:
     code = int(err[0])
+    if code == ERR_DBA_STATUS:
+        return str(dba.error_text(int(err[2])))
+    if code == ERR_NEGATIVE_GRANT:
+        j = int(err[2])
+        return f"negative grant for T-CONT {j} (Alloc-ID {int(spec.tconts.alloc_id[j])})"
     if code == ERR_TOO_MANY_ALLOCS:
         return (
             f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"

@@ -24,6 +24,7 @@ from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
+from olt.dba.base import KernelDba
 
 ProgressFn = Callable[[int, int], None]
 
@@ -223,7 +224,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                     planner.shaper.consume(dplan.queue, ds_used)
 
     env = simpy.Environment()
-    compiled = ACCELERATED and getattr(olt.dba, "compiled_kind", 0) > 0 and not FORCE_STEPPED
+    compiled = ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED
 
     def frame_clock(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         every = max(1, n_frames // 200)

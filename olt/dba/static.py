@@ -15,16 +15,28 @@ import numpy as np
 
 from ftth.errors import InputError
 from ftth.phy import equal_share_bursts
-from olt.dba.base import I64, Dba, DbaContext, Reports
+from olt.dba import kernel as dk
+from olt.dba.base import I64, DbaContext, KernelDba
 from olt.dba.registry import register
 
 
+@dk.dba_kernel
+def static_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: dk.F64, reports: I64, state_i: I64, state_f: dk.F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """The same precomputed grants (``state_i``) in every frame."""
+    for f in range(grants.shape[0]):
+        for j in range(grants.shape[1]):
+            grants[f, j] = state_i[j]
+    return 0
+
+
 @register
-class StaticDba(Dba):
+class StaticDba(KernelDba):
     name = "static"
     uses_reports = False
-    #: Compiled twin in :mod:`ftth.emulator.compiled`.
-    compiled_kind = 1
+    kernel = static_kernel
     summary = "fixed equal TDMA slices, no reports (baseline)"
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
@@ -44,7 +56,4 @@ class StaticDba(Dba):
             share, extra = divmod(units, len(members))
             grants[members] = share * unit
             grants[members[:extra]] += unit
-        self._grants: I64 = grants
-
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        return self._grants.copy()
+        self.state_i = grants
