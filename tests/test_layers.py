@@ -48,9 +48,9 @@ LAYERS: dict[str, int] = {
 def layer_of(module: str) -> int | None:
     best = None
     for prefix, layer in LAYERS.items():
-        if module == prefix or module.startswith(prefix + "."):
-            if best is None or len(prefix) > len(best[0]):
-                best = (prefix, layer)
+        matches = module == prefix or module.startswith(prefix + ".")
+        if matches and (best is None or len(prefix) > len(best[0])):
+            best = (prefix, layer)
     return None if best is None else best[1]
 
 
