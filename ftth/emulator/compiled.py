@@ -38,6 +38,7 @@ from olt.dba.kernel import (
     fdiv,
 )
 from olt.downstream_kernel import drr_share
+from onu.report import dbru_value_bytes
 
 I64 = npt.NDArray[np.int64]
 
@@ -203,7 +204,6 @@ def run_frames(
     inv_unit = 1.0 / unit
     inv_bpf = 1.0 / bpf
     inv_fk = 1.0 / us_fk if us_fk > 0 else 0.0
-    inv_ru = 1.0 / ip[IP_REPORT_UNIT]
     # The pending-DBRu ring and the grant history have power-of-two sizes: masks, not modulo.
     pend_mask = pend.shape[0] - 1
     hist_mask = hist - 1
@@ -445,13 +445,12 @@ def run_frames(
                 us_used[j] += g_used[a_i]
                 payload += g_used[a_i]
                 if g_dbru[a_i]:
-                    value = uqs[j, QENCAP]
-                    if uqs[j, UNBOUNDED] == 1 and uqs[j, BUFFER] > value:
-                        value = uqs[j, BUFFER]
-                    ru = ip[IP_REPORT_UNIT]
                     e = tail & pend_mask
                     pend[e, 0] = j
-                    pend[e, 1] = cdiv(value, ru, inv_ru) * ru
+                    pend[e, 1] = dbru_value_bytes(
+                        uqs[j, QENCAP], uqs[j, UNBOUNDED] == 1, uqs[j, BUFFER],
+                        ip[IP_REPORT_UNIT],
+                    )  # fmt: skip
                     pend[e, 2] = g_dbru_arr[a_i]
                     pend[e, 3] = k
                     pend[e, 4] = g_room[a_i] - g_used[a_i]
