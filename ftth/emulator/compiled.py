@@ -23,6 +23,18 @@ import numpy.typing as npt
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
+from olt.bwmap import (
+    A_BURST_START,
+    A_DATA_START,
+    A_DBRU,
+    A_DBRU_END,
+    A_LINE_START,
+    A_N,
+    A_ROOM,
+    A_TCONT,
+    lay_out,
+    layout_rule,
+)
 from olt.dba.kernel import (
     C_FRAME,
     C_NOW_PS,
@@ -48,13 +60,7 @@ I64 = npt.NDArray[np.int64]
     IP_US_BPF,
     IP_DS_BPF,
     IP_UNIT,
-    IP_PSBU_SLOT,
-    IP_US_HDR,
-    IP_US_TRL,
     IP_DBRU,
-    IP_MAX_ALLOCS,
-    IP_MAX_GRANT_UNITS,
-    IP_MAX_START_UNITS,
     IP_US_FEC_N,
     IP_US_FEC_K,
     IP_DS_FEC_N,
@@ -78,7 +84,7 @@ I64 = npt.NDArray[np.int64]
     IP_DS_WARMUP_PS,
     IP_DS_STATS_END_PS,
     IP_LEN,
-) = range(34)
+) = range(28)
 
 #: Poll selection counts due T-CONTs by age (frames since their last DBRu) up to this.
 AGE_BINS = 64
@@ -97,9 +103,8 @@ AGE_BINS = 64
 ) = range(9)
 
 # Error codes returned by the kernel (the Python side words the message).
-ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
-ERR_NEGATIVE_DELAY = 5
-ERR_DBA_STATUS, ERR_NEGATIVE_GRANT = 6, 7
+ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
+ERR_DBA_STATUS, ERR_NEGATIVE_GRANT, ERR_LAYOUT = 6, 7, 8
 
 
 @inline_kernel
@@ -197,11 +202,9 @@ def run_frames(
     n_t = olt.shape[0]
     frame_ps = ip[IP_FRAME_PS]
     bpf = ip[IP_US_BPF]
-    unit = ip[IP_UNIT]
     hist = ip[IP_HISTORY]
     uses_reports = ip[IP_USES_REPORTS] == 1
     us_fn, us_fk = ip[IP_US_FEC_N], ip[IP_US_FEC_K]
-    inv_unit = 1.0 / unit
     inv_bpf = 1.0 / bpf
     inv_fk = 1.0 / us_fk if us_fk > 0 else 0.0
     # The pending-DBRu ring and the grant history have power-of-two sizes: masks, not modulo.
@@ -217,6 +220,9 @@ def run_frames(
     g_used = np.zeros(max(n_t, dqs.shape[0]) + 1, dtype=np.int64)
     g_dbru = np.zeros(n_t, dtype=np.bool_)
     g_dbru_arr = np.zeros(n_t, dtype=np.int64)
+    g_mask = np.zeros(n_t, dtype=np.int64)
+    g_alloc = np.zeros((A_N, n_t), dtype=np.int64)
+    lay_err = np.zeros(4, dtype=np.int64)
     n_dq = dqs.shape[0]
     d_q = np.zeros(n_dq, dtype=np.int64)
     d_room = np.zeros(n_dq, dtype=np.int64)
@@ -331,68 +337,35 @@ def run_frames(
                         return k
             cycle_start[0] = k
         fi = k - cycle_start[0]
-        # --- BWmap layout (mirror of BwmapBuilder.build) ---
-        n_alloc = 0
-        for oi in range(n_t):
-            j = order[oi]
-            g = cycle_grants[fi, j]
-            dbru = uses_reports and (g > 0 or poll[j])
-            if g > 0 or dbru:
-                g_q[n_alloc] = j
-                g_dbru[n_alloc] = dbru
-                g_room[n_alloc] = g
-                n_alloc += 1
-        if n_alloc > ip[IP_MAX_ALLOCS]:
-            err[0], err[1], err[2] = ERR_TOO_MANY_ALLOCS, k, n_alloc
+        # --- BWmap layout: the one rule (olt.bwmap.lay_out), then the timing ---
+        for j in range(n_t):
+            g_mask[j] = 1 if uses_reports and (cycle_grants[fi, j] > 0 or poll[j]) else 0
+        n_alloc = lay_out(
+            dba_ctx, cycle_grants[fi], g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
+        )
+        if n_alloc < 0:
+            err[0], err[1] = ERR_LAYOUT, k
+            for e_i in range(4):
+                err[4 + e_i] = lay_err[e_i]
             return k
-        cursor = 0
-        i = 0
+        cursor = lay_err[1]
         time_base = now + ip[IP_TEQD]
-        while i < n_alloc:
-            onu = onu_of[g_q[i]]
-            first = i
-            data = 0
-            while i < n_alloc and onu_of[g_q[i]] == onu:
-                dbru_b = ip[IP_DBRU] if g_dbru[i] else 0
-                a_units = cdiv(g_room[i] + dbru_b, unit, inv_unit)
-                a = a_units * unit
-                if a_units > ip[IP_MAX_GRANT_UNITS]:
-                    err[0], err[1], err[2], err[3] = ERR_GRANT_UNITS, k, g_q[i], a // unit
-                    return k
-                g_data[i] = ip[IP_US_HDR] + data + dbru_b
-                g_room[i] = a - dbru_b
-                data += a
-                i += 1
-            protected = data + ip[IP_US_HDR] + ip[IP_US_TRL]
-            coded = cdiv(protected * us_fn, us_fk, inv_fk) if us_fk > 0 else protected
-            span = ip[IP_PSBU_SLOT] + cdiv(coded, unit, inv_unit) * unit
-            burst_start = cursor
-            line_start = burst_start + ip[IP_PSBU_SLOT]
-            cursor += span
-            arrival = time_base + fdiv(burst_start * frame_ps, bpf, inv_bpf)
-            cut = arrival - one_way_ps[onu]
-            if cut > ip[IP_END_PS] - 1:
-                cut = ip[IP_END_PS] - 1
-            for a_i in range(first, i):
-                g_line[a_i] = line_start
-                g_cut[a_i] = cut
-                g_base[a_i] = time_base
-                dbru_end = g_data[a_i]
-                g_dbru_arr[a_i] = time_base + fdiv(
-                    (
-                        line_start
-                        + (cdiv(dbru_end * us_fn, us_fk, inv_fk) if us_fk > 0 else dbru_end)
-                    )
-                    * frame_ps,
-                    bpf,
-                    inv_bpf,
-                )
-            if fdiv(line_start, unit, inv_unit) > ip[IP_MAX_START_UNITS]:
-                err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
-                return k
-        if cursor > bpf:
-            err[0], err[1], err[2], err[3] = ERR_FRAME_OVERFLOW, k, cursor, n_alloc
-            return k
+        for a_i in range(n_alloc):
+            j = g_alloc[A_TCONT, a_i]
+            g_q[a_i] = j
+            g_dbru[a_i] = g_alloc[A_DBRU, a_i] == 1
+            g_room[a_i] = g_alloc[A_ROOM, a_i]
+            g_data[a_i] = g_alloc[A_DATA_START, a_i]
+            line_start = g_alloc[A_LINE_START, a_i]
+            g_line[a_i] = line_start
+            g_base[a_i] = time_base
+            arrival = time_base + fdiv(g_alloc[A_BURST_START, a_i] * frame_ps, bpf, inv_bpf)
+            cut = arrival - one_way_ps[onu_of[j]]
+            g_cut[a_i] = cut if cut < ip[IP_END_PS] - 1 else ip[IP_END_PS] - 1
+            dbru_end = g_alloc[A_DBRU_END, a_i]
+            if us_fk > 0:
+                dbru_end = cdiv(dbru_end * us_fn, us_fk, inv_fk)
+            g_dbru_arr[a_i] = time_base + fdiv((line_start + dbru_end) * frame_ps, bpf, inv_bpf)
         used_line[k] = cursor
         alloc_count[0] += n_alloc
         # Bookkeeping of grants.
@@ -565,7 +538,7 @@ def run_compiled_loop(
     """
     from ftth.emulator.common import drr_quantum_bytes, make_shaper
     from ftth.errors import DbaError, InvariantError
-    from ftth.phy import ds_overhead_bytes, ds_payload_bytes, psbu_slot_bytes
+    from ftth.phy import ds_overhead_bytes, ds_payload_bytes
     from olt.upstream import GRANT_HISTORY_FRAMES
 
     p = spec.profile
@@ -577,13 +550,7 @@ def run_compiled_loop(
     ip[IP_US_BPF] = p.us_bytes_per_frame
     ip[IP_DS_BPF] = p.ds_bytes_per_frame
     ip[IP_UNIT] = p.grant_unit_bytes
-    ip[IP_PSBU_SLOT] = psbu_slot_bytes(p)
-    ip[IP_US_HDR] = p.us_burst_header_bytes
-    ip[IP_US_TRL] = p.us_burst_trailer_bytes
     ip[IP_DBRU] = p.dbru_bytes
-    ip[IP_MAX_ALLOCS] = p.max_allocations_per_frame
-    ip[IP_MAX_GRANT_UNITS] = p.max_grant_units
-    ip[IP_MAX_START_UNITS] = p.max_start_units
     if spec.us_fec is not None:
         ip[IP_US_FEC_N], ip[IP_US_FEC_K] = spec.us_fec.n, spec.us_fec.k
     if spec.ds_fec is not None:
@@ -649,7 +616,7 @@ def run_compiled_loop(
     drr_deficit = np.zeros(len(spec.downstream), dtype=np.int64)
     drr_pointer = np.zeros(len(ds_levels), dtype=np.int64)
     drr_cut = np.zeros(len(ds_levels), dtype=np.int64)
-    err = np.zeros(4, dtype=np.int64)
+    err = np.zeros(8, dtype=np.int64)
     alloc_count = np.zeros(1, dtype=np.int64)
     n_uout = np.zeros(1, dtype=np.int64)
     n_dout = np.zeros(1, dtype=np.int64)
@@ -790,19 +757,4 @@ def _error_rule(err: I64, p: Any, spec: Any, dba: Any) -> str:
     if code == ERR_NEGATIVE_GRANT:
         j = int(err[2])
         return f"negative grant for T-CONT {j} (Alloc-ID {int(spec.tconts.alloc_id[j])})"
-    if code == ERR_TOO_MANY_ALLOCS:
-        return (
-            f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"
-        )
-    if code == ERR_GRANT_UNITS:
-        j = int(err[2])
-        return (
-            f"GrantSize {int(err[3])} units for Alloc-ID {int(spec.tconts.alloc_id[j])}"
-            f" exceeds the maximum {p.max_grant_units}"
-        )
-    if code == ERR_FRAME_OVERFLOW:
-        return (
-            f"allocations need {int(err[2])} bytes of upstream frame, only {p.us_bytes_per_frame}"
-            f" exist ({int(err[3])} allocations)"
-        )
-    return f"StartTime {int(err[2])} beyond {p.max_start_units}"
+    return layout_rule(err[4:8], spec.tconts.alloc_id, p)

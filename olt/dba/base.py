@@ -168,6 +168,7 @@ class DbaContext:
         )
         v[dk.C_MTU_GRANT] = -(-(encapsulated_bytes(p, ETH_MAX_FRAME_BYTES) + dbru) // unit) * unit
         v[dk.C_MAX_GRANT_UNITS] = p.max_grant_units
+        v[dk.C_MAX_START_UNITS] = p.max_start_units
         return v
 
     def payload_capacity(self, allocated: B) -> int:

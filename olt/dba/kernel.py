@@ -67,8 +67,9 @@ B = npt.NDArray[np.bool_]
     C_MIN_USEFUL,  #: smallest payload room that can carry anything
     C_MTU_GRANT,  #: payload room of one encapsulated 1518-byte frame plus DBRu, whole units
     C_MAX_GRANT_UNITS,  #: GrantSize field limit, units
+    C_MAX_START_UNITS,  #: StartTime field limit, units
     C_N,
-) = range(19)
+) = range(20)
 
 # ``tcont_i`` rows.
 TI_ONU, TI_ALLOC_ID, TI_TYPE, TI_PRIORITY, TI_N = range(5)
