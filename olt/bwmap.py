@@ -198,7 +198,7 @@ class BwmapBuilder:
         self.psbu_slot = psbu_slot_bytes(profile)
         # Transmission order: by ONU, then by T-CONT index.
         self.order: I64 = np.lexsort((np.arange(tconts.count), tconts.onu_index)).astype(np.int64)
-        self._onu_of: I64 = np.ascontiguousarray(tconts.onu_index, dtype=np.int64)
+        self.onu_of: I64 = np.ascontiguousarray(tconts.onu_index, dtype=np.int64)
         # The frame-arithmetic vector the kernels share (DBRu sizes are passed per call).
         self._ctx: I64 = DbaContext(
             profile, fec, tconts, 1 + int(tconts.onu_index.max(initial=0)), 1, True
@@ -245,12 +245,14 @@ class BwmapBuilder:
         err = self._err
         n = lay_out(
             self._ctx, np.ascontiguousarray(payload_grants, dtype=np.int64),
-            np.ascontiguousarray(dbru_mask, dtype=np.int64), self.order, self._onu_of,
+            np.ascontiguousarray(dbru_mask, dtype=np.int64), self.order, self.onu_of,
             p.dbru_bytes, alloc, err,
         )  # fmt: skip
         if n < 0:
             raise self._fail(frame, layout_rule(err, self.tconts.alloc_id, p))
         a = alloc[:, :n].copy()
+        #: The last frame's allocation rows (``A_*``), for the OLT's books and timing.
+        self.last_alloc: I64 = alloc
         idx = a[A_TCONT]
         return BwMap(
             frame=frame,

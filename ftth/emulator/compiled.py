@@ -1,16 +1,18 @@
-"""The compiled frame loop: the whole per-frame OLT/ONU cycle in one numba kernel.
+"""The compiled frame loop: the exchange between the OLT and the ONUs, frame by frame, in
+one numba kernel.
 
 With numba, Python-level work per 125 µs frame (DBA call, BWmap arrays, kernel dispatch,
-statistics) dominates the run time, so for the built-in DBAs that have a compiled twin
-(``static``, ``proportional``) the fast engine runs every frame of a traffic window inside
-:func:`run_frames`: report arrival, DBA, BWmap layout and validation, upstream service,
-DBRu posting, downstream sharing and service.  Python only generates traffic windows, folds
-statistics and drives the simpy clock once per window.
-
-It mirrors, step for step, :class:`olt.upstream.OltUpstream`, :class:`olt.bwmap.BwmapBuilder`,
-the DBAs' ``allocate`` and :class:`olt.downstream.DrrScheduler`; the engine-equivalence tests
-compare it packet for packet with the reference engine, which uses those Python versions.
-Plugin DBAs (and runs without numba) use the stepped fast engine in :mod:`ftth.emulator.fast`.
+statistics) would dominate the run time, so for every kernel-form DBA (``KernelDba``: the
+built-ins and plugins that ship a kernel) the fast engine runs every frame of a traffic
+window inside :func:`run_frames`.  It owns no rule of its own: it calls the OLT's kernels
+(:mod:`olt.upstream`: reports in, polls, the DBA's view, the books, burst timing;
+:func:`olt.bwmap.lay_out`; the DBA's own kernel, passed in as a first-class function;
+:mod:`olt.downstream_kernel`), the ONU's (:mod:`onu.report`) and the queue kernels
+(:mod:`ftth.fifo`), on the very arrays :class:`olt.upstream.OltUpstream` keeps.  Python only
+generates traffic windows, folds statistics and drives the simpy clock once per window.
+Plain-form DBAs (and runs without numba) use the stepped engine in :mod:`ftth.emulator.fast`,
+which calls the same kernels frame by frame; the engine-equivalence tests compare every path
+packet for packet with the reference engine.
 """
 
 from __future__ import annotations
@@ -24,10 +26,8 @@ from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
 from olt.bwmap import (
-    A_BURST_START,
     A_DATA_START,
     A_DBRU,
-    A_DBRU_END,
     A_LINE_START,
     A_N,
     A_ROOM,
@@ -38,18 +38,17 @@ from olt.bwmap import (
 from olt.dba.kernel import (
     C_FRAME,
     C_NOW_PS,
-    R_AGE_PS,
-    R_DEMAND,
-    R_GRANTED_LAST,
-    R_IDLE,
     R_N,
-    R_POLL,
-    R_REPORT,
-    R_SINCE,
-    cdiv,
-    fdiv,
 )
 from olt.downstream_kernel import drr_share
+from olt.upstream import (
+    apply_reports,
+    book_grants,
+    burst_timing,
+    fill_reports,
+    post_report,
+    select_polls,
+)
 from onu.report import dbru_value_bytes
 
 I64 = npt.NDArray[np.int64]
@@ -73,7 +72,6 @@ I64 = npt.NDArray[np.int64]
     IP_CYCLE,
     IP_USES_REPORTS,
     IP_REPORT_UNIT,
-    IP_HISTORY,
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
@@ -84,27 +82,11 @@ I64 = npt.NDArray[np.int64]
     IP_DS_WARMUP_PS,
     IP_DS_STATS_END_PS,
     IP_LEN,
-) = range(28)
-
-#: Poll selection counts due T-CONTs by age (frames since their last DBRu) up to this.
-AGE_BINS = 64
-
-# OLT state matrix ``olt[j, FIELD]`` per T-CONT.
-(
-    O_REPORT,
-    O_REPORT_FRAME,
-    O_REPORT_ARRIVAL,
-    O_IDLE,
-    O_GRANTED_LAST,
-    O_LAST_DBRU,
-    O_CUM_TOTAL,
-    O_GRANTED_TOTAL,
-    O_N,
-) = range(9)
+) = range(27)
 
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
-ERR_DBA_STATUS, ERR_NEGATIVE_GRANT, ERR_LAYOUT = 6, 7, 8
+ERR_DBA_STATUS, ERR_NEGATIVE_GRANT, ERR_LAYOUT, ERR_RING_FULL = 6, 7, 8, 9
 
 
 @inline_kernel
@@ -202,14 +184,8 @@ def run_frames(
     n_t = olt.shape[0]
     frame_ps = ip[IP_FRAME_PS]
     bpf = ip[IP_US_BPF]
-    hist = ip[IP_HISTORY]
     uses_reports = ip[IP_USES_REPORTS] == 1
     us_fn, us_fk = ip[IP_US_FEC_N], ip[IP_US_FEC_K]
-    inv_bpf = 1.0 / bpf
-    inv_fk = 1.0 / us_fk if us_fk > 0 else 0.0
-    # The pending-DBRu ring and the grant history have power-of-two sizes: masks, not modulo.
-    pend_mask = pend.shape[0] - 1
-    hist_mask = hist - 1
     g_room = np.zeros(n_t, dtype=np.int64)
     g_cut = np.zeros(n_t, dtype=np.int64)
     g_base = np.zeros(n_t, dtype=np.int64)
@@ -221,6 +197,7 @@ def run_frames(
     g_dbru = np.zeros(n_t, dtype=np.bool_)
     g_dbru_arr = np.zeros(n_t, dtype=np.int64)
     g_mask = np.zeros(n_t, dtype=np.int64)
+    poll = np.zeros(n_t, dtype=np.int64)
     g_alloc = np.zeros((A_N, n_t), dtype=np.int64)
     lay_err = np.zeros(4, dtype=np.int64)
     n_dq = dqs.shape[0]
@@ -233,94 +210,17 @@ def run_frames(
     d_demand = np.zeros(n_dq, dtype=np.int64)
     for k in range(k0, k1):
         now = k * frame_ps
-        # --- reports visible to the DBA (pending FIFO is in arrival order) ---
-        visible = now - ip[IP_LATENCY_PS]
-        head = pend_head_tail[0]
-        tail = pend_head_tail[1]
-        while head < tail and pend[head & pend_mask, 2] <= visible:
-            e = head & pend_mask
-            j = pend[e, 0]
-            olt[j, O_REPORT] = pend[e, 1]
-            olt[j, O_REPORT_ARRIVAL] = pend[e, 2]
-            olt[j, O_REPORT_FRAME] = pend[e, 3]
-            olt[j, O_IDLE] = pend[e, 4]
-            olt[j, O_GRANTED_LAST] = pend[e, 5]
-            head += 1
-        pend_head_tail[0] = head
+        # --- reports visible to the DBA (the OLT's rule, olt.upstream) ---
+        apply_reports(now - ip[IP_LATENCY_PS], pend, pend_head_tail, olt)
         # --- DBA at cycle start ---
-        poll = np.zeros(n_t, dtype=np.bool_)
         cycle_starts = cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]
+        for j in range(n_t):
+            poll[j] = 0
         if uses_reports and cycle_starts:
-            n_due = 0
-            for j in range(n_t):
-                poll[j] = (k - olt[j, O_LAST_DBRU]) >= ip[IP_DBRU_EVERY]
-                if poll[j]:
-                    n_due += 1
-            if n_due > ip[IP_POLL_BUDGET]:
-                # Mirror of OltUpstream: the longest-unpolled first, ties by index.
-                budget = ip[IP_POLL_BUDGET]
-                oldest = k
-                for j in range(n_t):
-                    if poll[j] and olt[j, O_LAST_DBRU] < oldest:
-                        oldest = olt[j, O_LAST_DBRU]
-                if k - oldest < AGE_BINS:
-                    # Usual case, every due T-CONT polled within AGE_BINS frames: count them
-                    # by age, find the age at which the budget runs out, then take that
-                    # age's T-CONTs by index.  Linear, and the same set as a sort.
-                    by_age = np.zeros(AGE_BINS, dtype=np.int64)
-                    for j in range(n_t):
-                        if poll[j]:
-                            by_age[k - olt[j, O_LAST_DBRU]] += 1
-                    cut_age = AGE_BINS - 1
-                    older = 0
-                    while older + by_age[cut_age] < budget:
-                        older += by_age[cut_age]
-                        cut_age -= 1
-                    take = budget - older
-                    for j in range(n_t):
-                        if poll[j]:
-                            age = k - olt[j, O_LAST_DBRU]
-                            if age == cut_age:
-                                poll[j] = take > 0
-                                take -= 1
-                            else:
-                                poll[j] = age > cut_age
-                else:
-                    # The keys (last DBRu frame, index) are unique, so the budget-th smallest
-                    # (a linear-time selection) splits exactly the same set.
-                    keys = np.empty(n_due, dtype=np.int64)
-                    c = 0
-                    for j in range(n_t):
-                        if poll[j]:
-                            keys[c] = olt[j, O_LAST_DBRU] * n_t + j
-                            c += 1
-                    kth = np.partition(keys, budget - 1)[budget - 1]
-                    for j in range(n_t):
-                        if poll[j]:
-                            poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
+            select_polls(k, olt, ip[IP_DBRU_EVERY], ip[IP_POLL_BUDGET], poll)
         if cycle_starts:
-            # The DBA's view (mirror of OltUpstream._reports_view), then the DBA itself.
-            for j in range(n_t):
-                rf = olt[j, O_REPORT_FRAME]
-                dem = 0
-                since = 0
-                if rf >= 0:
-                    oldest = k - hist + 1
-                    if rf < oldest:
-                        rf = oldest
-                    since = olt[j, O_CUM_TOTAL] - cum_granted[rf & hist_mask, j]
-                    dem = olt[j, O_REPORT] - since
-                    if dem < 0:
-                        dem = 0
-                    reports[R_AGE_PS, j] = now - olt[j, O_REPORT_ARRIVAL]
-                else:
-                    reports[R_AGE_PS, j] = -1
-                reports[R_REPORT, j] = olt[j, O_REPORT]
-                reports[R_SINCE, j] = since
-                reports[R_DEMAND, j] = dem
-                reports[R_IDLE, j] = olt[j, O_IDLE]
-                reports[R_GRANTED_LAST, j] = olt[j, O_GRANTED_LAST]
-                reports[R_POLL, j] = 1 if poll[j] else 0
+            # The DBA's view (olt.upstream.fill_reports), then the DBA itself.
+            fill_reports(k, now, olt, cum_granted, poll, reports)
             dba_ctx[C_FRAME] = k
             dba_ctx[C_NOW_PS] = now
             for f in range(ip[IP_CYCLE]):
@@ -339,7 +239,7 @@ def run_frames(
         fi = k - cycle_start[0]
         # --- BWmap layout: the one rule (olt.bwmap.lay_out), then the timing ---
         for j in range(n_t):
-            g_mask[j] = 1 if uses_reports and (cycle_grants[fi, j] > 0 or poll[j]) else 0
+            g_mask[j] = 1 if uses_reports and (cycle_grants[fi, j] > 0 or poll[j] == 1) else 0
         n_alloc = lay_out(
             dba_ctx, cycle_grants[fi], g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
         )
@@ -350,36 +250,21 @@ def run_frames(
             return k
         cursor = lay_err[1]
         time_base = now + ip[IP_TEQD]
+        burst_timing(
+            g_alloc, n_alloc, time_base, onu_of, one_way_ps, ip[IP_END_PS], dba_ctx, g_cut,
+            g_dbru_arr,
+        )  # fmt: skip
         for a_i in range(n_alloc):
-            j = g_alloc[A_TCONT, a_i]
-            g_q[a_i] = j
+            g_q[a_i] = g_alloc[A_TCONT, a_i]
             g_dbru[a_i] = g_alloc[A_DBRU, a_i] == 1
             g_room[a_i] = g_alloc[A_ROOM, a_i]
             g_data[a_i] = g_alloc[A_DATA_START, a_i]
-            line_start = g_alloc[A_LINE_START, a_i]
-            g_line[a_i] = line_start
+            g_line[a_i] = g_alloc[A_LINE_START, a_i]
             g_base[a_i] = time_base
-            arrival = time_base + fdiv(g_alloc[A_BURST_START, a_i] * frame_ps, bpf, inv_bpf)
-            cut = arrival - one_way_ps[onu_of[j]]
-            g_cut[a_i] = cut if cut < ip[IP_END_PS] - 1 else ip[IP_END_PS] - 1
-            dbru_end = g_alloc[A_DBRU_END, a_i]
-            if us_fk > 0:
-                dbru_end = cdiv(dbru_end * us_fn, us_fk, inv_fk)
-            g_dbru_arr[a_i] = time_base + fdiv((line_start + dbru_end) * frame_ps, bpf, inv_bpf)
+            g_extra[a_i] = 0
         used_line[k] = cursor
         alloc_count[0] += n_alloc
-        # Bookkeeping of grants.
-        for j in range(n_t):
-            g_extra[j] = 0
-        for a_i in range(n_alloc):
-            j = g_q[a_i]
-            if g_room[a_i] >= ip[IP_MIN_FRAME]:
-                olt[j, O_CUM_TOTAL] += g_room[a_i]
-                olt[j, O_GRANTED_TOTAL] += g_room[a_i]
-            if g_dbru[a_i]:
-                olt[j, O_LAST_DBRU] = k
-        for j in range(n_t):
-            cum_granted[k & hist_mask, j] = olt[j, O_CUM_TOTAL]
+        book_grants(k, g_alloc, n_alloc, ip[IP_MIN_FRAME], olt, cum_granted)
         # --- upstream service ---
         if n_alloc > 0:
             n0 = n_uout[0]
@@ -418,18 +303,16 @@ def run_frames(
                 us_used[j] += g_used[a_i]
                 payload += g_used[a_i]
                 if g_dbru[a_i]:
-                    e = tail & pend_mask
-                    pend[e, 0] = j
-                    pend[e, 1] = dbru_value_bytes(
+                    value = dbru_value_bytes(
                         uqs[j, QENCAP], uqs[j, UNBOUNDED] == 1, uqs[j, BUFFER],
                         ip[IP_REPORT_UNIT],
-                    )  # fmt: skip
-                    pend[e, 2] = g_dbru_arr[a_i]
-                    pend[e, 3] = k
-                    pend[e, 4] = g_room[a_i] - g_used[a_i]
-                    pend[e, 5] = g_room[a_i]
-                    tail += 1
-            pend_head_tail[1] = tail
+                    )
+                    if not post_report(
+                        pend, pend_head_tail, j, value, g_dbru_arr[a_i], k,
+                        g_room[a_i] - g_used[a_i], g_room[a_i],
+                    ):
+                        err[0], err[1] = ERR_RING_FULL, k
+                        return k
             used_payload[k] = payload
         # --- downstream frame ---
         if n_dq > 0:
@@ -539,7 +422,6 @@ def run_compiled_loop(
     from ftth.emulator.common import drr_quantum_bytes, make_shaper
     from ftth.errors import DbaError, InvariantError
     from ftth.phy import ds_overhead_bytes, ds_payload_bytes
-    from olt.upstream import GRANT_HISTORY_FRAMES
 
     p = spec.profile
     dba = olt_py.dba
@@ -563,7 +445,6 @@ def run_compiled_loop(
     ip[IP_CYCLE] = spec.cycle_frames
     ip[IP_USES_REPORTS] = 1 if dba.uses_reports else 0
     ip[IP_REPORT_UNIT] = p.report_unit_bytes
-    ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
@@ -580,18 +461,8 @@ def run_compiled_loop(
     state_i = np.ascontiguousarray(dba.state_i, dtype=np.int64)
     state_f = np.ascontiguousarray(dba.state_f, dtype=np.float64)
 
-    olt = np.zeros((n_t, O_N), dtype=np.int64)
-    olt[:, O_REPORT_FRAME] = -1
-    olt[:, O_REPORT_ARRIVAL] = -1
-    olt[:, O_LAST_DBRU] = -(10**9)
-    cum_granted = np.zeros((GRANT_HISTORY_FRAMES, n_t), dtype=np.int64)
-    # Pending DBRus in flight: at most (Teqd + 2 frames) worth of frames × T-CONTs.
-    pend_cap = (n_t + 1) * (spec.teqd_ps // frame_ps + spec.report_latency_frames + 4)
-    pend_cap = 1 << (pend_cap - 1).bit_length()  # a power of two: the kernel masks indices
-    if GRANT_HISTORY_FRAMES & (GRANT_HISTORY_FRAMES - 1):
-        raise AssertionError("the compiled loop needs a power-of-two grant history")
-    pend = np.zeros((pend_cap, 6), dtype=np.int64)
-    pend_ht = np.zeros(2, dtype=np.int64)
+    # The OLT's state is the OltUpstream's own arrays: the kernels update them in place.
+    olt, cum_granted, pend, pend_ht = olt_py.olt, olt_py.cum_granted, olt_py.pend, olt_py.pend_ht
     cycle_grants = np.zeros((spec.cycle_frames, n_t), dtype=np.int64)
     cycle_start = np.full(1, -1, dtype=np.int64)
     order = olt_py.builder.order
@@ -747,13 +618,14 @@ def run_compiled_loop(
         yield env.timeout((k1 - k) * frame_ps)
         k = k1
     olt_py.allocations_total = int(alloc_count[0])
-    olt_py.granted_bytes_total = olt[:, O_GRANTED_TOTAL].copy()
 
 
 def _error_rule(err: I64, p: Any, spec: Any, dba: Any) -> str:
     code = int(err[0])
     if code == ERR_DBA_STATUS:
         return str(dba.error_text(int(err[2])))
+    if code == ERR_RING_FULL:
+        return "more DBRus in flight than the OLT's ring holds (an ftth bug)"
     if code == ERR_NEGATIVE_GRANT:
         j = int(err[2])
         return f"negative grant for T-CONT {j} (Alloc-ID {int(spec.tconts.alloc_id[j])})"

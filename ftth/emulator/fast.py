@@ -25,6 +25,7 @@ from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, se
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 from olt.dba.base import KernelDba
+from onu.report import dbru_values
 
 ProgressFn = Callable[[int, int], None]
 
@@ -187,10 +188,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 sel = bw.dbru
                 tc = bw.tcont[sel]
                 qs = up.store.qs
-                value = np.where(
-                    qs[tc, UNBOUNDED] == 1,
-                    np.maximum(qs[tc, QENCAP], qs[tc, BUFFER]),
-                    qs[tc, QENCAP],
+                value = dbru_values(
+                    qs[tc, QENCAP], qs[tc, UNBOUNDED] == 1, qs[tc, BUFFER], p.report_unit_bytes
                 )
                 olt.post_reports(
                     k,
