@@ -33,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.phy import FecCode, Profile, psbu_slot_bytes
+from olt.dba.params import read_param
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -230,9 +231,8 @@ class EponDba(Dba):
                     f"dba.params.{key}",
                     f"unknown parameter for {self.name!r}; valid: {', '.join(allowed)}",
                 )
-        guard_us = float(params.get("guard_us", ctx.profile.default_guard_ps / 1e6))
-        if not 0 <= guard_us <= 1000:
-            raise InputError("dba.params.guard_us", f"must be in 0..1000 µs, got {guard_us}")
+        default_us = ctx.profile.default_guard_ps / 1e6
+        guard_us = read_param("guard_us", params.get("guard_us", default_us), "float", 0, 1000)
         self.guard_ps = int(round(guard_us * 1e6))
         #: Ignore propagation (textbook polling systems have zero round trip).
         self.rtt_zero = False

@@ -28,6 +28,7 @@ import numpy as np
 from ftth.errors import InputError
 from ftth.phy import encapsulated_bytes
 from olt.dba.base import I64, Dba, DbaContext, Reports
+from olt.dba.params import read_param
 from olt.dba.registry import register
 
 
@@ -46,16 +47,10 @@ class ProportionalDba(Dba):
                 f"dba.params.{sorted(unknown)[0]}",
                 "unknown parameter for 'proportional'; valid: min_grant_bytes",
             )
-        raw = params.get("min_grant_bytes", 0)
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise InputError(
-                "dba.params.min_grant_bytes", f"must be a whole number of bytes ≥ 0, got {raw!r}"
-            )
-        self.min_grant_bytes = raw
-        if self.min_grant_bytes < 0:
-            raise InputError(
-                "dba.params.min_grant_bytes", f"must be ≥ 0, got {self.min_grant_bytes}"
-            )
+        # Bounded like tm-dba's: a grant above 1 MB exceeds any frame's payload anyway.
+        self.min_grant_bytes: int = read_param(
+            "min_grant_bytes", params.get("min_grant_bytes", 0), "int", 0, 1_000_000
+        )
         p = ctx.profile
         # Provisioned rate in millibits per frame (exact for rates in whole 8 b/s).
         rate_bps = ctx.tconts.max_bps + ctx.tconts.fixed_bps + ctx.tconts.assured_bps
