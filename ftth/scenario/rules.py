@@ -130,12 +130,13 @@ def _check_onus(sc: Scenario, profile: Profile) -> list[Onu]:
         if onu.id > profile.max_onu_id:
             raise InputError(
                 where(index, "id"),
-                f"{profile.title} ONU-ID must be in 0..{profile.max_onu_id}, got {onu.id}"
+                f"{profile.title} ONU-ID must be in 0..{profile.max_onu_id}, got {fmt_num(onu.id)}"
                 + (f" (ONU {index + 1} of {len(onus)})" if compact else ""),
             )
         if onu.id in seen:
             raise InputError(
-                where(index, "id"), f"duplicate ONU-ID {onu.id} (also onus[{seen[onu.id]}].id)"
+                where(index, "id"),
+                f"duplicate ONU-ID {fmt_num(onu.id)} (also onus[{seen[onu.id]}].id)",
             )
         seen[onu.id] = index
 
@@ -338,7 +339,7 @@ def _check_faults(sc: Scenario, onu_ids: set[int]) -> None:
                 )
         elif fault.onu not in onu_ids:
             raise InputError(
-                f"{path}.onu", f"no ONU with id {fault.onu}; ids are {id_ranges(onu_ids)}"
+                f"{path}.onu", f"no ONU with id {fmt_num(fault.onu)}; ids are {id_ranges(onu_ids)}"
             )
 
 
