@@ -61,7 +61,7 @@ status 2:
 ```
 error: tree.splitters[1]: a splitter stage must be a power of two in 2..256, got 12
 error: tree.splitter: unknown key 'splitter'; did you mean 'splitters'?
-error: tconts[0].traffic.rate_bps: must be > 0 and ≤ 1e+12, got 0
+error: tconts[0].traffic.rate_bps: must be ≥ 1 and ≤ 1e+12, got 0
 error: tconts[0].weight: must be a finite number > 0 and ≤ 1e+06, got inf
 ```
 
@@ -90,7 +90,8 @@ between sources are kept.  `downstream_load` does the same for the downstream cl
 - ONU-IDs unique and within the profile's range;
 - feeder + drop ≤ the profile's reach for every ONU;
   farthest − nearest ONU ≤ `tree.max_differential_km`;
-- T-CONT type rules (G.983.4 lineage) and every `*_bps` ≤ the line rate of its direction;
+- T-CONT type rules (G.983.4 lineage) and every `*_bps` ≤ the line rate of its direction,
+  as is every traffic source's mean rate (a capture replayed at `speed`);
 - admission control: Σ over all ONUs of `fixed_bps + assured_bps` ≤ the upstream
   saturation goodput;
 - `households.tier` ≤ the line rate in each direction;

@@ -209,12 +209,18 @@ def _check_dba_name(name: str, profile: Profile) -> type[Any]:
     return get_dba(name)
 
 
-def _check_traffic_table(table: Mapping[str, Any], where: str, line_bps: float) -> None:
-    """Traffic model registered and its parameters valid (the model's own checks).
+def _check_traffic_table(
+    table: Mapping[str, Any], where: str, profile: Profile, direction: Direction
+) -> None:
+    """Traffic model registered, its parameters valid (the model's own checks), and its
+    mean rate within the line rate of its direction.
 
     Names the key path as the scenario does (``tconts[1].traffic.alpha_on``), with the
-    allowed range and a "did you mean" for a misspelt parameter.
+    allowed range and a "did you mean" for a misspelt parameter.  The mean-rate rule covers
+    what the scenario's ``*_bps`` rule cannot see (a capture replayed at ``speed`` × its
+    rate): one source never offers more than its link can carry.
     """
+    line_bps = profile.upstream_bps if direction == "upstream" else profile.downstream_bps
     model = table["model"]
     params = {key: value for key, value in table.items() if key != "model"}
     try:
@@ -227,7 +233,16 @@ def _check_traffic_table(table: Mapping[str, Any], where: str, line_bps: float) 
         raise translate_validation_error(exc, root=params_model, prefix=where) from None
     # Building the source once runs the model's cross-parameter checks (size mix
     # consistency, a pcap file that exists); the generator is a throwaway.
-    make_source(model, params, np.random.default_rng(0), line_rate_bps=line_bps, where=where)
+    source = make_source(
+        model, params, np.random.default_rng(0), line_rate_bps=line_bps, where=where
+    )
+    mean_bps = float(source.mean_rate_bps)
+    if mean_bps > line_bps:
+        raise InputError(
+            where,
+            f"offers {fmt_rate(mean_bps)} on average, above the {profile.title} {direction} "
+            f"line rate {fmt_rate(line_bps)}",
+        )
 
 
 def _check_traffic(scenario: Scenario) -> None:
@@ -240,11 +255,11 @@ def _check_traffic(scenario: Scenario) -> None:
         for index, tc in enumerate(tconts or []):
             if tc.traffic is not None:
                 where = f"{prefix}tconts[{index}].traffic"
-                _check_traffic_table(tc.traffic, where, profile.upstream_bps)
+                _check_traffic_table(tc.traffic, where, profile, "upstream")
         for index, cls in enumerate(classes or []):
             if cls.traffic is not None:
                 where = f"{prefix}downstream[{index}].traffic"
-                _check_traffic_table(cls.traffic, where, profile.downstream_bps)
+                _check_traffic_table(cls.traffic, where, profile, "downstream")
 
 
 def check_build(scenario: Scenario) -> EmulationSpec:

@@ -210,7 +210,7 @@ def test_zero_or_negative_rate(
 ) -> None:
     path = write(tmp_path, edit("rate_bps = 1e7", f"rate_bps = {rate}"))
     code, _, err = run(capsys, "validate", str(path))
-    assert_bad(err, code, r"tconts[1].traffic.rate_bps", "must be > 0")
+    assert_bad(err, code, r"tconts[1].traffic.rate_bps", "must be ≥ 1 and ≤ 1e+12")
 
 
 def test_negative_tcont_rate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ and ``ftth run`` take.  Each mistake is one :class:`InputError` naming its key p
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -124,8 +125,10 @@ def test_traffic_parameters_are_checked_with_paths() -> None:
 @pytest.mark.parametrize(
     ("traffic", "where", "fragment"),
     [
-        ({"model": "poisson", "rate_bps": 0}, "tconts[0].traffic.rate_bps", "must be > 0"),
-        ({"model": "poisson", "rate_bps": -1e6}, "tconts[0].traffic.rate_bps", "must be > 0"),
+        ({"model": "poisson", "rate_bps": 0}, "tconts[0].traffic.rate_bps", "must be ≥ 1"),
+        ({"model": "poisson", "rate_bps": -1e6}, "tconts[0].traffic.rate_bps", "must be ≥ 1"),
+        ({"model": "cbr", "rate_bps": 1e-300}, "tconts[0].traffic.rate_bps", "must be ≥ 1"),
+        ({"model": "greedy", "rate_bps": 1e-300}, "tconts[0].traffic.rate_bps", "must be ≥ 1"),
         ({"model": "poisson", "rate_bps": float("nan")}, "tconts[0].traffic.rate_bps", "nan"),
         ({"model": "poisson", "rate": 1e6}, "tconts[0].traffic.rate", "did you mean 'rate_bps'?"),
         ({"model": "nope", "rate_bps": 1e6}, "tconts[0].traffic.model", "valid: cbr"),
@@ -161,3 +164,24 @@ def test_faults_and_plot_dir_are_refused_by_the_build() -> None:
     with pytest.raises(InputError) as info:
         build_spec(sc)
     assert info.value.where == "output.plot_dir"
+
+
+def test_a_source_may_not_offer_more_than_its_line_rate(tmp_path: Path) -> None:
+    """A capture replayed at `speed` × its own rate is checked by its mean rate: 2 frames
+    of 1518 bytes 10 µs apart loop at 1.21 Gb/s; 10× that is above XGS-PON's 9.95 Gb/s."""
+    from scapy.all import IP, UDP, Ether, Raw, wrpcap
+
+    header = len(Ether() / IP() / UDP())
+    packets = []
+    for t_us in (0, 10):
+        packet = Ether() / IP() / UDP() / Raw(b"\x00" * (1518 - header))
+        packet.time = 1_700_000_000 + t_us / 1e6
+        packets.append(packet)
+    capture = tmp_path / "two.pcap"
+    wrpcap(str(capture), packets)
+    tcont = {"name": "i", "type": 4, "max_bps": 1e9}
+    table = {"model": "pcap", "path": str(capture), "speed": 1.0}
+    check_build(scenario_from_dict(base(tconts=[{**tcont, "traffic": table}])))
+    error = build_error(base(tconts=[{**tcont, "traffic": {**table, "speed": 10.0}}]))
+    assert error.where == "tconts[0].traffic"
+    assert "offers 12.14 Gb/s on average, above the XGS-PON upstream line rate" in error.why
