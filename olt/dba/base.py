@@ -33,7 +33,6 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.phy import FecCode, Profile, psbu_slot_bytes
-from olt.dba.params import read_param
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -223,6 +222,7 @@ class EponDba(Dba):
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         super().__init__(ctx, params)
         from ftth.errors import InputError
+        from olt.dba.params import read_param
 
         allowed = ("guard_us", *self.param_names)
         for key in params:
