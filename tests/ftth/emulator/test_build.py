@@ -76,9 +76,9 @@ def test_every_dba_is_built_with_its_parameters(name: str) -> None:
 @pytest.mark.parametrize(
     ("name", "key", "value", "fragment"),
     [
-        ("proportional", "min_grant_bytes", 2**64, "must be in 0..1000000, got a 20-digit"),
+        ("proportional", "min_grant_bytes", 2**64, "must be in 0.."),
         ("proportional", "min_grant_bytes", 1.5, "must be a whole number"),
-        ("proportional", "min_grant_bytes", "lots", "must be a number"),
+        ("proportional", "min_grant_bytes", "lots", "got 'lots'"),
         ("ebu", "overdraft_cycles", float("inf"), "must be finite (in 0..16), got inf"),
         ("ebu", "overdraft_cycles", 10**400, "must be in 0..16, got a 401-digit integer"),
         ("giant", "si_max_frames", float("nan"), "must be finite"),
