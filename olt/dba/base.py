@@ -321,6 +321,7 @@ class EponDba(Dba):
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         super().__init__(ctx, params)
         from ftth.errors import InputError
+        from olt.dba.params import read_param
 
         allowed = ("guard_us", *self.param_names)
         for key in params:
@@ -329,9 +330,8 @@ class EponDba(Dba):
                     f"dba.params.{key}",
                     f"unknown parameter for {self.name!r}; valid: {', '.join(allowed)}",
                 )
-        guard_us = float(params.get("guard_us", ctx.profile.default_guard_ps / 1e6))
-        if not 0 <= guard_us <= 1000:
-            raise InputError("dba.params.guard_us", f"must be in 0..1000 µs, got {guard_us}")
+        default_us = ctx.profile.default_guard_ps / 1e6
+        guard_us = read_param("guard_us", params.get("guard_us", default_us), "float", 0, 1000)
         self.guard_ps = int(round(guard_us * 1e6))
         #: Ignore propagation (textbook polling systems have zero round trip).
         self.rtt_zero = False

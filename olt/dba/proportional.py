@@ -29,6 +29,7 @@ import numpy as np
 from ftth.errors import InputError
 from olt.dba import kernel as dk
 from olt.dba.base import I64, DbaContext, KernelDba
+from olt.dba.params import read_param
 from olt.dba.registry import register
 
 # ``state_i`` layout: [min_grant_bytes, rate_mb × n, depth_mb × n, credit_mb × n].
@@ -113,18 +114,11 @@ class ProportionalDba(KernelDba):
                 f"dba.params.{sorted(unknown)[0]}",
                 "unknown parameter for 'proportional'; valid: min_grant_bytes",
             )
-        raw = params.get("min_grant_bytes", 0)
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise InputError(
-                "dba.params.min_grant_bytes", f"must be a whole number of bytes ≥ 0, got {raw!r}"
-            )
+        # At most the largest GrantSize: a bigger minimum could never be granted.
         max_grant = ctx.profile.max_grant_units * ctx.grant_unit_bytes
-        if not 0 <= raw <= max_grant:
-            raise InputError(
-                "dba.params.min_grant_bytes",
-                f"must be in 0..{max_grant} (the largest GrantSize), got {raw}",
-            )
-        self.min_grant_bytes = raw
+        self.min_grant_bytes: int = read_param(
+            "min_grant_bytes", params.get("min_grant_bytes", 0), "int", 0, max_grant
+        )
         t = ctx.tconts
         # The ceiling in millibits per frame (exact for rates in whole 8 b/s).
         ceiling_bps = dk.ceiling_bytes_per_frame(t.fixed_bps, t.assured_bps, t.max_bps)

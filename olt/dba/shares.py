@@ -1,5 +1,5 @@
-"""Vector helpers several DBAs share: parameter reading, water-filling, service in order,
-per-prefix frame capacity, rate buckets.
+"""Vector helpers several DBAs share: parameter reading (:mod:`olt.dba.params`),
+water-filling, service in order, per-prefix frame capacity, rate buckets.
 
 Used by ``max-min``, the GIANT family, ``ebu`` and ``tm-dba`` (one file per DBA, one place for
 the arithmetic they have in common).
@@ -7,68 +7,15 @@ the arithmetic they have in common).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ftth.errors import InputError
 from ftth.phy import psbu_slot_bytes
 from olt.dba.base import F64, I64, B, DbaContext, Reports
+from olt.dba.params import ParamSpec, read_params
 
-# --------------------------------------------------------------------------- parameters
-#: kind, default, minimum, maximum (inclusive; ``None`` = unbounded) of one parameter.
-ParamSpec = tuple[str, Any, float | None, float | None]
-
-
-def read_params(
-    dba: str, params: Mapping[str, Any], spec: Mapping[str, ParamSpec]
-) -> dict[str, Any]:
-    """Validate ``[dba.params]`` against ``spec``; return every parameter with its value.
-
-    Unknown keys, wrong types (a bool is not a number, a float is not an int) and values out
-    of range raise :class:`InputError` naming ``dba.params.<key>`` and what is allowed.
-    """
-    unknown = sorted(set(params) - set(spec))
-    if unknown:
-        valid = ", ".join(sorted(spec)) or "(none)"
-        raise InputError(
-            f"dba.params.{unknown[0]}", f"unknown parameter for {dba!r}; valid: {valid}"
-        )
-    out: dict[str, Any] = {}
-    for key, (kind, default, lo, hi) in spec.items():
-        value = params.get(key, default)
-        where = f"dba.params.{key}"
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise InputError(where, f"must be true or false, got {value!r}")
-            out[key] = value
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(where, f"must be a number ({_range(kind, lo, hi)}), got {value!r}")
-        if kind == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise InputError(
-                    where, f"must be a whole number ({_range(kind, lo, hi)}), got {value!r}"
-                )
-            value = int(value)
-        else:
-            value = float(value)
-            if not np.isfinite(value):
-                raise InputError(where, f"must be finite ({_range(kind, lo, hi)}), got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise InputError(where, f"must be {_range(kind, lo, hi)}, got {value!r}")
-        out[key] = value
-    return out
-
-
-def _range(kind: str, lo: float | None, hi: float | None) -> str:
-    fmt = (lambda v: str(int(v))) if kind == "int" else (lambda v: f"{v:g}")
-    if lo is not None and hi is not None:
-        return f"in {fmt(lo)}..{fmt(hi)}"
-    if lo is not None:
-        return f"≥ {fmt(lo)}"
-    return f"≤ {fmt(hi)}" if hi is not None else "any number"
+__all__ = ["ParamSpec", "read_params"]  # re-exported: the DBAs import them from here
 
 
 # --------------------------------------------------------------------------- vector helpers
