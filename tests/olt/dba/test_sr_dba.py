@@ -8,8 +8,9 @@ Two kinds of test:
   ``p + DBRu`` a whole number of grant units: XGS-PON 12, 28, 44 … bytes): a rounded grant is
   within one grant unit of the value the four steps define.
 * Emulation runs (XGS-PON, 32 ONUs, T-CONT types 1–4 on every ONU, fast engine — the
-  stepped path, as sr-dba has no compiled twin) for the service guarantees, and one small
-  fast-vs-reference run (identical departures, no tolerance).  Each run test checks first
+  stepped path, which calls ``allocate`` so every decision can be recorded; the compiled
+  loop calls the same kernel) for the service guarantees, and small fast-vs-reference runs
+  on both fast paths (identical departures, no tolerance).  Each run test checks first
   that its scenario really is in the regime it claims (overload, idle T-CONTs, capped
   T-CONTs …), so a scenario that turned trivial cannot keep a test green.
 
@@ -28,6 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ftth.emulator import RawRun, run_spec
+from ftth.emulator import fast as fast_engine
 from ftth.emulator.collector import DirectionStats
 from ftth.emulator.spec import EmulationSpec
 from ftth.errors import InputError
@@ -35,13 +37,13 @@ from ftth.metrics import jain_index
 from ftth.phy import Profile, get_profile, saturation_goodput_bps
 from ftth.units import PS_PER_MS
 from olt.bwmap import BwmapBuilder
-from olt.dba.base import DbaContext, Reports, TcontTable
+from olt.dba.base import DbaContext, KernelDba, Reports, TcontTable
 from olt.dba.registry import get_dba
 from olt.dba.shares import water_fill
 from olt.dba.sr_dba import SrDba
 from olt.upstream import OltUpstream, UpstreamPlan
 from tests.ftth.emulator.helpers import make_spec, source
-from tests.ftth.emulator.test_equivalence import assert_identical
+from tests.ftth.emulator.test_equivalence import assert_identical, assert_variant, use_fast_variant
 
 TECHNOLOGIES = ("gpon", "xg-pon", "xgs-pon")
 FRAME_S = 125e-6
@@ -128,7 +130,7 @@ BIG = 10**9  # a demand far above any frame
 def test_registered_stepped_and_params_checked() -> None:
     cls = get_dba("sr-dba")
     assert cls is SrDba and cls.uses_reports
-    assert getattr(cls, "compiled_kind", 0) == 0, "no compiled twin: runs in the stepped engine"
+    assert issubclass(cls, KernelDba), "a kernel DBA: runs in the compiled frame loop"
     ctx = context("xgs-pon", [[T(4, maximum=1e9)]])
     with pytest.raises(InputError) as err:
         dba(ctx, best_effort_share=0.5)
@@ -174,7 +176,11 @@ def test_fixed_every_cycle_even_idle_and_exact_long_run(tech: str, cycle: int) -
     unit = ctx.grant_unit_bytes
     total = np.zeros(n)
     for c in range(1, 2001):
-        g = d.allocate(0, reports(np.zeros(n)))
+        frames = d.allocate(0, reports(np.zeros(n)))
+        # One row per frame of the cycle (a single row for 1-frame cycles), all the same.
+        assert frames.shape == ((n,) if cycle == 1 else (cycle, n))
+        g = np.atleast_2d(frames)[0]
+        assert np.all(np.atleast_2d(frames) == g)
         assert on_rungs(g, ctx)
         assert not g[-3:].any(), "a T-CONT without fixed bandwidth got an idle grant"
         total += g * cycle
@@ -299,7 +305,9 @@ def test_allocation_structure_limit_drops_best_effort_first(cycle: int) -> None:
     ctx = context("xgs-pon", per_onu, cycle)
     ty = ctx.tconts.tcont_type
     allowed = 512 - (128 if cycle > 1 else 0)
-    g = dba(ctx).allocate(0, reports(np.where(ty == 1, 0, 3000)))
+    frames = dba(ctx).allocate(0, reports(np.where(ty == 1, 0, 3000)))
+    g = np.atleast_2d(frames)[0]
+    assert np.all(np.atleast_2d(frames) == g), "the same grant in every frame of the cycle"
     assert np.count_nonzero(g) == allowed
     assert np.all(g[ty != 4] > 0) and np.count_nonzero(g[ty == 4]) == allowed - 360
     assert g.sum() <= ctx.payload_capacity(np.ones(ctx.tconts.count, dtype=bool))
@@ -384,8 +392,10 @@ def test_never_exceeds_capacity_caps_or_demand(
             )
         )
         poll = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
-        g = d.allocate(0, reports(demand, poll, frame))
-        assert g.shape == (n,) and g.dtype == np.int64 and np.all(g >= 0)
+        frames = d.allocate(0, reports(demand, poll, frame))
+        assert frames.shape == ((n,) if cycle == 1 else (cycle, n)) and frames.dtype == np.int64
+        g = np.atleast_2d(frames)[0]
+        assert np.all(np.atleast_2d(frames) == g) and np.all(g >= 0)
         assert on_rungs(g, ctx)
         assert g.sum() <= ctx.payload_capacity(poll | (g > 0))
         # Caps: < cap + one unit (fixed credit: < R_F + one unit).  A T-CONT whose cap is
@@ -483,6 +493,9 @@ def recorder() -> Iterator[Any]:
             stats_grants(self, queue, granted, sent)
 
         with pytest.MonkeyPatch.context() as mp:
+            # The stepped frame loop, which calls allocate (the compiled loop calls the
+            # kernel directly): the same kernel, so the same decisions.
+            mp.setattr(fast_engine, "FORCE_STEPPED", True)
             mp.setattr(SrDba, "allocate", rec_allocate)
             mp.setattr(OltUpstream, "plan_frame", rec_plan)
             mp.setattr(DirectionStats, "grants", rec_grants)
@@ -695,10 +708,15 @@ EQUIVALENCE: dict[str, dict[str, Any]] = {
 }
 
 
+@pytest.mark.parametrize("variant", ["stepped", "compiled"])
 @pytest.mark.parametrize("name", list(EQUIVALENCE))
-def test_fast_and_reference_identical(name: str) -> None:
-    """No tolerance: both engines share the OLT (and this DBA); their data planes must give
-    every packet the same departure time (see tests/ftth/emulator/test_equivalence.py)."""
+def test_fast_and_reference_identical(
+    name: str, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No tolerance: both engines share the OLT (and this DBA's kernel); their data planes
+    must give every packet the same departure time (see
+    tests/ftth/emulator/test_equivalence.py), on both paths of the fast engine."""
+    use_fast_variant(variant, monkeypatch)
     kw = EQUIVALENCE[name]
     line = get_profile(kw["tech"]).upstream_bps
 
@@ -723,7 +741,7 @@ def test_fast_and_reference_identical(name: str) -> None:
 
     fast = run_spec(spec(), "fast")
     ref = run_spec(spec(), "reference")
-    assert not fast.backend.endswith("compiled-loop")
+    assert_variant(fast, variant)
     assert int(fast.upstream.counters["delivered_packets"].sum()) > 100
     # Regime: overloaded (something still queued at the end).
     assert int(fast.upstream.counters["queued_bytes"].sum()) > 0
