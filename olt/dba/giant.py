@@ -104,33 +104,71 @@ def service_rates(ctx: DbaContext) -> F64:
 
 # --------------------------------------------------------------------------- the kernel
 @inline_kernel
-def _prefix_serve(
-    ctx: I64, onu_of: I64, request: I64, timer_k: I64, turn: int, allocated: B,
-    used_units: int, got: I64,
-) -> int:  # fmt: skip
-    """Serve ``request`` (units) longest overdue first (smallest ``timer_k``; ties in an
-    order rotating with ``turn``), each new T-CONT charging its allocation and, if its ONU
-    is new, its burst (``shares.serve_with_overhead``).  Writes ``got``; returns Σ got."""
+def service_order(request: I64, timer_k: I64, turn: int, order: I64, scratch: I64) -> int:
+    """T-CONTs with a request, longest overdue first (smallest ``timer_k``), ties in an
+    order rotating every cycle (starting at T-CONT ``turn``), so no T-CONT is always last.
+    Writes them to ``order[:m]`` and returns ``m`` (``scratch``: n entries).
+
+    The rotation is the scan order; timers take few values, so a stable counting sort on
+    the timer finishes it in linear time (a stable merge sort when they spread wider)."""
     n = request.shape[0]
     m = 0
-    for j in range(n):
+    lo = 0
+    hi = 0
+    for r in range(n):
+        j = turn + r
+        if j >= n:
+            j -= n
         if request[j] > 0:
+            t = timer_k[j]
+            if m == 0 or t < lo:
+                lo = t
+            if m == 0 or t > hi:
+                hi = t
+            scratch[m] = j
             m += 1
     if m == 0:
         return 0
-    idx = np.empty(m, dtype=np.int64)
-    keys = np.empty(m, dtype=np.int64)
-    c = 0
-    for j in range(n):
-        if request[j] > 0:
-            idx[c] = j
-            # (timer, rotation) as one key: rotation is a permutation of 0..n-1, so keys are
-            # unique and any sort gives the same order.
-            keys[c] = timer_k[j] * n + (j - turn) % n
-            c += 1
-    order = np.argsort(keys)
-    # Charge each new allocation and burst as the prefix grows (shares.prefix_capacity_units).
-    have_onu = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
+    span = hi - lo + 1
+    if span == 1:
+        for i in range(m):
+            order[i] = scratch[i]
+    elif span <= n:
+        start = np.zeros(span + 1, dtype=np.int64)
+        for i in range(m):
+            start[timer_k[scratch[i]] - lo + 1] += 1
+        for v in range(span):
+            start[v + 1] += start[v]
+        for i in range(m):
+            j = scratch[i]
+            v = timer_k[j] - lo
+            order[start[v]] = j
+            start[v] += 1
+    else:
+        keys = np.empty(m, dtype=np.int64)
+        for i in range(m):
+            keys[i] = timer_k[scratch[i]]
+        ranked = np.argsort(keys, kind="mergesort")
+        for i in range(m):
+            order[i] = scratch[ranked[i]]
+    return m
+
+
+@inline_kernel
+def serve_with_overhead(
+    ctx: I64, onu_of: I64, request: I64, order: I64, m: int, allocated: B, used_units: int,
+    got: I64, have_onu: B,
+) -> int:  # fmt: skip
+    """Serve ``request`` (units) in ``order[:m]`` while the frame has room, the room
+    shrinking as each new T-CONT adds its allocation and, if its ONU was not transmitting
+    yet, its burst (capacity of every prefix, :func:`olt.dba.kernel.capacity_for`; none
+    beyond the frame's allocation structures).  ``used_units`` are already granted to the
+    ``allocated`` T-CONTs.  Writes ``got`` (entries of ``order``); returns Σ got.
+    (``have_onu``: scratch of one flag per ONU.)  Private kernel version — to be replaced
+    by shares.serve_with_overhead / shares.prefix_capacity_units."""
+    n = request.shape[0]
+    for o in range(have_onu.shape[0]):
+        have_onu[o] = False
     n_allocs = 0
     n_bursts = 0
     for j in range(n):
@@ -144,7 +182,7 @@ def _prefix_serve(
     before = 0
     total = 0
     for i in range(m):
-        j = idx[order[i]]
+        j = order[i]
         if not allocated[j]:
             n_allocs += 1
         o = onu_of[j]
@@ -161,6 +199,21 @@ def _prefix_serve(
         total += g
         before += req
     return total
+
+
+@inline_kernel
+def _serve_class(
+    ctx: I64, onu_of: I64, request: I64, timer_k: I64, turn: int, allocated: B,
+    used_units: int, got: I64, scratch: I64, have_onu: B,
+) -> int:  # fmt: skip
+    """One class: order its requests (:func:`service_order`) and serve them
+    (:func:`serve_with_overhead`).  ``scratch``: (2, n).  Returns Σ got."""
+    m = service_order(request, timer_k, turn, scratch[0], scratch[1])
+    if m == 0:
+        return 0
+    return serve_with_overhead(
+        ctx, onu_of, request, scratch[0], m, allocated, used_units, got, have_onu
+    )
 
 
 @dk.dba_kernel
@@ -194,6 +247,8 @@ def giant_kernel(
         allocated[j] = poll[j] != 0
     request = np.empty(n, dtype=np.int64)
     got = np.empty(n, dtype=np.int64)
+    scratch = np.empty((2, n), dtype=np.int64)
+    have_onu = np.empty(ctx[dk.C_N_ONUS], dtype=np.bool_)
     used = 0
     for k in range(N_SERVICES):
         any_due = False
@@ -208,7 +263,9 @@ def giant_kernel(
                 request[j] = need if k == FIXED or need < want[j] else want[j]
         if not any_due:
             continue
-        used += _prefix_serve(ctx, onu_of, request, timer[k], turn, allocated, used, got)
+        used += _serve_class(
+            ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch, have_onu
+        )
         for j in range(n):
             if timer[k, j] <= 0 and rate[k, j] > 0:
                 g = got[j]
@@ -224,7 +281,10 @@ def giant_kernel(
             else:
                 partial[k, j] = 0
     if state_i[S_IMMEDIATE] != 0:
-        _immediate(ctx, onu_of, state_i, rate, timer, want, allocated, used, grant, request, got)
+        _immediate(
+            ctx, onu_of, state_i, rate, timer, want, allocated, used, grant, request, got,
+            scratch, have_onu,
+        )  # fmt: skip
     state_i[S_TURN] = (turn + 1) % (n if n > 1 else 1)
     out = grants[0]
     for j in range(n):
@@ -241,7 +301,7 @@ def giant_kernel(
 @inline_kernel
 def _immediate(
     ctx: I64, onu_of: I64, state_i: I64, rate: dk.F64, timer: I64, want: I64, allocated: B,
-    used: int, grant: I64, request: I64, got: I64,
+    used: int, grant: I64, request: I64, got: I64, scratch: I64, have_onu: B,
 ) -> None:  # fmt: skip
     """X-GIANT: spend the frame's spare room on demand whose timer has not expired.
 
@@ -268,7 +328,9 @@ def _immediate(
                 request[j] = earned if earned < want[j] else want[j]
         if not any_waiting:
             continue
-        used += _prefix_serve(ctx, onu_of, request, timer[k], turn, allocated, used, got)
+        used += _serve_class(
+            ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch, have_onu
+        )
         for j in range(n):
             g = got[j]
             if g <= 0:
