@@ -69,7 +69,6 @@ from olt.dba.registry import register
 from olt.dba.shares import (
     ParamSpec,
     ceil_div,
-    ceiling_bytes_per_frame,
     demand_units,
     read_params,
     serve_with_overhead,
@@ -83,7 +82,7 @@ FIXED, ASSURED, NON_ASSURED, BEST_EFFORT = range(4)
 def service_rates(ctx: DbaContext) -> F64:
     """Rate of each T-CONT's four services in bytes per frame, shape ``(4, n_tconts)``."""
     guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-    surplus = np.maximum(ceiling_bytes_per_frame(ctx) - guaranteed, 0.0)
+    surplus = np.maximum(ctx.ceiling_bytes_per_frame - guaranteed, 0.0)
     has_guarantee = guaranteed > 0
     return np.stack(
         [
@@ -138,7 +137,7 @@ class GiantDba(Dba):
         ctx = self.ctx
         self.timer -= ctx.cycle_frames
         due = (self.timer <= 0) & (self.rate > 0)
-        want = demand_units(ctx, reports)
+        want = demand_units(ctx.kernel_ctx, reports.demand_bytes)
         grant = np.zeros(ctx.tconts.count, dtype=np.int64)
         # Polled T-CONTs are in the frame anyway; every other T-CONT served adds its
         # allocation (and its ONU's burst, if new) to the frame's overhead.
@@ -150,7 +149,9 @@ class GiantDba(Dba):
             need = self.ab_units[k] - self.partial[k]
             request = np.where(due_k, need if k == FIXED else np.minimum(need, want), 0)
             order = self._order(np.flatnonzero(due_k), self.timer[k])
-            got = serve_with_overhead(ctx, request, order, allocated, int(grant.sum()))
+            got = serve_with_overhead(
+                ctx.kernel_ctx, ctx.onu_of, request, order, allocated, int(grant.sum())
+            )
             grant += got
             allocated |= got > 0
             want = np.maximum(want - got, 0)
@@ -185,7 +186,9 @@ class GiantDba(Dba):
             earned = np.ceil(self.rate[k] * elapsed / cycle / unit).astype(np.int64)
             request = np.where(waiting, np.minimum(earned, want), 0)
             order = self._order(np.flatnonzero(waiting), self.timer[k])
-            got = serve_with_overhead(self.ctx, request, order, allocated, used)
+            got = serve_with_overhead(
+                self.ctx.kernel_ctx, self.ctx.onu_of, request, order, allocated, used
+            )
             used += int(got.sum())
             allocated |= got > 0
             extra += got
