@@ -68,7 +68,7 @@ from ftth.jit import inline_kernel
 from olt.dba import kernel as dk
 from olt.dba.base import F64, I64, B, DbaContext, KernelDba
 from olt.dba.registry import register
-from olt.dba.shares import ParamSpec, ceil_div, ceiling_bytes_per_frame, read_params
+from olt.dba.shares import ParamSpec, ceil_div, demand_units, read_params, serve_with_overhead
 
 #: Service classes in the order GIANT serves them.
 SERVICES = ("fixed", "assured", "non-assured", "best-effort")
@@ -90,7 +90,7 @@ BLOCK_AB, BLOCK_TIMER, BLOCK_PARTIAL = range(3)
 def service_rates(ctx: DbaContext) -> F64:
     """Rate of each T-CONT's four services in bytes per frame, shape ``(4, n_tconts)``."""
     guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-    surplus = np.maximum(ceiling_bytes_per_frame(ctx) - guaranteed, 0.0)
+    surplus = np.maximum(ctx.ceiling_bytes_per_frame - guaranteed, 0.0)
     has_guarantee = guaranteed > 0
     return np.stack(
         [
@@ -155,65 +155,25 @@ def service_order(request: I64, timer_k: I64, turn: int, order: I64, scratch: I6
 
 
 @inline_kernel
-def serve_with_overhead(
-    ctx: I64, onu_of: I64, request: I64, order: I64, m: int, allocated: B, used_units: int,
-    got: I64, have_onu: B,
-) -> int:  # fmt: skip
-    """Serve ``request`` (units) in ``order[:m]`` while the frame has room, the room
-    shrinking as each new T-CONT adds its allocation and, if its ONU was not transmitting
-    yet, its burst (capacity of every prefix, :func:`olt.dba.kernel.capacity_for`; none
-    beyond the frame's allocation structures).  ``used_units`` are already granted to the
-    ``allocated`` T-CONTs.  Writes ``got`` (entries of ``order``); returns Σ got.
-    (``have_onu``: scratch of one flag per ONU.)  Private kernel version — to be replaced
-    by shares.serve_with_overhead / shares.prefix_capacity_units."""
-    n = request.shape[0]
-    for o in range(have_onu.shape[0]):
-        have_onu[o] = False
-    n_allocs = 0
-    n_bursts = 0
-    for j in range(n):
-        if allocated[j]:
-            n_allocs += 1
-            if not have_onu[onu_of[j]]:
-                have_onu[onu_of[j]] = True
-                n_bursts += 1
-    unit = ctx[dk.C_UNIT]
-    max_allocs = ctx[dk.C_MAX_ALLOCS]
-    before = 0
-    total = 0
-    for i in range(m):
-        j = order[i]
-        if not allocated[j]:
-            n_allocs += 1
-        o = onu_of[j]
-        if not have_onu[o]:
-            have_onu[o] = True
-            n_bursts += 1
-        room = 0
-        if n_allocs <= max_allocs:
-            room = dk.capacity_for(n_allocs, n_bursts, ctx) // unit
-        g = room - used_units - before
-        req = request[j]
-        g = req if g > req else (g if g > 0 else 0)
-        got[j] = g
-        total += g
-        before += req
-    return total
-
-
-@inline_kernel
 def _serve_class(
     ctx: I64, onu_of: I64, request: I64, timer_k: I64, turn: int, allocated: B,
-    used_units: int, got: I64, scratch: I64, have_onu: B,
+    used_units: int, got: I64, scratch: I64,
 ) -> int:  # fmt: skip
-    """One class: order its requests (:func:`service_order`) and serve them
-    (:func:`serve_with_overhead`).  ``scratch``: (2, n).  Returns Σ got."""
+    """One class: order its requests (:func:`service_order`) and serve them while the
+    frame has room, each new T-CONT charging its allocation and, if new, its ONU's burst
+    (:func:`olt.dba.shares.serve_with_overhead`).  Writes ``got`` (0 where nothing was
+    served); ``scratch``: (2, n).  Returns Σ got."""
     m = service_order(request, timer_k, turn, scratch[0], scratch[1])
+    total = 0
     if m == 0:
+        for j in range(got.shape[0]):
+            got[j] = 0
         return 0
-    return serve_with_overhead(
-        ctx, onu_of, request, scratch[0], m, allocated, used_units, got, have_onu
-    )
+    served = serve_with_overhead(ctx, onu_of, request, scratch[0][:m], allocated, used_units)
+    for j in range(got.shape[0]):
+        got[j] = served[j]
+        total += served[j]
+    return total
 
 
 @dk.dba_kernel
@@ -235,10 +195,7 @@ def giant_kernel(
     partial = state_i[S_ARRAYS + 2 * size : S_ARRAYS + 3 * size].reshape((N_SERVICES, n))
     rate = state_f[:size].reshape((N_SERVICES, n))
     # Unserved demand per frame of the cycle, whole units rounded up (shares.demand_units).
-    want = np.empty(n, dtype=np.int64)
-    for j in range(n):
-        d = reports[dk.R_DEMAND, j]
-        want[j] = dk.ceil_div(dk.ceil_div(d, cycle), unit) if d > 0 else 0
+    want = demand_units(ctx, reports[dk.R_DEMAND])
     grant = np.zeros(n, dtype=np.int64)
     # Polled T-CONTs are in the frame anyway; every other T-CONT served adds its
     # allocation (and its ONU's burst, if new) to the frame's overhead.
@@ -248,7 +205,6 @@ def giant_kernel(
     request = np.empty(n, dtype=np.int64)
     got = np.empty(n, dtype=np.int64)
     scratch = np.empty((2, n), dtype=np.int64)
-    have_onu = np.empty(ctx[dk.C_N_ONUS], dtype=np.bool_)
     used = 0
     for k in range(N_SERVICES):
         any_due = False
@@ -263,9 +219,7 @@ def giant_kernel(
                 request[j] = need if k == FIXED or need < want[j] else want[j]
         if not any_due:
             continue
-        used += _serve_class(
-            ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch, have_onu
-        )
+        used += _serve_class(ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch)
         for j in range(n):
             if timer[k, j] <= 0 and rate[k, j] > 0:
                 g = got[j]
@@ -283,7 +237,7 @@ def giant_kernel(
     if state_i[S_IMMEDIATE] != 0:
         _immediate(
             ctx, onu_of, state_i, rate, timer, want, allocated, used, grant, request, got,
-            scratch, have_onu,
+            scratch,
         )  # fmt: skip
     state_i[S_TURN] = (turn + 1) % (n if n > 1 else 1)
     out = grants[0]
@@ -301,7 +255,7 @@ def giant_kernel(
 @inline_kernel
 def _immediate(
     ctx: I64, onu_of: I64, state_i: I64, rate: dk.F64, timer: I64, want: I64, allocated: B,
-    used: int, grant: I64, request: I64, got: I64, scratch: I64, have_onu: B,
+    used: int, grant: I64, request: I64, got: I64, scratch: I64,
 ) -> None:  # fmt: skip
     """X-GIANT: spend the frame's spare room on demand whose timer has not expired.
 
@@ -328,9 +282,7 @@ def _immediate(
                 request[j] = earned if earned < want[j] else want[j]
         if not any_waiting:
             continue
-        used += _serve_class(
-            ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch, have_onu
-        )
+        used += _serve_class(ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch)
         for j in range(n):
             g = got[j]
             if g <= 0:

@@ -81,6 +81,7 @@ from ftth.jit import inline_kernel
 from olt.dba import kernel as dk
 from olt.dba.base import F64, I64, B, DbaContext, KernelDba
 from olt.dba.registry import register
+from olt.dba.shares import water_fill
 from olt.upstream import POLL_SHARE_DIVISOR
 
 #: T-CONT types taking part in each step (G.983.4 lineage, pon-reference §5).
@@ -160,67 +161,11 @@ def next_rung(r: int, unit: int, min_rung: int) -> int:
 
 # --------------------------------------------------------------------------- shares
 @inline_kernel
-def water_fill(request: F64, weight: F64, capacity: float, out: F64) -> None:
-    """Weighted max-min shares into ``out``: ``x_j = min(request_j, λ·weight_j)`` with
-    ``Σ x = capacity`` (or every request in full when they fit); entries with request or
-    weight ≤ 0 get nothing.  Private kernel version of the numpy ``shares.water_fill`` —
-    to be replaced by shares.water_fill (same arithmetic)."""
-    n = request.shape[0]
-    m = 0
-    total = 0.0
-    for j in range(n):
-        out[j] = 0.0
-        if request[j] > 0 and weight[j] > 0:
-            m += 1
-            total += request[j]
-    if capacity <= 0 or m == 0:
-        return
-    if total <= capacity:
-        for j in range(n):
-            if request[j] > 0 and weight[j] > 0:
-                out[j] = request[j]
-        return
-    idx = np.empty(m, dtype=np.int64)
-    level = np.empty(m, dtype=np.float64)
-    c = 0
-    for j in range(n):
-        if request[j] > 0 and weight[j] > 0:
-            idx[c] = j
-            level[c] = request[j] / weight[j]
-            c += 1
-    order = np.argsort(level, kind="mergesort")
-    suffix_w = np.empty(m, dtype=np.float64)  # Σ weight from sorted position i on
-    acc = 0.0
-    for i in range(m - 1, -1, -1):
-        acc += weight[idx[order[i]]]
-        suffix_w[i] = acc
-    # k = items served in full: the first whose level, applied to it and every later item
-    # on top of the earlier ones in full, would use more than the capacity.  Σ request >
-    # capacity, so at least the last item is not served in full (rounding can still put
-    # every figure below the capacity: levels that underflow with subnormal requests).
-    k = m - 1
-    before = 0.0
-    for i in range(m):
-        if before + level[order[i]] * suffix_w[i] > capacity:
-            k = i
-            break
-        before += request[idx[order[i]]]
-    full = 0.0
-    for i in range(k):
-        full += request[idx[order[i]]]
-    lam = (capacity - full) / suffix_w[k]
-    for i in range(m):
-        j = idx[i]
-        x = lam * weight[j]
-        out[j] = request[j] if request[j] < x else x
-
-
-@inline_kernel
 def surplus_shares(
-    pool: float, bound: F64, mask: B, state_i: I64, state_f: F64, x: F64, req: F64, x4: F64,
+    pool: float, bound: F64, mask: B, state_i: I64, state_f: F64, x: F64, req: F64,
 ) -> None:  # fmt: skip
     """Steps 3 and 4 on ``pool`` bytes for the T-CONTs in ``mask`` (continuous shares),
-    into ``x`` (``req``, ``x4``: scratch).
+    into ``x`` (``req``: scratch; :func:`olt.dba.shares.water_fill`).
 
     Step 3 (types 3, 5): weighted max-min in proportion to R_F + R_A; step 4 (types 4, 5):
     what is left, priority level by priority level (0 first), weighted max-min by weight.
@@ -234,7 +179,7 @@ def surplus_shares(
     levels = state_i[S_CONST + I_LEVELS * n : S_CONST + (I_LEVELS + 1) * n]
     for j in range(n):
         req[j] = bound[j] if mask[j] else 0.0
-    water_fill(req, na_weight, pool, x)
+    x[:] = water_fill(req, na_weight, pool)
     for j in range(n):
         pool -= x[j]
     for li in range(state_i[S_N_LEVELS]):
@@ -252,7 +197,7 @@ def surplus_shares(
                 req[j] = 0.0
         if not found:
             continue
-        water_fill(req, be_weight, pool, x4)
+        x4 = water_fill(req, be_weight, pool)
         for j in range(n):
             x[j] += x4[j]
         for j in range(n):
@@ -287,18 +232,8 @@ def sr_dba_kernel(
     assured_carry = state_f[F_ASSURED_CARRY * n : (F_ASSURED_CARRY + 1) * n]
     surplus_carry = state_f[F_SURPLUS_CARRY * n : (F_SURPLUS_CARRY + 1) * n]
     # Scratch of this call.
-    fs = np.empty((9, n), dtype=np.float64)
-    demand, allowance, bound, share, y, target, req, x4, carry = (
-        fs[0],
-        fs[1],
-        fs[2],
-        fs[3],
-        fs[4],
-        fs[5],
-        fs[6],
-        fs[7],
-        fs[8],
-    )
+    fs = np.empty((8, n), dtype=np.float64)
+    demand, allowance, bound, share, y, target, req, carry = fs  # one row each
     ints = np.empty((4, n), dtype=np.int64)
     g1, r2, r3, top = ints[0], ints[1], ints[2], ints[3]
     flags = np.zeros((2, n), dtype=np.bool_)
@@ -393,7 +328,7 @@ def sr_dba_kernel(
             b = b if b > 0.0 else 0.0
         bound[j] = b
         mask[j] = b > 0
-    surplus_shares(float(left), bound, mask, state_i, state_f, share, req, x4)
+    surplus_shares(float(left), bound, mask, state_i, state_f, share, req)
     sum3 = 0
     any_short = False
     for j in range(n):
@@ -440,7 +375,7 @@ def sr_dba_kernel(
         # shortfall (largest-remainder apportionment: no T-CONT ends more than one unit
         # from its share, and shortfalls are made up in later cycles).
         pool = float(left - sum3)
-        surplus_shares(pool, bound, short, state_i, state_f, y, req, x4)
+        surplus_shares(pool, bound, short, state_i, state_f, y, req)
         given = 0
         n_eligible = 0
         for j in range(n):
