@@ -42,6 +42,28 @@ padding skews the rates.  Rounding:
   apportionment), so the frame is used, the order of the steps holds to the unit, and
   equal T-CONTs get equal shares over a few cycles.
 
+Slow T-CONTs
+------------
+An assured T-CONT whose cap is below the smallest useful grant (XGS-PON: 100 kb/s is 1.6
+bytes per frame; the smallest rung is 28 bytes, one 16-byte minimum XGEM frame beside the
+DBRu) cannot be served every frame.  Earlier versions gave it the smallest rung whenever
+its carry reached it: each such grant carries one XGEM header and 20 bytes of a packet
+fragment (GPON: a 5-byte GEM header and 1 byte), so its goodput was 71 % of R_A on XGS-PON
+and a few per cent on GPON — a G.711 voice T-CONT (200-byte frames every 20 ms, 80 kb/s on
+R_A = 100 kb/s) queued without bound (mean delay 80 ms on XGS-PON and 0.6 s on GPON after
+1 s, growing; issue 15).  And its carry was reset whenever it had no demand, so no credit
+was saved between two packets: each packet waited at least its own size at R_A (16 ms
+for 200 bytes).
+
+Such a T-CONT now banks its R_A in a token bucket, with or without demand, of at most one
+maximum-size frame (one encapsulated 1518-byte frame beside the DBRu), starting full, and
+gets a grant only once the bank holds a *useful* one: its whole demand (rounded up to a
+rung) or, under a backlog, one maximum-size frame.  A voice packet then goes out whole in
+the first grant after its report (delay ≈ one report loop, 0.3–0.4 ms), and the long-run
+rate never exceeds R_A: over any interval its grants are at most R_A × time plus one
+maximum-size frame.  Its grants exceed R_A per frame, as they did before (no useful grant
+fits in one frame's R_A); faster T-CONTs keep the per-grant bound of "Grant sizes".
+
 The sum of grants never exceeds :meth:`~olt.dba.base.DbaContext.payload_capacity` of the
 T-CONTs that can get an allocation (the polled ones, those with a fixed grant and those with
 demand; for a multi-frame cycle every T-CONT, because the OLT may poll any of them in the
@@ -106,8 +128,9 @@ POLLS_IN_FLIGHT = 2
     S_MAX_RUNG,  #: largest payload grant (GrantSize field limit)
     S_RESERVE,  #: allocation structures kept for the OLT's polls in a multi-frame cycle
     S_N_LEVELS,  #: number of best-effort priority levels
+    S_BANK_TOP,  #: assured credit bank of a slow T-CONT: at most one maximum-size frame
     S_CONST,
-) = range(7)
+) = range(8)
 #: Per-T-CONT blocks of ``state_i`` (block b starts at S_CONST + b·n).
 (
     I_ASSURED_OK,  #: step 2
@@ -116,8 +139,9 @@ POLLS_IN_FLIGHT = 2
     I_PRIORITY,
     I_RANK,  #: class order for rounding leftovers: 0 non-assured, 1 + priority best effort
     I_LEVELS,  #: sorted best-effort priority levels (first S_N_LEVELS entries)
+    I_BANK,  #: slow assured T-CONT (cap below the smallest useful grant): banks its R_A
     I_N,
-) = range(7)
+) = range(8)
 #: Per-T-CONT blocks of ``state_f`` (block b = [b·n, (b+1)·n)); the last three are kept
 #: between cycles.
 (
@@ -127,7 +151,7 @@ POLLS_IN_FLIGHT = 2
     F_NA_WEIGHT,  #: step-3 weight (R_F + R_A of types 3, 5)
     F_BE_WEIGHT,  #: step-4 weight
     F_FIXED_CREDIT,  #: fixed bytes owed, per cycle
-    F_ASSURED_CARRY,  #: fraction of R_A not granted, per frame
+    F_ASSURED_CARRY,  #: fraction of R_A not granted, per frame (a slow T-CONT: its bank)
     F_SURPLUS_CARRY,  #: fraction of the surplus share, per frame
     F_N,
 ) = range(9)
@@ -225,6 +249,8 @@ def sr_dba_kernel(
     assured_ok = state_i[S_CONST + I_ASSURED_OK * n : S_CONST + (I_ASSURED_OK + 1) * n]
     surplus_ok = state_i[S_CONST + I_SURPLUS_OK * n : S_CONST + (I_SURPLUS_OK + 1) * n]
     rank = state_i[S_CONST + I_RANK * n : S_CONST + (I_RANK + 1) * n]
+    bank = state_i[S_CONST + I_BANK * n : S_CONST + (I_BANK + 1) * n]
+    bank_top = state_i[S_BANK_TOP]
     fixed = state_f[F_FIXED * n : (F_FIXED + 1) * n]
     assured = state_f[F_ASSURED * n : (F_ASSURED + 1) * n]
     cap = state_f[F_CAP * n : (F_CAP + 1) * n]
@@ -285,6 +311,19 @@ def sr_dba_kernel(
         short[j] = need and d1 > assured[j]  # rate-limited (short: reused below)
         allowance[j] = g1[j] + assured[j] + assured_carry[j]
         r = g1[j]
+        if bank[j] != 0:
+            # A slow T-CONT waits for credit for a useful grant: its whole demand, or one
+            # maximum-size frame (module docstring, "Slow T-CONTs").
+            short[j] = False
+            if need:
+                t = ceil_rung(demand[j], unit, dbru, k_min)
+                t = t if t < bank_top else bank_top
+                if allowance[j] >= t and t > r:
+                    r = t
+            r2[j] = r
+            mask[j] = need
+            total2 += r2[j] - g1[j]
+            continue
         if need and not short[j]:  # demand-limited: round up
             r = ceil_rung(demand[j], unit, dbru, k_min)
         elif short[j]:  # rate-limited: round down, the fraction carried
@@ -304,6 +343,9 @@ def sr_dba_kernel(
                 r = floor_rung(g1[j] + (r2[j] - g1[j]) * f, unit, dbru, min_rung)
                 r2[j] = r if r > g1[j] else g1[j]
             assured_carry[j] = 0.0
+            if bank[j] != 0:
+                c = allowance[j] - r2[j]
+                assured_carry[j] = c if c < bank_top else float(bank_top)
     else:
         # The carry may grow to the smallest rung, so a T-CONT whose R_A is below one
         # useful grant per frame still gets one every few frames.
@@ -313,6 +355,9 @@ def sr_dba_kernel(
             if short[j]:
                 c = allowance[j] - r2[j]
                 c = 0.0 if c < 0.0 else (carry_max if c > carry_max else c)
+            elif bank[j] != 0:  # the bank fills with or without demand
+                c = allowance[j] - r2[j]
+                c = c if c < bank_top else float(bank_top)
             assured_carry[j] = c
     for j in range(n):
         left -= r2[j] - g1[j]
@@ -463,6 +508,9 @@ def sr_dba_kernel(
             if r3[j] > 0 and out[j] == 0:  # dropped: its fixed grant stays owed
                 fixed_credit[j] += g1[j] * nf
                 assured_carry[j] = 0.0
+                if bank[j] != 0:  # nothing of the bank was spent
+                    c = allowance[j] - g1[j]
+                    assured_carry[j] = c if c < bank_top else float(bank_top)
                 surplus_carry[j] = 0.0
             out[j] = r3[j] if out[j] > 0 else 0
     for f in range(1, nf):
@@ -543,13 +591,20 @@ class SrDba(KernelDba):
         const[S_SLACK], const[S_K_MIN] = self.slack, self.k_min
         const[S_MIN_RUNG], const[S_MAX_RUNG] = self.min_rung, self.max_rung
         const[S_RESERVE], const[S_N_LEVELS] = reserve, len(used_levels)
-        blocks_i = [assured_ok, be_ok, surplus_ok, priority, rank, levels]
+        # Slow assured T-CONTs (cap below the smallest useful grant) bank their R_A, up to
+        # one maximum-size frame, and start with a full bank (module docstring).
+        bank = assured_ok & (assured > 0) & (cap < self.min_rung)
+        mtu_grant = int(kctx[dk.C_MTU_GRANT])
+        self.bank_top = mtu_grant - self.dbru  # a rung: mtu_grant is whole grant units
+        const[S_BANK_TOP] = self.bank_top
+        blocks_i = [assured_ok, be_ok, surplus_ok, priority, rank, levels, bank]
         self.state_i = np.ascontiguousarray(
             np.concatenate([const, *(np.asarray(b, dtype=np.int64) for b in blocks_i)]),
             dtype=np.int64,
         )
         zeros = np.zeros(n)
-        blocks_f = [fixed, assured, cap, na_weight, be_weight, zeros, zeros, zeros]
+        banked = np.where(bank, float(self.bank_top), 0.0)
+        blocks_f = [fixed, assured, cap, na_weight, be_weight, zeros, banked, zeros]
         self.state_f = np.ascontiguousarray(np.concatenate(blocks_f), dtype=np.float64)
 
     def _f(self, b: int) -> F64:
