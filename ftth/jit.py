@@ -28,6 +28,7 @@ _KERNEL_SOURCES = (
     "../olt/downstream_kernel.py",
     "../olt/dba/kernel.py",
     "../onu/report.py",
+    "../olt/dba/shares.py",
 )
 
 
