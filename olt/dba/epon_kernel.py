@@ -128,9 +128,7 @@ class KernelEponDba(EponDba):
         """Words for a negative value returned by the kernel (override to explain yours)."""
         return f"the EPON DBA kernel returned error code {code}"
 
-    def window_bytes(
-        self, onu: int, reported_bytes: int, now_ps: int = 0, window: int = 0
-    ) -> int:
+    def window_bytes(self, onu: int, reported_bytes: int, now_ps: int = 0, window: int = 0) -> int:
         """Bytes ONU ``onu`` may send in its next window (the kernel's answer).
 
         ``now_ps`` is when the OLT sizes the window (the kernel sees it as
@@ -148,9 +146,7 @@ class KernelEponDba(EponDba):
         """The :class:`ftth.errors.DbaError` for a negative kernel answer (both engines)."""
         from ftth.errors import DbaError
 
-        return DbaError(
-            self.name, window, f"ONU {onu} at t = {now_ps} ps: {self.error_text(code)}"
-        )
+        return DbaError(self.name, window, f"ONU {onu} at t = {now_ps} ps: {self.error_text(code)}")
 
     @property
     def _ctx_vector(self) -> I64:

@@ -106,7 +106,9 @@ class DbaKernel:
     of their signature.
     """
 
-    def __init__(self, func: Callable[..., int], signature: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self, func: Callable[..., int], signature: Callable[[], Any] | None = None
+    ) -> None:
         self.func = func
         self.__name__ = getattr(func, "__name__", "dba_kernel")
         self.__doc__ = func.__doc__

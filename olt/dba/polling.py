@@ -31,9 +31,7 @@ S_EXHAUSTIVE, S_N = range(2)
 
 
 @ek.window_kernel
-def polling_kernel(
-    ctx: ek.I64, onu: int, reported: int, state_i: ek.I64, state_f: ek.F64
-) -> int:
+def polling_kernel(ctx: ek.I64, onu: int, reported: int, state_i: ek.I64, state_f: ek.F64) -> int:
     """Gated: what the REPORT that opens the window says; exhaustive: no limit."""
     if state_i[S_EXHAUSTIVE] != 0:
         return ek.UNLIMITED_BYTES
