@@ -50,12 +50,14 @@ from ftth.emulator.prefetch import prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError, InvariantError
 from ftth.fifo import (
+    ADMIT,
     BUFFER,
     ENC_MODE,
     HEAD,
     HI,
     MODE_OVERRUN,
     QENCAP,
+    QPKTS,
     UNBOUNDED,
     admit,
     admit_all,
@@ -285,10 +287,19 @@ def run_windows(
                 ls[L_NEED] = bound
                 return ST_NEED_OUT
             sent_before = sent
+            n_round = n_out[0]
             for i in range(q_ptr[onu], q_ptr[onu + 1]):
                 if room - sent <= 0:
                     break
                 j = q_order[i]
+                granted[j] += room - sent
+                a0 = qs[j, ADMIT]
+                if (
+                    qs[j, QPKTS] == 0
+                    and qs[j, UNBOUNDED] == 0
+                    and (a0 >= qs[j, HI] or arrival_ps[a0] > cutoff)
+                ):
+                    continue  # nothing queued nor arriving by the cut-off: nothing to send
                 g_q[0] = j
                 g_room[0] = room - sent
                 g_cut[0] = cutoff
@@ -300,19 +311,19 @@ def run_windows(
                     g_zero, g_data, g_zero, fec_n, fec_k, 1, byte_ps,
                     out[0, n0:], out[1, n0:], out[2, n0:], out[3, n0:], g_used,
                 )  # fmt: skip
-                if fold:
-                    bad = fold_departures(
-                        out[0], out[1], out[2], out[3], n_new, ip[P_WARMUP_PS],
-                        ip[P_STATS_END_PS], counts, acc, win,
-                    )  # fmt: skip
-                    if bad >= 0:
-                        ls[L_NEED] = start
-                        return ST_NEGATIVE_DELAY
-                else:
-                    n_out[0] = n0 + n_new
-                granted[j] += room - sent
+                n_out[0] = n0 + n_new
                 used_bytes[j] += g_used[0]
                 sent += g_used[0]
+            if fold and n_out[0] > n_round:
+                # The round's departures folded at once, while still in cache.
+                bad = fold_departures(
+                    out[0, n_round:], out[1, n_round:], out[2, n_round:], out[3, n_round:],
+                    n_out[0] - n_round, ip[P_WARMUP_PS], ip[P_STATS_END_PS], counts, acc, win,
+                )  # fmt: skip
+                n_out[0] = n_round
+                if bad >= 0:
+                    ls[L_NEED] = start
+                    return ST_NEGATIVE_DELAY
             ls[L_SENT] = sent
             if not exhaustive or sent == sent_before:
                 ls[L_PHASE] = PH_CLOSE
