@@ -27,6 +27,7 @@ _KERNEL_SOURCES = (
     "emulator/compiled.py",
     "../olt/downstream_kernel.py",
     "../olt/dba/kernel.py",
+    "../olt/dba/epon_kernel.py",
 )
 
 
