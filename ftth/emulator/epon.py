@@ -117,8 +117,9 @@ ProgressFn = Callable[[int, int], None]
     L_GAP_N,
     L_NEED,  #: what the loop waits for (a time, or a buffer size)
     L_LAST_FINISH,
+    L_NOW,  #: when the OLT sized the current window (the DBA kernel's ``E_NOW_PS``)
     L_LEN,
-) = range(18)
+) = range(19)
 
 # Phases of the upstream loop.
 PH_POP, PH_OPEN, PH_ROUND, PH_CLOSE, PH_DONE = range(5)
@@ -255,6 +256,7 @@ def run_windows(
                 offset = ip[P_REPORT_BYTES]
                 now = start
             dba_ctx[E_NOW_PS] = now
+            ls[L_NOW] = now
             room = dba_fn(dba_ctx, onu, ls[L_REPORTED], state_i, state_f)
             if room < 0:
                 ls[L_NEED] = room
@@ -714,7 +716,7 @@ class _EponRun:
                 )
             if status == ST_DBA_ERROR:
                 raise dba.window_error(
-                    int(ls[L_WINDOWS]), int(ls[L_ONU]), int(ls[L_T_REPORT]), int(ls[L_NEED])
+                    int(ls[L_WINDOWS]), int(ls[L_ONU]), int(ls[L_NOW]), int(ls[L_NEED])
                 )
             if status == ST_NEED_OUT and out.shape[1] < ls[L_NEED]:
                 out = np.empty((4, 2 * int(ls[L_NEED])), dtype=np.int64)

@@ -13,6 +13,7 @@ the test green.  With ``FTTH_NO_NUMBA=1`` the same loops run as plain Python.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -20,8 +21,12 @@ import pytest
 
 from ftth.emulator import RawRun, run_spec
 from ftth.emulator.build import build_spec
+from ftth.errors import DbaError
 from ftth.jit import ACCELERATED
 from ftth.scenario import scenario_from_dict
+from olt.dba import epon_kernel as ek
+from olt.dba.base import EponDba
+from olt.dba.registry import _REGISTRY, register
 
 COUNTER_KEYS = (
     "offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
@@ -272,3 +277,63 @@ def test_traffic_window_does_not_change_the_loop() -> None:
         return run_spec(build_spec(sc, record_packets=True), "fast")
 
     _assert_same(run(1), run(50))
+
+
+@ek.window_kernel
+def _broken_kernel(ctx: ek.I64, onu: int, reported: int, state_i: ek.I64, state_f: ek.F64) -> int:
+    # A valid answer until the OLT has seen some traffic, then an error code.
+    return -3 if reported > 0 else reported
+
+
+class _BrokenEpon(ek.KernelEponDba):
+    name = "test-broken-epon"
+    kernel = _broken_kernel
+
+
+class _PythonLimited(EponDba):
+    """A plugin EPON DBA in plain Python (no kernel): IPACT's limited service."""
+
+    name = "test-python-limited"
+
+    def window_bytes(self, onu: int, reported_bytes: int) -> int:
+        return min(reported_bytes, 15_000)
+
+
+@pytest.fixture
+def test_dbas() -> Iterator[None]:
+    """Register the two test DBAs for one test only (the registry is global)."""
+    for cls in (_BrokenEpon, _PythonLimited):
+        register(cls)
+    yield
+    for cls in (_BrokenEpon, _PythonLimited):
+        _REGISTRY.pop(cls.name, None)
+
+
+def _small(dba: dict[str, Any]) -> Any:
+    return _scenario(
+        "epon-1g",
+        dba,
+        [{"name": "p", "type": 4, "max_bps": 1e9, "traffic": _poisson(100e6)}],
+        [{"name": "be", "priority": 0, "traffic": _poisson(100e6)}],
+        duration_s=0.01,
+    )
+
+
+@pytest.mark.usefixtures("test_dbas")
+def test_dba_error_is_the_same_in_both_paths() -> None:
+    errors = []
+    for engine in ("fast", "reference"):
+        with pytest.raises(DbaError) as exc:
+            run_spec(build_spec(_small({"name": "test-broken-epon"})), engine)
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "error code -3" in errors[0]
+
+
+@pytest.mark.usefixtures("test_dbas")
+def test_python_plugin_dba_runs_the_reference_path() -> None:
+    """A plugin EponDba without a kernel runs (one event per window) and, being IPACT's
+    limited service written in Python, gives IPACT's packets exactly."""
+    plugin = run_spec(build_spec(_small({"name": "test-python-limited"}), record_packets=True))
+    ipact = run_spec(build_spec(_small({"name": "ipact"}), record_packets=True))
+    assert not plugin.backend.endswith("compiled-loop")
+    _assert_same(plugin, ipact)
