@@ -29,6 +29,7 @@ _KERNEL_SOURCES = (
     "../olt/dba/kernel.py",
     "../onu/report.py",
     "../olt/dba/shares.py",
+    "../olt/dba/epon_kernel.py",
 )
 
 

@@ -27,10 +27,11 @@ def run_spec(
 
 def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRun:
     if not spec.profile.framed:
-        # EPON has one engine (event per polling window); see ftth.emulator.epon.
+        # EPON: compiled polling loops ("fast") or one event per window ("reference"); see
+        # ftth.emulator.epon.
         from ftth.emulator.epon import run_epon
 
-        return run_epon(spec, progress)
+        return run_epon(spec, progress, engine)
     if engine == "fast":
         return run_fast(spec, progress)
     if engine == "reference":

@@ -100,19 +100,27 @@ class DbaKernel:
 
     Use it as a decorator on a module-level function with the kernel signature, and set the
     result as the ``kernel`` class attribute of a :class:`olt.dba.base.KernelDba`.
+
+    ``signature`` builds the numba signature; the default is the frame DBA's
+    (:func:`dba_kernel_signature`).  Other kernel families (the EPON window kernels of
+    :mod:`olt.dba.epon_kernel`) pass theirs and override :meth:`__call__` with a trampoline
+    of their signature.
     """
 
-    def __init__(self, func: DbaKernelFn) -> None:
+    def __init__(
+        self, func: Callable[..., int], signature: Callable[[], Any] | None = None
+    ) -> None:
         self.func = func
         self.__name__ = getattr(func, "__name__", "dba_kernel")
         self.__doc__ = func.__doc__
+        self._signature = signature if signature is not None else dba_kernel_signature
         self._c: Any = None
 
     @property
     def loop_callable(self) -> Any:
         """The kernel as a first-class function (the Python function without numba)."""
         if self._c is None:
-            self._c = typed_kernel(self.func, dba_kernel_signature, c_callable=True)
+            self._c = typed_kernel(self.func, self._signature, c_callable=True)
         return self._c
 
     def __call__(

@@ -9,6 +9,9 @@ its mean waiting time and cycle time can be checked against closed formulas
 
 Parameters (``[dba.params]``): ``service`` (``gated`` default, or ``exhaustive``),
 ``guard_us`` (walk time part; the oracle uses 5 µs), ``zero_rtt`` (default true).
+
+The window size is a kernel (:mod:`olt.dba.epon_kernel`) over ``state_i = [exhaustive]``:
+the reported bytes (gated), or no limit (exhaustive).
 """
 
 from __future__ import annotations
@@ -16,16 +19,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import numpy as np
+
 from ftth.errors import InputError
-from olt.dba.base import DbaContext, EponDba
+from olt.dba import epon_kernel as ek
+from olt.dba.base import DbaContext
 from olt.dba.params import read_param
 from olt.dba.registry import register
 
+# ``state_i`` layout.
+S_EXHAUSTIVE, S_N = range(2)
+
+
+@ek.window_kernel
+def polling_kernel(ctx: ek.I64, onu: int, reported: int, state_i: ek.I64, state_f: ek.F64) -> int:
+    """Gated: what the REPORT that opens the window says; exhaustive: no limit."""
+    if state_i[S_EXHAUSTIVE] != 0:
+        return ek.UNLIMITED_BYTES
+    return reported
+
 
 @register
-class PollingDba(EponDba):
+class PollingDba(ek.KernelEponDba):
     name = "polling"
     summary = "textbook gated/exhaustive polling with zero RTT (validation oracle, EPON)"
+    kernel = polling_kernel
     report_first: ClassVar[bool] = True
     param_names: ClassVar[tuple[str, ...]] = ("service", "zero_rtt")
 
@@ -38,6 +56,5 @@ class PollingDba(EponDba):
             )
         self.exhaustive = service == "exhaustive"
         self.rtt_zero = read_param("zero_rtt", params.get("zero_rtt", True), "bool", None, None)
-
-    def window_bytes(self, onu: int, reported_bytes: int) -> int:
-        return reported_bytes
+        self.state_i = np.zeros(S_N, dtype=np.int64)
+        self.state_i[S_EXHAUSTIVE] = 1 if self.exhaustive else 0

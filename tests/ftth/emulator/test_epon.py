@@ -121,7 +121,8 @@ def test_ipact_services_conserve_and_respect_w_max(service: str) -> None:
     sc = scenario(
         {"name": "ipact", "params": {"service": service, "w_max_bytes": w_max}}, 40e6, 0.1
     )
-    spec = build_spec(sc)
+    # Recording packets keeps the window record too (raw.extra["windows"]).
+    spec = build_spec(sc, record_packets=True)
     raw = run_spec(spec)
     c = raw.upstream.counters
     for key in ("bytes", "packets"):
@@ -129,15 +130,15 @@ def test_ipact_services_conserve_and_respect_w_max(service: str) -> None:
             c[f"delivered_{key}"].sum() + c[f"queued_{key}"].sum() + c[f"dropped_{key}"].sum()
         )
     windows = raw.extra["windows"]
+    assert len(windows) == raw.extra["epon"]["windows"] > 0
     report_s = REPORT_WIRE_BYTES * BYTE_S
-    longest_s = max(w.end_ps - w.start_ps for w in windows) / 1e12
+    longest_s = int(np.max(windows.end_ps - windows.start_ps)) / 1e12
     if service != "gated":
         # A limited window carries at most W_max bytes plus the REPORT (one byte time of slack).
         assert longest_s <= (w_max + REPORT_WIRE_BYTES) * BYTE_S + 1e-12
     assert longest_s >= report_s
     # Windows never overlap and are separated by at least the guard time.
-    starts = np.array([w.start_ps for w in windows])
-    ends = np.array([w.end_ps for w in windows])
+    starts, ends = windows.start_ps, windows.end_ps
     assert np.all(starts[1:] - ends[:-1] >= int(EPON_1G.default_guard_ps))
 
 
