@@ -2,18 +2,38 @@
 
 Each command lives in its own module under ``ftth.cli`` and registers itself on :data:`app`.
 Heavy imports (scapy, matplotlib, the emulator) happen inside the commands, so ``ftth --help``
-starts fast.  :func:`main` turns every :class:`~ftth.errors.InputError` into one line on
-stderr and exit status 2 — users never see a traceback for their own mistakes.
-"""
+starts fast.  :func:`main` owns the exit statuses of every command:
 
+====  ==========================================================================
+ 0    PASS (or a command that has no verdict completed)
+ 1    FAIL: the design does not deliver (the reasons are printed)
+ 2    bad input: one line ``error: <where>: <why>``, never a traceback
+ 3    internal error, or a DBA that breaks the standard's rules: one line naming the DBA,
+      frame and rule (or the exception), the full traceback saved to a file
+130   interrupted by SIGINT (Ctrl-C); one line says which outputs were kept
+143   terminated by SIGTERM; the same line
+====  ==========================================================================
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 
 import typer
 
-from ftth.errors import EXIT_BAD_INPUT, InputError
-
+from ftth.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERNAL,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    InputError,
+    Interrupted,
+    describe_crash,
+    save_traceback,
+)
 app = typer.Typer(
     name="ftth",
     help=(
@@ -34,11 +54,78 @@ def _register() -> None:
     from ftth.cli import commands  # noqa: F401
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``ftth`` console script."""
-    _register()
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGINT and SIGTERM raise :class:`~ftth.errors.Interrupted` for the block.
+
+    Only the main thread can own signal handlers; elsewhere (a command run from a worker
+    thread) the defaults stay.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM:
+            raise Interrupted("SIGTERM", EXIT_SIGTERM)
+        raise Interrupted("SIGINT", EXIT_SIGINT)
+
+    previous = {
+        sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        app(args=argv, standalone_mode=True)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _status(code: object) -> int:
+    """The exit status a :class:`SystemExit` carries (``None`` is success)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run_command(argv: list[str]) -> int:
+    """Run one ``ftth`` command line and return its exit status (see the module docstring)."""
+    from ftth import output
+
+    _register()
+    output.reset()
+    status = 0
+    with output.safe_streams() as (out, err), _signals_raise():
+        try:
+            app(args=argv, standalone_mode=True)
+        except SystemExit as exc:
+            status = _status(exc.code)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+        except Interrupted as exc:
+            print(f"interrupted ({exc.signal_name}): {output.kept_summary()}", file=sys.stderr)
+            status = exc.exit_status
+        except KeyboardInterrupt:  # no handler of ours (not the main thread)
+            print(f"interrupted (SIGINT): {output.kept_summary()}", file=sys.stderr)
+            status = EXIT_SIGINT
+        except Exception as exc:
+            path = save_traceback(exc, argv)
+            where = f"full traceback in {path}" if path else "no writable place for the traceback"
+            print(f"error: {describe_crash(exc)} ({where})", file=sys.stderr)
+            status = EXIT_INTERNAL
+        try:
+            out.flush()
+        except InputError as exc:  # stdout on a full device: the results did not get out
+            print(f"error: {exc}", file=sys.stderr)
+            status = max(status, EXIT_BAD_INPUT)
+        with contextlib.suppress(InputError):
+            err.flush()
+    return status
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ftth`` console script: run the command line, exit with its status."""
+    sys.exit(run_command(sys.argv[1:] if argv is None else list(argv)))
