@@ -88,8 +88,12 @@ class Interrupted(BaseException):  # noqa: N818 (a signal, like KeyboardInterrup
         super().__init__(signal_name, exit_status)
 
 
-def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None] | None:
-    """The innermost frame of ``tb`` running a method of a DBA: (name, method, now_ps)."""
+def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None, int] | None:
+    """The innermost frame of ``tb`` running a method of a DBA.
+
+    Returns ``(name, method, now_ps, frame_ps)`` (``now_ps`` None when unknown, ``frame_ps``
+    0 for EPON), or ``None``.
+    """
     try:
         from olt.dba.base import Dba
     except ImportError:  # pragma: no cover (olt ships with ftth)
@@ -101,7 +105,13 @@ def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None] | None:
         if isinstance(owner, Dba):
             now = frame.f_locals.get("now_ps")
             name = getattr(owner, "name", "") or type(owner).__name__
-            found = (name, frame.f_code.co_name, now if isinstance(now, int) else None)
+            try:
+                frame_ps = int(owner.ctx.profile.frame_ps)
+            except (AttributeError, TypeError, ValueError):
+                frame_ps = 0
+            # An int or a numpy integer (anything with __index__), never a float.
+            now_ps = now.__index__() if hasattr(now, "__index__") else None
+            found = (name, frame.f_code.co_name, now_ps, frame_ps)
         tb = tb.tb_next
     return found
 
@@ -118,10 +128,19 @@ def describe_crash(exc: BaseException) -> str:
     if isinstance(exc, FtthError) and not isinstance(exc, InvariantError):
         return str(exc)  # e.g. compare-dba's failed run, which names the DBA, load and seed
     what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    dba = _dba_frame(exc.__traceback__)
+    dba = None
+    link: BaseException | None = exc
+    seen: set[int] = set()
+    while link is not None and dba is None and id(link) not in seen:
+        # simpy re-raises a process's exception as a copy whose cause holds the DBA's frame.
+        seen.add(id(link))
+        dba = _dba_frame(link.__traceback__)
+        link = link.__cause__ or link.__context__
     if dba is not None:
-        name, method, now_ps = dba
+        name, method, now_ps, frame_ps = dba
         when = f" at t = {now_ps / 1e6:g} µs" if now_ps is not None else ""
+        if now_ps is not None and frame_ps > 0:
+            when += f" (frame {now_ps // frame_ps})"
         return f"DBA {name!r} raised {what} in {method}(){when}"
     return f"internal error: {what}"
 

@@ -91,7 +91,9 @@ def _check_creatable(out: Output) -> None:
         raise InputError(out.option, f"{out.path}: cannot write into {base}: permission denied")
 
 
-def check_outputs(outputs: Iterable[Output | None], inputs: Iterable[Path | str | None] = ()) -> None:
+def check_outputs(
+    outputs: Iterable[Output | None], inputs: Iterable[Path | str | None] = ()
+) -> None:
     """Refuse any output that cannot be written, before any work is done.
 
     Parameters
@@ -223,7 +225,9 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(str(final.parent), f"cannot create directory: {exc.strerror or exc}") from None
+        raise InputError(
+            str(final.parent), f"cannot create directory: {exc.strerror or exc}"
+        ) from None
     temp = _temp_for(final)
     try:
         yield temp
@@ -452,9 +456,9 @@ class SafeStream(io.TextIOBase):
             except ValueError:
                 pass
         if self.error is not None:
-            exc, self.error = self.error, None
+            failure, self.error = self.error, None
             self.broken = True  # report once, then stay quiet
-            raise StdoutError(self.stream_name, f"cannot write: {exc.strerror or exc}")
+            raise StdoutError(self.stream_name, f"cannot write: {failure.strerror or failure}")
 
     def __getattr__(self, name: str) -> Any:
         if name == "buffer":
@@ -470,7 +474,7 @@ def safe_streams() -> Iterator[tuple[SafeStream, SafeStream]]:
     old_out, old_err = sys.stdout, sys.stderr
     out = SafeStream(old_out, "stdout")
     err = SafeStream(old_err, "stderr")
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     try:
         yield out, err
     finally:

@@ -39,7 +39,9 @@ def save(fig: Any, stem: Path, creator: str) -> list[Path]:
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")
     try:
         with atomic_path(png) as temp:
-            fig.savefig(temp, format="png", dpi=100, metadata={"Software": None, "Creator": creator})
+            fig.savefig(
+                temp, format="png", dpi=100, metadata={"Software": None, "Creator": creator}
+            )
         with atomic_path(svg) as temp:
             fig.savefig(temp, format="svg", metadata={"Date": None, "Creator": creator})
     except OSError as exc:

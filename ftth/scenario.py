@@ -664,6 +664,8 @@ class Scenario(_Model):
     output: Output = _section(Output, "output")
 
     _source: str = PrivateAttr("<dict>")
+    #: The table it was validated from (for overrides on a loaded scenario, ftth.api.run).
+    _input: dict[str, Any] | None = PrivateAttr(None)
 
     @field_validator("technology")
     @classmethod
@@ -1459,6 +1461,21 @@ def default_scenario_path() -> Path:
     return Path(str(resources.files("ftth").joinpath("seeds", DEFAULT_SCENARIO_NAME)))
 
 
+def resolve_scenario_path(path: str | Path) -> Path:
+    """``path`` itself, or the packaged seed it names (``urban-2020-50mbps``, ``standard``).
+
+    A bare name without a suffix that is not a file here is looked up among the seeds
+    (``ftth list seeds``); an existing file always wins.
+    """
+    file = Path(path)
+    if file.exists() or file.suffix or len(file.parts) != 1:
+        return file
+    seed = Path(str(resources.files("ftth").joinpath("seeds", f"{file.name}.toml")))
+    if seed.is_file():
+        return seed
+    raise InputError(str(path), "no such file, nor a seed of that name (`ftth list seeds`)")
+
+
 def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
     """Validate parsed TOML data into a :class:`Scenario`.
 
@@ -1469,11 +1486,13 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario
     """
     if not isinstance(data, dict):
         raise InputError(source, f"a scenario must be a table, got {_describe(data)}")
+    raw = copy.deepcopy(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _translate_validation_error(exc) from None
     scenario._source = source
+    scenario._input = raw
     return scenario
 
 
@@ -1483,7 +1502,8 @@ def load_scenario(path: str | Path | None, overrides: Sequence[str] = ()) -> Sce
     Parameters
     ----------
     path
-        Scenario file; ``None`` loads the embedded default (:func:`default_scenario_path`).
+        Scenario file or seed name (:func:`resolve_scenario_path`); ``None`` loads the
+        embedded default (:func:`default_scenario_path`).
     overrides
         ``"dotted.key=value"`` strings (see :func:`apply_overrides`).
 
@@ -1493,7 +1513,7 @@ def load_scenario(path: str | Path | None, overrides: Sequence[str] = ()) -> Sce
         Missing file, TOML syntax error (with line and column), bad override, or the first
         problem in the scenario.
     """
-    file = default_scenario_path() if path is None else Path(path)
+    file = default_scenario_path() if path is None else resolve_scenario_path(path)
     data = _read_toml(file)
     data = apply_overrides(data, overrides)
     _resolve_capture_paths(data, file.parent)

@@ -13,6 +13,8 @@ starts fast.  :func:`main` owns the exit statuses of every command:
 130   interrupted by SIGINT (Ctrl-C); one line says which outputs were kept
 143   terminated by SIGTERM; the same line
 ====  ==========================================================================
+"""
+
 from __future__ import annotations
 
 import contextlib
@@ -34,6 +36,7 @@ from ftth.errors import (
     describe_crash,
     save_traceback,
 )
+
 app = typer.Typer(
     name="ftth",
     help=(
