@@ -13,6 +13,7 @@ naming the DBA or the exception (:func:`describe_crash`) and the full traceback 
 
 from __future__ import annotations
 
+import operator
 import os
 import tempfile
 import time
@@ -109,8 +110,10 @@ def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None, int] | N
                 frame_ps = int(owner.ctx.profile.frame_ps)
             except (AttributeError, TypeError, ValueError):
                 frame_ps = 0
-            # An int or a numpy integer (anything with __index__), never a float.
-            now_ps = now.__index__() if hasattr(now, "__index__") else None
+            try:  # an int or a numpy integer (anything with __index__), never a float
+                now_ps: int | None = operator.index(now)
+            except TypeError:
+                now_ps = None
             found = (name, frame.f_code.co_name, now_ps, frame_ps)
         tb = tb.tb_next
     return found

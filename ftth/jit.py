@@ -83,8 +83,8 @@ def _complete_pickles(data: bytes) -> bool:
         return False
 
 
-def _corrupt_file(path: Path) -> str | None:
-    """The first cache file under ``path`` that is not whole (truncated, garbage), or None.
+def _corrupt_files(path: Path) -> list[Path]:
+    """Cache files under ``path`` that are not whole (truncated, garbage).
 
     numba reads its ``.nbi`` index and ``.nbc`` data files with :func:`pickle.loads`, so a
     truncated file is an ``UnpicklingError``/``EOFError`` in the middle of a run.  Files
@@ -96,27 +96,42 @@ def _corrupt_file(path: Path) -> str | None:
     except OSError:
         known = set()
     seen: list[str] = []
+    bad: list[Path] = []
     for file in sorted(path.rglob("*.nb[ic]")):
         try:
             stat = file.stat()
             key = f"{file.relative_to(path)}\t{stat.st_size}\t{stat.st_mtime_ns}"
             if key not in known and not _complete_pickles(file.read_bytes()):
-                return str(file.relative_to(path))
-        except OSError as exc:
-            return f"{file.relative_to(path)} ({exc.strerror or exc})"
+                bad.append(file)
+                continue
+        except OSError:
+            bad.append(file)
+            continue
         seen.append(key)
     with contextlib.suppress(OSError):  # if not, checked again next time
         ledger.write_text("\n".join(seen))
-    return None
+    return bad
 
 
-def _discard(path: Path, bad: str) -> None:
+def _discard(path: Path, bad: list[Path]) -> None:
+    """Remove the corrupt files with their index or data siblings (numba rebuilds them)."""
+    names = ", ".join(str(file.relative_to(path)) for file in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
     _warn(
-        f"the numba cache in {path} is corrupt ({bad}); discarded, the kernels are compiled "
-        f"again ({COMPILE_ESTIMATE})"
+        f"the numba cache in {path} has corrupt files ({names}{more}); discarded, those "
+        "kernels are compiled again"
     )
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
+    for file in bad:
+        # ``f.nbi`` indexes ``f.<n>.nbc``: drop the whole family of a corrupt member.
+        base = file.name.split(".nb")[0] if file.suffix == ".nbi" else file.name.rsplit(".", 2)[0]
+        for sibling in [*file.parent.glob(f"{base}.nbi"), *file.parent.glob(f"{base}.*.nbc")]:
+            with contextlib.suppress(OSError):
+                sibling.unlink()
+        with contextlib.suppress(OSError):
+            file.unlink()
+    if any(file.exists() for file in bad):  # could not delete: start from an empty cache
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True, exist_ok=True)
 
 
 def _cache_dir() -> str | None:
@@ -150,8 +165,8 @@ def _cache_dir() -> str | None:
         _warn(f"the numba cache {path} is not writable ({why}); using {fallback} instead")
         os.environ["FTTH_CACHE_DIR"] = str(fallback_base)
         path = fallback
-    bad = _corrupt_file(path)
-    if bad is not None:
+    bad = _corrupt_files(path)
+    if bad:
         _discard(path, bad)
     return str(path)
 

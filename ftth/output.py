@@ -203,6 +203,23 @@ def _commit_one(temp: Path, final: Path) -> None:
     WRITTEN.append(final)
 
 
+def temp_path_for(path: Path | str) -> Path:
+    """A fresh temporary name next to ``path`` (its directory created), for a writer that
+    takes a path (the packet trace); hand it to :func:`adopt` once complete."""
+    final = Path(path)
+    _refuse_input(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(str(final), f"cannot create directory: {exc.strerror or exc}") from None
+    return _temp_for(final)
+
+
+def adopt(temp: Path, final: Path | str) -> None:
+    """Rename the complete file ``temp`` to ``final`` (now, or when the transaction commits)."""
+    _finish(temp, Path(final))
+
+
 def _finish(temp: Path, final: Path) -> None:
     """Rename now, or at the end of the open transaction."""
     if _TRANSACTION is not None:

@@ -17,8 +17,14 @@ from ftth.cli.common import (
     with_progress,
 )
 from ftth.errors import InputError
-from ftth.output import Output, check_outputs, transaction
-from ftth.output import write_text as write_text
+from ftth.output import (
+    Output,
+    adopt,
+    check_outputs,
+    temp_path_for,
+    transaction,
+    write_text,
+)
 
 #: Files ``ftth run --csv DIR`` writes.
 CSV_NAMES = ("summary.csv", "delays.csv", "tconts.csv", "households.csv")
@@ -115,14 +121,30 @@ def run(
     ]
     # Before the emulation: a bad path costs nothing and no partial output is left.
     check_outputs(outputs, inputs=scenario_inputs(sc.source))
-    if out_plot is not None:
-        # ftth.run itself draws nothing: the scenario's plot_dir is the command's to honour.
-        sc = sc.model_copy(update={"output": sc.output.model_copy(update={"plot_dir": None})})
+    # ftth.run itself draws nothing: the scenario's plot_dir is the command's to honour.  The
+    # packet trace is written under a temporary name and renamed with the other outputs, so
+    # an interrupted run leaves the previous trace (if any) untouched.
+    trace_temp = temp_path_for(trace) if trace is not None else None
+    sc = sc.model_copy(
+        update={
+            "output": sc.output.model_copy(
+                update={
+                    "plot_dir": None,
+                    "trace_csv": str(trace_temp) if trace_temp is not None else None,
+                }
+            )
+        }
+    )
     to_stdout = out_json is not None and str(out_json) == "-"
     console = Console(stderr=to_stdout)
-    result = with_progress(
-        console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
-    )
+    try:
+        result = with_progress(
+            console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
+        )
+    except BaseException:
+        if trace_temp is not None:
+            trace_temp.unlink(missing_ok=True)
+        raise
     data = result.to_dict()
     for warning in data["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
@@ -133,6 +155,8 @@ def run(
             write_csv(data, out_csv)
         if out_plot is not None:
             write_run_plots(result, out_plot)
+        if trace is not None and trace_temp is not None:
+            adopt(trace_temp, trace)
     if not quiet:
         console.print(summary_tables(data))
     raise typer.Exit(0 if result.passed else 1)
