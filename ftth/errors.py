@@ -111,7 +111,7 @@ def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None, int] | N
             except (AttributeError, TypeError, ValueError):
                 frame_ps = 0
             try:  # an int or a numpy integer (anything with __index__), never a float
-                now_ps: int | None = operator.index(now)
+                now_ps: int | None = operator.index(now)  # type: ignore[arg-type]
             except TypeError:
                 now_ps = None
             found = (name, frame.f_code.co_name, now_ps, frame_ps)

@@ -243,7 +243,7 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(
-            str(final.parent), f"cannot create directory: {exc.strerror or exc}"
+            str(final), f"cannot create directory {final.parent}: {exc.strerror or exc}"
         ) from None
     temp = _temp_for(final)
     try:
