@@ -376,9 +376,9 @@ def kept_summary() -> str:
     written = [str(p) for p in WRITTEN]
     outs = [o for o in _PLANNED if not o.to_stdout]
     if not written:
-        return "nothing written" + (
-            f" ({', '.join(str(o.path) for o in outs)} left as they were)" if outs else ""
-        )
+        names = ", ".join(str(o.path) for o in outs)
+        verb = "left as it was" if len(outs) == 1 else "left as they were"
+        return "nothing written" + (f" ({names} {verb})" if outs else "")
     return f"complete outputs kept: {', '.join(written)}"
 
 
