@@ -93,6 +93,35 @@ def _status(code: object) -> int:
     return 1
 
 
+def _usage_error(exc: Exception) -> int | None:
+    """Say a command-line usage error (unknown option, bad value) on one line.
+
+    Returns its exit status (2), or ``None`` when ``exc`` is not a usage error.  Duck-typed:
+    click's exception classes live in ``click`` or ``typer._click`` depending on the typer
+    version.
+    """
+    exit_code = getattr(exc, "exit_code", None)
+    format_message = getattr(exc, "format_message", None)
+    if not isinstance(exit_code, int) or not callable(format_message):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `ftth` alone: the help, as before
+        print(format_message(), file=sys.stderr)
+        return exit_code
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or "ftth"
+    message = " ".join(str(format_message()).split())
+    print(f"error: {command}: {message} (see {command} --help)", file=sys.stderr)
+    return exit_code
+
+
+def _crash(exc: BaseException, argv: list[str]) -> int:
+    """One line naming the DBA or the exception, the traceback saved to a file; status 3."""
+    path = save_traceback(exc, argv)
+    where = f"full traceback in {path}" if path else "no writable place for the traceback"
+    print(f"error: {describe_crash(exc)} ({where})", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
 def run_command(argv: list[str]) -> int:
     """Run one ``ftth`` command line and return its exit status (see the module docstring)."""
     from ftth import output
@@ -102,7 +131,9 @@ def run_command(argv: list[str]) -> int:
     status = 0
     with output.safe_streams() as (out, err), _signals_raise():
         try:
-            app(args=argv, standalone_mode=True)
+            # Not standalone: usage errors come back here to be said on one line.
+            returned = app(args=argv, standalone_mode=False)
+            status = returned if type(returned) is int else 0
         except SystemExit as exc:
             status = _status(exc.code)
         except InputError as exc:
@@ -115,10 +146,8 @@ def run_command(argv: list[str]) -> int:
             print(f"interrupted (SIGINT): {output.kept_summary()}", file=sys.stderr)
             status = EXIT_SIGINT
         except Exception as exc:
-            path = save_traceback(exc, argv)
-            where = f"full traceback in {path}" if path else "no writable place for the traceback"
-            print(f"error: {describe_crash(exc)} ({where})", file=sys.stderr)
-            status = EXIT_INTERNAL
+            usage = _usage_error(exc)
+            status = usage if usage is not None else _crash(exc, argv)
         try:
             out.flush()
         except InputError as exc:  # stdout on a full device: the results did not get out

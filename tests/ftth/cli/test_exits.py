@@ -199,6 +199,10 @@ def test_a_broken_plugin_is_one_warning_and_everything_else_works(
         (("compare-dba", "standard", "--jobs", "0"), 2),
         (("run", "--duration", SHORT, "-q"), 0),
         (("run", "--duration", SHORT, "--csv", "-"), 2),
+        (("run", "--bogus"), 2),  # usage errors are one line too
+        (("run", "--duration", "abc"), 2),
+        (("list", "nothing"), 2),
+        (("--help",), 0),
     ],
 )
 def test_exit_status_of_every_command(
