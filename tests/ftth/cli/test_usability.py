@@ -176,3 +176,46 @@ def test_output_plot_dir_of_the_scenario_is_honoured(
     )
     assert code in (0, 1), err
     assert (folder / "run-throughput.png").is_file()
+
+
+def test_two_runs_writing_the_same_outputs_never_mix(tmp_path: Path) -> None:
+    """Two seeds racing to the same --json and --csv: the CSV matches the JSON next to it."""
+    import csv
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("ftth")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ftth"]
+    runs = [
+        subprocess.Popen(
+            [
+                *command,
+                "run",
+                "--duration",
+                SHORT,
+                "-q",
+                "--seed",
+                str(seed),
+                "--json",
+                "r.json",
+                "--csv",
+                "csv",
+            ],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for seed in (1, 2)
+    ]
+    for proc in runs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode in (0, 1), err
+    data = json.loads((tmp_path / "r.json").read_text())
+    with (tmp_path / "csv" / "summary.csv").open(newline="") as handle:
+        rows = {row["direction"]: row for row in csv.DictReader(handle)}
+    for direction in ("upstream", "downstream"):
+        offered = data[direction]["conservation"]["offered_bytes"]
+        assert int(rows[direction]["ledger_offered_bytes"]) == offered
+    households = (tmp_path / "csv" / "households.csv").read_text().splitlines()
+    assert len(households) == len(data["households"]) + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv", "r.json"]  # no temporaries
