@@ -124,13 +124,15 @@ def check_outputs(
             stdout_users.append(out.option)
             continue
         path = out.path
-        if str(path) == "":
-            raise InputError(out.option, "empty path")
         if out.kind == "file" and path.is_dir():
             raise InputError(out.option, f"{path} is a directory; name a file")
         if out.kind == "dir" and path.exists() and not path.is_dir():
             raise InputError(out.option, f"{path} is a file; name a directory")
         targets = [path] if out.kind == "file" else [path / name for name in out.names]
+        if out.kind == "dir":
+            for target in targets:
+                if target.is_dir():  # a directory where one of its files goes
+                    raise InputError(out.option, f"{target} is a directory; it would be a file")
         for target in targets:
             for src in sources:
                 if target.exists() and _same(target, src):

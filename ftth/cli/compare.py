@@ -12,6 +12,9 @@ from ftth.cli.common import SetOption, refuse_conflicts, scenario_inputs
 from ftth.errors import InputError
 from ftth.output import Output, check_outputs, transaction, write_text
 
+#: Files ``ftth compare-dba --csv DIR`` writes.
+COMPARE_CSV_NAMES = ("compare-runs.csv", "compare-summary.csv")
+
 if TYPE_CHECKING:
     from ftth.compare import Cell
 
@@ -90,6 +93,7 @@ def compare_dba(
     )
 
     from ftth.compare import (
+        PLOT_STEM,
         prepare,
         run_prepared,
         summary_table,
@@ -97,6 +101,7 @@ def compare_dba(
         write_compare_csv,
         write_compare_plots,
     )
+    from ftth.plots import plot_file_names
 
     if jobs is not None and jobs < 1:
         raise InputError("--jobs", f"must be ≥ 1, got {jobs}")
@@ -113,8 +118,12 @@ def compare_dba(
     check_outputs(
         [
             Output("--json", json_path, stdout_ok=True) if json_path is not None else None,
-            Output("--csv", csv_dir, "dir") if csv_dir is not None else None,
-            Output("--plot", plot_dir, "dir") if plot_dir is not None else None,
+            Output("--csv", csv_dir, "dir", names=COMPARE_CSV_NAMES)
+            if csv_dir is not None
+            else None,
+            Output("--plot", plot_dir, "dir", names=plot_file_names((PLOT_STEM,)))
+            if plot_dir is not None
+            else None,
         ],
         inputs=scenario_inputs(str(scenario)),
     )

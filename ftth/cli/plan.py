@@ -24,8 +24,12 @@ from ftth.cli.common import (
     scenario_inputs,
     with_progress,
 )
+from ftth.cli.run import CSV_NAMES
 from ftth.errors import InputError
 from ftth.output import Output, check_outputs, transaction, write_text
+
+#: Files ``ftth plan --csv DIR`` writes: the run's tables and the plan's own.
+PLAN_CSV_NAMES = (*CSV_NAMES, "plan_households.csv", "plan_directions.csv")
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -222,6 +226,7 @@ def plan_command(
     from rich.console import Console
 
     from ftth import plan as planning
+    from ftth.plots import plot_file_names
     from ftth.scenario import load_scenario
 
     if max_households and max_tier:
@@ -266,8 +271,10 @@ def plan_command(
     check_outputs(
         [
             Output("--json", json_path, stdout_ok=True) if json_path is not None else None,
-            Output("--csv", csv_dir, "dir") if csv_dir is not None else None,
-            Output("--plot", plot_dir, "dir") if plot_dir is not None else None,
+            Output("--csv", csv_dir, "dir", names=PLAN_CSV_NAMES) if csv_dir is not None else None,
+            Output("--plot", plot_dir, "dir", names=plot_file_names(planning.PLOT_NAMES))
+            if plot_dir is not None
+            else None,
         ],
         inputs=scenario_inputs(sc.source),
     )

@@ -195,3 +195,11 @@ def test_a_full_device_is_one_error_at_flush() -> None:
         stream.flush()
     assert caught.value.where == "stdout" and "No space left" in caught.value.why
     stream.flush()  # reported once
+
+
+def test_a_directory_where_a_file_of_an_output_directory_goes_is_refused(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "csv" / "summary.csv").mkdir(parents=True)
+    err = _refused([Output("--csv", tmp_path / "csv", "dir", names=("summary.csv",))])
+    assert err.where == "--csv" and "summary.csv is a directory" in err.why
