@@ -18,7 +18,8 @@ ProgressFn = Callable[[int, int], None]
 ScenarioArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Scenario TOML file; omit it for the embedded default scenario.",
+        help="Scenario TOML file or seed name (`ftth list seeds`); omit it for the "
+        "embedded default scenario.",
         show_default=False,
     ),
 ]
