@@ -33,6 +33,8 @@ _KERNEL_SOURCES = (
     "emulator/compiled.py",
     "../olt/downstream_kernel.py",
 )
+
+
 #: Wall time of the first compilation of every kernel, as announced (2-CPU machine, numba
 #: 0.6x: 20-45 s).
 COMPILE_ESTIMATE = "~30 s"
@@ -134,7 +136,17 @@ def _discard(path: Path, bad: list[Path]) -> None:
         path.mkdir(parents=True, exist_ok=True)
 
 
+_CHOSEN: list[str | None] = []
+
+
 def _cache_dir() -> str | None:
+    """:func:`_choose_cache_dir`, once per process (later calls return the same answer)."""
+    if not _CHOSEN:
+        _CHOSEN.append(_choose_cache_dir())
+    return _CHOSEN[0]
+
+
+def _choose_cache_dir() -> str | None:
     """The checked, writable cache directory of this version of the kernels, or ``None``.
 
     Keyed on a digest of the kernels' sources.  A corrupt cache is discarded (one warning);
@@ -219,11 +231,6 @@ def inline_kernel(func: F) -> F:
     return _NJIT_INLINE(func)
 
 
-def backend_name() -> str:
-    """``"numba"`` or ``"python"``: which implementation of the kernels runs."""
-    return "numba" if ACCELERATED else "python"
-
-
 def will_compile() -> bool:
     """True when the next run compiles every kernel (nothing usable in the cache).
 
@@ -251,3 +258,8 @@ def announce_compilation() -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def backend_name() -> str:
+    """``"numba"`` or ``"python"``: which implementation of the kernels runs."""
+    return "numba" if ACCELERATED else "python"
