@@ -20,6 +20,7 @@ import time
 import traceback
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 #: Exit status: the verdict passes.
 EXIT_PASS = 0
@@ -89,21 +90,24 @@ class Interrupted(BaseException):  # noqa: N818 (a signal, like KeyboardInterrup
         super().__init__(signal_name, exit_status)
 
 
+def _is_dba(obj: object) -> bool:
+    """True for an instance of ``olt.dba.base.Dba`` (by name: this layer imports no DBA)."""
+    return any(
+        cls.__name__ == "Dba" and cls.__module__ == "olt.dba.base" for cls in type(obj).__mro__
+    )
+
+
 def _dba_frame(tb: TracebackType | None) -> tuple[str, str, int | None, int] | None:
     """The innermost frame of ``tb`` running a method of a DBA.
 
     Returns ``(name, method, now_ps, frame_ps)`` (``now_ps`` None when unknown, ``frame_ps``
     0 for EPON), or ``None``.
     """
-    try:
-        from olt.dba.base import Dba
-    except ImportError:  # pragma: no cover (olt ships with ftth)
-        return None
     found = None
     while tb is not None:
         frame = tb.tb_frame
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, Dba):
+        owner: Any = frame.f_locals.get("self")
+        if _is_dba(owner):
             now = frame.f_locals.get("now_ps")
             name = getattr(owner, "name", "") or type(owner).__name__
             try:

@@ -9,16 +9,13 @@ and an interrupted command leaves the previous figure in place.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ftth.errors import InputError
 from ftth.output import atomic_path, output_dir
 from ftth.units import PS_PER_MS
-
-if TYPE_CHECKING:
-    from ftth.emulator.result import Result
 
 #: Stems of the figures ``ftth run --plot DIR`` writes (each as .png and .svg).
 RUN_PLOT_NAMES = ("run-throughput", "run-delay-cdf")
@@ -54,7 +51,7 @@ def plot_file_names(stems: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"{stem}{ext}" for stem in stems for ext in (".png", ".svg"))
 
 
-def write_run_plots(result: Result, directory: str | Path) -> list[Path]:
+def write_run_plots(result: Any, directory: str | Path) -> list[Path]:
     """The figures of ``ftth run --plot DIR``, byte-identical across runs of the same seed.
 
     * ``run-throughput``: upstream payload carried per millisecond (the bursts' payload of
@@ -66,7 +63,8 @@ def write_run_plots(result: Result, directory: str | Path) -> list[Path]:
     Parameters
     ----------
     result
-        A run's :class:`~ftth.emulator.result.Result`.
+        A run's :class:`~ftth.emulator.result.Result` (typed ``Any``: this layer sits below
+        the emulator and imports none of it).
     directory
         Created if needed.
     """
