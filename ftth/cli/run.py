@@ -100,7 +100,8 @@ def run(
     sc = load_scenario(scenario, overrides)
     out_json = json_path if json_path is not None else sc.output.json_path
     out_csv = csv_dir if csv_dir is not None else sc.output.csv_dir
-    out_plot = plot_dir if plot_dir is not None else sc.output.plot_dir
+    # Only --plot: the scenario's output.plot_dir is refused by the build (not supported yet).
+    out_plot = plot_dir
     trace = sc.output.trace_csv
     outputs = [
         Output("--json" if json_path else "output.json", Path(out_json), stdout_ok=True)
@@ -109,32 +110,19 @@ def run(
         Output("--csv" if csv_dir else "output.csv_dir", Path(out_csv), "dir", names=CSV_NAMES)
         if out_csv is not None
         else None,
-        Output(
-            "--plot" if plot_dir else "output.plot_dir",
-            Path(out_plot),
-            "dir",
-            names=plot_file_names(RUN_PLOT_NAMES),
-        )
+        Output("--plot", Path(out_plot), "dir", names=plot_file_names(RUN_PLOT_NAMES))
         if out_plot is not None
         else None,
         Output("output.trace_csv", Path(trace)) if trace is not None else None,
     ]
     # Before the emulation: a bad path costs nothing and no partial output is left.
     check_outputs(outputs, inputs=scenario_inputs(sc.source))
-    # ftth.run itself draws nothing: the scenario's plot_dir is the command's to honour.  The
-    # packet trace is written under a temporary name and renamed with the other outputs, so
-    # an interrupted run leaves the previous trace (if any) untouched.
+    # The packet trace is written under a temporary name and renamed with the other outputs,
+    # so an interrupted run leaves the previous trace (if any) untouched.
     trace_temp = temp_path_for(trace) if trace is not None else None
-    sc = sc.model_copy(
-        update={
-            "output": sc.output.model_copy(
-                update={
-                    "plot_dir": None,
-                    "trace_csv": str(trace_temp) if trace_temp is not None else None,
-                }
-            )
-        }
-    )
+    if trace_temp is not None:
+        output_table = sc.output.model_copy(update={"trace_csv": str(trace_temp)})
+        sc = sc.model_copy(update={"output": output_table})
     to_stdout = out_json is not None and str(out_json) == "-"
     console = Console(stderr=to_stdout)
     try:

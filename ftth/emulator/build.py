@@ -195,9 +195,7 @@ def build_spec(
         )
     if scenario.output.plot_dir is not None:
         raise InputError(
-            "output.plot_dir",
-            "ftth.run() draws no plots: remove it and call ftth.plots.write_run_plots(result, "
-            "DIR), or use `ftth run` (which honours it)",
+            "output.plot_dir", "`ftth run` draws no plots: remove it and use `ftth plan --plot DIR`"
         )
     onus = scenario.onu_list()
     topo = build_topology(

@@ -167,17 +167,6 @@ def test_run_plot_writes_byte_stable_figures(
     assert "delay (ms)" in svg and "upstream delay CDF per class" in svg
 
 
-def test_output_plot_dir_of_the_scenario_is_honoured(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    folder = tmp_path / "plots"
-    code, _, err = run_cli(
-        capsys, "run", "--duration", SHORT, "-q", "--set", f'output.plot_dir="{folder}"'
-    )
-    assert code in (0, 1), err
-    assert (folder / "run-throughput.png").is_file()
-
-
 def test_two_runs_writing_the_same_outputs_never_mix(tmp_path: Path) -> None:
     """Two seeds racing to the same --json and --csv: the CSV matches the JSON next to it."""
     import csv
