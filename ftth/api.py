@@ -30,7 +30,7 @@ def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
     """
     if not overrides:
         return scenario
-    raw = scenario._input
+    raw = scenario._input.data
     unchanged = (
         raw is not None
         and scenario_from_dict(copy.deepcopy(raw)).model_dump() == scenario.model_dump()
