@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,8 +10,41 @@ from ftth.emulator import run_spec
 from ftth.emulator.build import build_spec
 from ftth.emulator.fast import ProgressFn
 from ftth.emulator.result import Result, assemble
-from ftth.errors import InvariantError
-from ftth.scenario import Scenario, load_scenario
+from ftth.errors import InputError, InvariantError
+from ftth.jit import announce_compilation
+from ftth.scenario import Scenario, apply_overrides, load_scenario, scenario_from_dict
+
+
+def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
+    """``scenario`` with ``dotted.key=value`` overrides applied, as ``--set`` would.
+
+    The overrides are applied to the table the scenario was validated from and the result
+    validated again, so ``with_overrides(load_scenario(f), o)`` equals ``load_scenario(f, o)``.
+
+    Raises
+    ------
+    ftth.errors.InputError
+        A bad override; or a scenario not built by :func:`~ftth.scenario.load_scenario` /
+        :func:`~ftth.scenario.scenario_from_dict`, or changed since (``model_copy(update=…)``),
+        whose source table no longer describes it: such overrides are refused, not dropped.
+    """
+    if not overrides:
+        return scenario
+    raw = scenario._input.data
+    unchanged = (
+        raw is not None
+        and scenario_from_dict(copy.deepcopy(raw)).model_dump() == scenario.model_dump()
+    )
+    if raw is None or not unchanged:
+        raise InputError(
+            "overrides",
+            "this Scenario object was changed after loading (or not loaded from a table), so "
+            "overrides cannot be applied to it; pass the file with overrides=[...] or use "
+            "scenario.model_copy(update={...})",
+        )
+    return scenario_from_dict(
+        apply_overrides(copy.deepcopy(raw), overrides), source=scenario.source
+    )
 
 
 def run(
@@ -26,10 +60,12 @@ def run(
     Parameters
     ----------
     scenario
-        A loaded :class:`~ftth.scenario.Scenario`, a path to a TOML file, or ``None`` for the
-        embedded default (``seeds/urban-2020-100mbps.toml``).
+        A loaded :class:`~ftth.scenario.Scenario`, a path to a TOML file, a seed name
+        (``"urban-2020-50mbps"``, see ``ftth list seeds``), or ``None`` for the embedded
+        default (``seeds/urban-2020-100mbps.toml``).
     overrides
-        ``dotted.key=value`` strings, as ``--set`` on the command line (files/None only).
+        ``dotted.key=value`` strings, as ``--set`` on the command line; applied to a
+        :class:`~ftth.scenario.Scenario` object too (:func:`with_overrides`).
     engine
         ``"fast"`` or ``"reference"``; ``None`` takes the scenario's ``engine``.
     progress
@@ -40,13 +76,17 @@ def run(
     Raises
     ------
     ftth.errors.InputError
-        The scenario is invalid or describes an impossible design.
+        The scenario is invalid or describes an impossible design, or an override cannot be
+        applied (:func:`with_overrides`).
     ftth.errors.InvariantError
         The conservation ledger does not balance (a bug, never expected).
     """
-    if not isinstance(scenario, Scenario):
+    if isinstance(scenario, Scenario):
+        scenario = with_overrides(scenario, overrides)
+    else:
         scenario = load_scenario(scenario, overrides)
     spec = build_spec(scenario, record_packets=record_packets)
+    announce_compilation()
     raw = run_spec(spec, engine or scenario.engine, progress)
     result = assemble(spec, raw)
     if not result.data["conservation"]["balanced"]:

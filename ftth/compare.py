@@ -43,7 +43,7 @@ from typing import Any
 
 from ftth import plots
 from ftth.errors import FtthError, InputError
-from ftth.output import output_dir
+from ftth.output import open_atomic, output_dir
 
 #: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
 #: ``traffic.upstream_load``).
@@ -614,7 +614,7 @@ def write_compare_csv(res: CompareResult, directory: str | Path) -> list[Path]:
     ):
         path = out / name
         try:
-            with path.open("w", newline="") as fh:
+            with open_atomic(path, newline="") as fh:
                 writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["dba"])
                 writer.writeheader()
                 writer.writerows(rows)

@@ -106,7 +106,7 @@ from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.metrics import DelayHistogram
 from ftth.optics import OVERLOAD, BudgetReport
-from ftth.output import output_dir
+from ftth.output import open_atomic, output_dir
 from ftth.phy import Direction, fmt_rate, saturation_goodput_bps
 from ftth.scenario import OnuGenerator, Scenario, scenario_from_dict
 from ftth.traffic import TrafficSource
@@ -1318,13 +1318,13 @@ def write_plan_csv(result: PlanResult, directory: str | Path) -> list[Path]:
             "own_other_bps", "granted_bps", "delay_p99_us", "rate_ok", "delay_ok", "pass", "why",
         ]  # fmt: skip
         path = out / "plan_households.csv"
-        with path.open("w", newline="") as fh:
+        with open_atomic(path, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
         paths.append(path)
         path = out / "plan_directions.csv"
-        with path.open("w", newline="") as fh:
+        with open_atomic(path, newline="") as fh:
             keys = ["direction", "tier_bps", "probed_households", "capacity_bps", "offered_bps",
                     "throughput_bps", "achieved_min_bps", "achieved_p5_bps",
                     "achieved_median_bps", "delay_p99_us", "pass", "reasons"]  # fmt: skip

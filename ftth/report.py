@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 
 from ftth.errors import InputError
-from ftth.output import output_dir
+from ftth.output import open_atomic, output_dir
 from ftth.phy import fmt_rate
 
 
@@ -77,7 +77,7 @@ def _write(path: Path, rows: list[dict[str, Any]]) -> None:
         rows = [{}]
     fields = list(rows[0].keys())
     try:
-        with path.open("w", newline="") as fh:
+        with open_atomic(path, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)

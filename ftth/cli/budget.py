@@ -102,7 +102,9 @@ def _print_table(report: BudgetReport) -> None:
 def budget(
     file: Annotated[
         Path | None,
-        typer.Argument(help="Scenario TOML file (default: the embedded default scenario)."),
+        typer.Argument(
+            help="Scenario TOML file or seed name (default: the embedded default scenario)."
+        ),
     ] = None,
     overrides: Annotated[
         list[str] | None,

@@ -9,6 +9,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
+from ftth.errors import InputError
+
 T = TypeVar("T")
 ProgressFn = Callable[[int, int], None]
 
@@ -16,7 +18,8 @@ ProgressFn = Callable[[int, int], None]
 ScenarioArg = Annotated[
     Path | None,
     typer.Argument(
-        help="Scenario TOML file; omit it for the embedded default scenario.",
+        help="Scenario TOML file or seed name (`ftth list seeds`); omit it for the "
+        "embedded default scenario.",
         show_default=False,
     ),
 ]
@@ -49,3 +52,49 @@ def with_progress(
     ) as bar:
         task = bar.add_task("frames", total=1.0)
         return call(lambda done, total: bar.update(task, completed=done / total))
+
+
+def override_key(override: str) -> str:
+    """The dotted key of a ``--set key=value`` string (``""`` when it has no ``=``)."""
+    key, sep, _ = override.partition("=")
+    return key.strip() if sep else ""
+
+
+def refuse_conflicts(overrides: list[str] | None, given: dict[str, str | None]) -> None:
+    """Refuse an option that sets the same scenario key as a ``--set`` (which would win?).
+
+    Parameters
+    ----------
+    overrides
+        The ``--set`` strings.
+    given
+        Scenario key → the option that sets it, for the options actually given
+        (``None`` values are skipped), e.g. ``{"duration_s": "--duration"}``.
+
+    Raises
+    ------
+    ftth.errors.InputError
+        Naming the option and the ``--set`` it conflicts with.
+    """
+    for override in overrides or []:
+        key = override_key(override)
+        option = given.get(key)
+        if option is not None:
+            raise InputError(option, f"conflicts with --set {override}; give only one of them")
+
+
+def refuse_together(first: tuple[str, bool], *others: tuple[str, bool], why: str = "") -> None:
+    """Refuse ``first`` together with any of ``others`` (each ``(option, given)``)."""
+    name, on = first
+    if not on:
+        return
+    for other, other_on in others:
+        if other_on:
+            tail = f": {why}" if why else ""
+            raise InputError(name, f"cannot be combined with {other}{tail}")
+
+
+def scenario_inputs(source: str) -> list[Path]:
+    """The input files of a loaded scenario (its TOML file) that no output may replace."""
+    path = Path(source)
+    return [path] if path.is_file() else []

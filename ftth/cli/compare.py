@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ftth.cli import app
-from ftth.cli.common import SetOption
-from ftth.cli.run import write_text
+from ftth.cli.common import SetOption, refuse_conflicts, scenario_inputs
 from ftth.errors import InputError
+from ftth.output import Output, check_outputs, transaction, write_text
+
+#: Files ``ftth compare-dba --csv DIR`` writes.
+COMPARE_CSV_NAMES = ("compare-runs.csv", "compare-summary.csv")
 
 if TYPE_CHECKING:
     from ftth.compare import Cell
@@ -24,8 +26,8 @@ HELP = (
     "(throughput / capacity), Jain fairness and loss, each as mean ± 95 % confidence "
     "half-width over the seeds (Student t)."
     "\n\n"
-    "Exit status 0 when every run completed, 1 when a run failed (e.g. a DBA broke a BWmap "
-    "rule), 2 on bad input."
+    "Exit status 0 when every run completed, 2 on bad input, 3 when a run failed (e.g. a DBA "
+    "broke a BWmap rule: one line, the traceback saved to a file)."
 )
 
 
@@ -91,7 +93,7 @@ def compare_dba(
     )
 
     from ftth.compare import (
-        GridRunError,
+        PLOT_STEM,
         prepare,
         run_prepared,
         summary_table,
@@ -99,9 +101,32 @@ def compare_dba(
         write_compare_csv,
         write_compare_plots,
     )
+    from ftth.plots import plot_file_names
 
     if jobs is not None and jobs < 1:
         raise InputError("--jobs", f"must be ≥ 1, got {jobs}")
+    refuse_conflicts(
+        set_,
+        {
+            "duration_s": "--duration" if duration is not None else None,
+            "dba.name": "--dba" if dba is not None else None,
+            "traffic.upstream_load": "--loads",
+            "traffic.downstream_load": "--loads",
+            "seed": "--seeds",
+        },
+    )
+    check_outputs(
+        [
+            Output("--json", json_path, stdout_ok=True) if json_path is not None else None,
+            Output("--csv", csv_dir, "dir", names=COMPARE_CSV_NAMES)
+            if csv_dir is not None
+            else None,
+            Output("--plot", plot_dir, "dir", names=plot_file_names((PLOT_STEM,)))
+            if plot_dir is not None
+            else None,
+        ],
+        inputs=scenario_inputs(str(scenario)),
+    )
     grid, name, technology, duration_s = prepare(
         scenario,
         dbas=dba,
@@ -112,35 +137,33 @@ def compare_dba(
     )
     console = Console(stderr=json_path is not None and str(json_path) == "-")
     total = len(grid.cells())
-    try:
-        if not quiet and console.is_terminal:
-            with Progress(
-                TextColumn("[bold]compare-dba[/]"),
-                BarColumn(bar_width=30),
-                MofNCompleteColumn(),
-                TextColumn("runs"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task("runs", total=total)
+    # A failed run (GridRunError, e.g. a DBA broke a rule) is exit 3 in ftth.cli.main.
+    if not quiet and console.is_terminal:
+        with Progress(
+            TextColumn("[bold]compare-dba[/]"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("runs"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("runs", total=total)
 
-                def advance(_cell: Cell, done: int, _total: int) -> None:
-                    bar.update(task, completed=done)
+            def advance(_cell: Cell, done: int, _total: int) -> None:
+                bar.update(task, completed=done)
 
-                res = run_prepared(grid, name, technology, duration_s, jobs=jobs, on_done=advance)
-        else:
-            res = run_prepared(grid, name, technology, duration_s, jobs=jobs)
-    except GridRunError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    if json_path is not None:
-        write_text(json_path, res.to_json())
-    if csv_dir is not None:
-        write_compare_csv(res, csv_dir)
-    if plot_dir is not None:
-        write_compare_plots(res, plot_dir)
+            res = run_prepared(grid, name, technology, duration_s, jobs=jobs, on_done=advance)
+    else:
+        res = run_prepared(grid, name, technology, duration_s, jobs=jobs)
+    with transaction():  # every file renamed into place at the end, or none
+        if json_path is not None:
+            write_text(json_path, res.to_json())
+        if csv_dir is not None:
+            write_compare_csv(res, csv_dir)
+        if plot_dir is not None:
+            write_compare_plots(res, plot_dir)
     if not quiet:
         table = summary_table(res)
         wide = console.options.update(max_width=10_000)

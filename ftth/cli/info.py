@@ -200,6 +200,14 @@ def list_catalogue(
     if json_output:
         typer.echo(json.dumps(catalogue_names(what)))
         return
+    if what is Catalogue.dbas:
+        from olt.dba.registry import broken_dbas
+
+        for name in catalogue_names(what):
+            typer.echo(name)
+        for name, reason in broken_dbas().items():
+            typer.echo(f"{name}  (broken plugin: {reason})")
+        return
     if what is Catalogue.seeds:
         seeds = list_seeds()
         width = max((len(name) for name in seeds), default=0)

@@ -16,9 +16,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ftth.cli import app
-from ftth.cli.common import ScenarioArg, SetOption, with_progress
-from ftth.cli.run import write_text
+from ftth.cli.common import (
+    ScenarioArg,
+    SetOption,
+    refuse_conflicts,
+    refuse_together,
+    scenario_inputs,
+    with_progress,
+)
+from ftth.cli.run import CSV_NAMES
 from ftth.errors import InputError
+from ftth.output import Output, check_outputs, transaction, write_text
+
+#: Files ``ftth plan --csv DIR`` writes: the run's tables and the plan's own.
+PLAN_CSV_NAMES = (*CSV_NAMES, "plan_households.csv", "plan_directions.csv")
 
 if TYPE_CHECKING:
     from rich.console import Console, Group
@@ -215,10 +226,31 @@ def plan_command(
     from rich.console import Console
 
     from ftth import plan as planning
+    from ftth.plots import plot_file_names
     from ftth.scenario import load_scenario
 
     if max_households and max_tier:
         raise InputError("--max-households", "search one thing at a time (not with --max-tier)")
+    # --no-emulate is the analytic check only: every option that needs an emulation conflicts.
+    refuse_together(
+        ("--no-emulate", no_emulate),
+        ("--max-tier", max_tier),
+        ("--max-households", max_households),
+        ("--duration", duration is not None),
+        ("--seed", seed is not None),
+        ("--plot", plot_dir is not None),
+        why="it needs an emulation",
+    )
+    refuse_conflicts(
+        set_,
+        {
+            "seed": "--seed" if seed is not None else None,
+            "duration_s": "--duration" if duration is not None else None,
+            "households.tier": "--tier" if tier is not None else None,
+            "households.concurrency": "--concurrency" if concurrency is not None else None,
+            "onus.count": "--households" if households is not None else None,
+        },
+    )
     if max_households and households is not None:
         raise InputError("--households", "--max-households searches the household count itself")
     if direction not in planning.PROBE_DIRECTIONS:
@@ -236,6 +268,16 @@ def plan_command(
     if duration is not None and not duration > 0:
         raise InputError("--duration", f"must be > 0 s, got {duration:g}")
     sc = load_scenario(scenario, overrides)
+    check_outputs(
+        [
+            Output("--json", json_path, stdout_ok=True) if json_path is not None else None,
+            Output("--csv", csv_dir, "dir", names=PLAN_CSV_NAMES) if csv_dir is not None else None,
+            Output("--plot", plot_dir, "dir", names=plot_file_names(planning.PLOT_NAMES))
+            if plot_dir is not None
+            else None,
+        ],
+        inputs=scenario_inputs(sc.source),
+    )
     to_stdout = json_path is not None and str(json_path) == "-"
     console = Console(stderr=to_stdout, highlight=False)
     probe_direction: Any = direction
@@ -292,19 +334,21 @@ def plan_command(
         if not quiet:
             console.print(verdict_tables(result))
 
-    if json_path is not None:
-        data: dict[str, Any] = result.to_dict() if result is not None else {}
-        if search is not None:
-            data["search"] = search.as_dict()
-            if result is None:
-                data["verdict"] = {"pass": False, "reasons": [_search_summary(search)]}
-        write_text(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
-    if csv_dir is not None and result is not None:
-        planning.write_plan_csv(result, csv_dir)
-    if plot_dir is not None:
-        if result is None:
-            raise InputError("--plot", "nothing to plot: no candidate passed the search")
-        planning.write_plots(result, plot_dir)
+    with transaction():  # every file renamed into place at the end, or none
+        if json_path is not None:
+            data: dict[str, Any] = result.to_dict() if result is not None else {}
+            if search is not None:
+                data["search"] = search.as_dict()
+                if result is None:
+                    data["verdict"] = {"pass": False, "reasons": [_search_summary(search)]}
+            write_text(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+        if csv_dir is not None and result is not None:
+            planning.write_plan_csv(result, csv_dir)
+        if plot_dir is not None and result is not None and result.result is not None:
+            planning.write_plots(result, plot_dir)
+        elif plot_dir is not None:  # nothing was emulated: the verdict stands, no figure
+            why = "no candidate passed the search" if result is None else "nothing was emulated"
+            console.print(f"note: --plot: no figures ({why})", highlight=False)
     if search is not None:
         raise typer.Exit(0 if search.best is not None else 1)
     assert result is not None

@@ -9,20 +9,25 @@ from typing import Annotated
 import typer
 
 from ftth.cli import app
-from ftth.cli.common import ScenarioArg, SetOption, with_progress
+from ftth.cli.common import (
+    ScenarioArg,
+    SetOption,
+    refuse_conflicts,
+    scenario_inputs,
+    with_progress,
+)
 from ftth.errors import InputError
+from ftth.output import (
+    Output,
+    adopt,
+    check_outputs,
+    temp_path_for,
+    transaction,
+    write_text,
+)
 
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (``-`` = stdout); a write failure is bad input, not a crash."""
-    if str(path) == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    except OSError as exc:
-        raise InputError(str(path), f"cannot write: {exc.strerror or exc}") from None
+#: Files ``ftth run --csv DIR`` writes.
+CSV_NAMES = ("summary.csv", "delays.csv", "tconts.csv", "households.csv")
 
 
 @app.command()
@@ -51,21 +56,39 @@ def run(
             "--csv", help="Write summary/delays/tconts/households CSV files into this directory."
         ),
     ] = None,
+    plot_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write run-throughput and run-delay-cdf figures (PNG + SVG) into this directory.",
+        ),
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")
     ] = False,
 ) -> None:
     """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
 
-    Exit status 0 when the verdict passes, 1 when it fails, 2 on bad input.
+    SCENARIO is a TOML file or a seed name (`ftth list seeds`).  Exit status 0 when the
+    verdict passes, 1 when it fails, 2 on bad input, 3 on an internal error or a DBA that
+    breaks the standard's rules.
     """
     from rich.console import Console
 
     from ftth.api import run as run_scenario
+    from ftth.plots import RUN_PLOT_NAMES, plot_file_names, write_run_plots
     from ftth.report import summary_tables, write_csv
     from ftth.scenario import load_scenario
 
     overrides = list(set_ or [])
+    refuse_conflicts(
+        overrides,
+        {
+            "duration_s": "--duration" if duration is not None else None,
+            "seed": "--seed" if seed is not None else None,
+            "engine": "--engine" if engine is not None else None,
+        },
+    )
     if duration is not None:
         overrides.append(f"duration_s={duration!r}")
     if seed is not None:
@@ -75,19 +98,53 @@ def run(
             raise InputError("--engine", f"unknown engine {engine!r}; valid: fast, reference")
         overrides.append(f'engine="{engine}"')
     sc = load_scenario(scenario, overrides)
-    console = Console(stderr=json_path is not None and str(json_path) == "-")
-    result = with_progress(
-        console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
-    )
+    out_json = json_path if json_path is not None else sc.output.json_path
+    out_csv = csv_dir if csv_dir is not None else sc.output.csv_dir
+    # Only --plot: the scenario's output.plot_dir is refused by the build (not supported yet).
+    out_plot = plot_dir
+    trace = sc.output.trace_csv
+    outputs = [
+        Output("--json" if json_path else "output.json", Path(out_json), stdout_ok=True)
+        if out_json is not None
+        else None,
+        Output("--csv" if csv_dir else "output.csv_dir", Path(out_csv), "dir", names=CSV_NAMES)
+        if out_csv is not None
+        else None,
+        Output("--plot", Path(out_plot), "dir", names=plot_file_names(RUN_PLOT_NAMES))
+        if out_plot is not None
+        else None,
+        Output("output.trace_csv", Path(trace)) if trace is not None else None,
+    ]
+    # Before the emulation: a bad path costs nothing and no partial output is left.
+    check_outputs(outputs, inputs=scenario_inputs(sc.source))
+    # The packet trace is written under a temporary name and renamed with the other outputs,
+    # so an interrupted run leaves the previous trace (if any) untouched.
+    trace_temp = temp_path_for(trace) if trace is not None else None
+    if trace_temp is not None:
+        output_table = sc.output.model_copy(update={"trace_csv": str(trace_temp)})
+        sc = sc.model_copy(update={"output": output_table})
+    to_stdout = out_json is not None and str(out_json) == "-"
+    console = Console(stderr=to_stdout)
+    try:
+        result = with_progress(
+            console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
+        )
+    except BaseException:
+        if trace_temp is not None:
+            trace_temp.unlink(missing_ok=True)
+        raise
     data = result.to_dict()
     for warning in data["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    out_json = json_path or sc.output.json_path
-    if out_json is not None:
-        write_text(Path(out_json), result.to_json())
-    out_csv = csv_dir or sc.output.csv_dir
-    if out_csv is not None:
-        write_csv(data, out_csv)
+    with transaction():  # every file renamed into place at the end, or none
+        if out_json is not None:
+            write_text(Path(out_json), result.to_json())
+        if out_csv is not None:
+            write_csv(data, out_csv)
+        if out_plot is not None:
+            write_run_plots(result, out_plot)
+        if trace is not None and trace_temp is not None:
+            adopt(trace_temp, trace)
     if not quiet:
         console.print(summary_tables(data))
     raise typer.Exit(0 if result.passed else 1)

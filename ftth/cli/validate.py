@@ -23,7 +23,9 @@ from ftth.cli import app
 def validate(
     file: Annotated[
         Path | None,
-        typer.Argument(help="Scenario TOML file (default: the embedded default scenario)."),
+        typer.Argument(
+            help="Scenario TOML file or seed name (default: the embedded default scenario)."
+        ),
     ] = None,
     overrides: Annotated[
         list[str] | None,

@@ -27,7 +27,13 @@ from pydantic import BaseModel, Tag, ValidationError
 from pydantic.fields import FieldInfo
 
 from ftth.errors import InputError
-from ftth.scenario.models import DEFAULT_SCENARIO_NAME, ONUS_TABLE_TAG, UNION_TAGS, Scenario
+from ftth.scenario.models import (
+    DEFAULT_SCENARIO_NAME,
+    ONUS_TABLE_TAG,
+    UNION_TAGS,
+    RawInput,
+    Scenario,
+)
 from ftth.scenario.text import describe, fmt_num
 
 
@@ -239,6 +245,21 @@ def default_scenario_path() -> Path:
     return Path(str(resources.files("ftth").joinpath("seeds", DEFAULT_SCENARIO_NAME)))
 
 
+def resolve_scenario_path(path: str | Path) -> Path:
+    """``path`` itself, or the packaged seed it names (``urban-2020-50mbps``, ``standard``).
+
+    A bare name without a suffix that is not a file here is looked up among the seeds
+    (``ftth list seeds``); an existing file always wins.
+    """
+    file = Path(path)
+    if file.exists() or file.suffix or len(file.parts) != 1:
+        return file
+    seed = Path(str(resources.files("ftth").joinpath("seeds", f"{file.name}.toml")))
+    if seed.is_file():
+        return seed
+    raise InputError(str(path), "no such file, nor a seed of that name (`ftth list seeds`)")
+
+
 def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario:
     """Validate parsed TOML data into a :class:`Scenario`.
 
@@ -249,11 +270,13 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<dict>") -> Scenario
     """
     if not isinstance(data, dict):
         raise InputError(source, f"a scenario must be a table, got {describe(data)}")
+    raw = copy.deepcopy(data)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise translate_validation_error(exc) from None
     scenario._source = source
+    scenario._input = RawInput(raw)
     return scenario
 
 
@@ -273,7 +296,7 @@ def load_scenario(path: str | Path | None, overrides: Sequence[str] = ()) -> Sce
         Missing file, TOML syntax error (with line and column), bad override, or the first
         problem in the scenario.
     """
-    file = default_scenario_path() if path is None else Path(path)
+    file = default_scenario_path() if path is None else resolve_scenario_path(path)
     data = _read_toml(file)
     data = apply_overrides(data, overrides)
     _resolve_capture_paths(data, file.parent)

@@ -645,6 +645,24 @@ class Output(_Model):
     )
 
 
+class RawInput:
+    """The table a scenario was validated from; not part of the scenario's identity.
+
+    Every ``RawInput`` equals every other, so two scenarios with the same keys compare equal
+    however they were built (a file, a dict, a dump of another scenario).
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any] | None) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawInput)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 # ======================================================================== the scenario
 class Scenario(_Model):
     """A whole scenario file.  Build it with :func:`load_scenario` or :func:`scenario_from_dict`.
@@ -708,6 +726,8 @@ class Scenario(_Model):
     output: Output = _section(Output, "output")
 
     _source: str = PrivateAttr("<dict>")
+    #: The table it was validated from (for overrides on a loaded scenario, ftth.api.run).
+    _input: RawInput = PrivateAttr(default_factory=lambda: RawInput(None))
 
     @field_validator("technology")
     @classmethod

@@ -182,15 +182,24 @@ def overflowing_dba() -> Iterator[str]:
     _REGISTRY.pop(Overflowing.name, None)
 
 
-def test_a_run_that_breaks_a_rule_exits_1(
-    capsys: pytest.CaptureFixture[str], overflowing_dba: str
+def test_a_run_that_breaks_a_rule_exits_3(
+    capsys: pytest.CaptureFixture[str],
+    overflowing_dba: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """In-process (``--jobs 1``: a DBA registered by the test exists only in this process)."""
+    """In-process (``--jobs 1``: a DBA registered by the test exists only in this process).
+
+    A DBA breaking a rule is not a FAIL of the design: exit 3, one line, traceback in a file.
+    """
+    monkeypatch.setenv("FTTH_CACHE_DIR", str(tmp_path))  # where the traceback file goes
     code, out, err = run_cli(
         capsys, "compare-dba", STANDARD, "--dba", overflowing_dba, "--loads", "0.5",
         "--seeds", "1", "--jobs", "1", *SMALL,
     )  # fmt: skip
-    assert code == 1
+    assert code == 3
     line = err.strip()
     assert line.startswith(f"error: run dba={overflowing_dba} load=0.5 seed=1: DBA ")
     assert "frame" in line and "\n" not in line
+    saved = list((tmp_path / "crashes").glob("ftth-crash-*.txt"))
+    assert len(saved) == 1 and str(saved[0]) in line
