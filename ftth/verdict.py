@@ -45,6 +45,7 @@ The rules
     the window, plus :data:`BACKLOG_ALLOWANCE_MTUS` frames per queue (packets in service at
     the two instants).  Only queues fed by bounded sources of units within their limits
     count (a greedy queue is always full; a household above its tier fills its own queue).
+    The backlog a burst leaves that the spare capacity drains is credited as in ``capacity``.
     The warm-up backlog is taken as bytes arrived − bytes received before warm-up ends,
     an upper bound when packets were dropped during warm-up (so the growth is never
     over-stated).
@@ -62,7 +63,8 @@ The rules
       flight at the window's edges), where its backlog at the end counts as carried when
       the class drains it within :data:`IN_FLIGHT_S` at the rate it may be served at
       (its ceiling, limited by the tier and the line rate): a burst that arrived just before
-      the end is not a shortfall;
+      the end is not a shortfall — as far as the direction's spare capacity drains the
+      backlog of every unit (``capacity`` rule), the drain rate scaled by that share;
     * **no loss** — a class with tail drops fails (``ftth plan``: a probe's own drops only
       matter when it falls short);
     * **delay** — the delay-sensitive classes (upstream T-CONT types in
@@ -365,6 +367,13 @@ class DirectionFacts:
     window_s: float = 1.0
 
     @property
+    def credit_share(self) -> float:
+        """Share of the drainable backlog the spare capacity drains (1: all of it)."""
+        if self.drainable_backlog_bytes <= 0:
+            return 1.0
+        return self.credit_bytes / self.drainable_backlog_bytes
+
+    @property
     def credit_bytes(self) -> float:
         """The drainable backlog, as far as the spare capacity drains it in IN_FLIGHT_S."""
         carried_bps = self.carried_bytes * 8 / self.window_s if self.window_s > 0 else 0.0
@@ -409,7 +418,10 @@ def backlog_rule(directions: Sequence[DirectionFacts]) -> Outcome:
     reasons = []
     detail: dict[str, Any] = {"tolerance": BACKLOG_TOLERANCE}
     for d in directions:
-        growth = d.backlog_end_bytes - d.backlog_start_bytes
+        # A burst the spare capacity drains within IN_FLIGHT_S is not growth (the same
+        # credit as the capacity rule: none when the direction is saturated).
+        raw_growth = d.backlog_end_bytes - d.backlog_start_bytes
+        growth = raw_growth - min(d.credit_bytes, max(0.0, raw_growth))
         allowed = (
             BACKLOG_TOLERANCE * d.capped_offered_bytes
             + BACKLOG_ALLOWANCE_MTUS * MTU_BYTES * d.counted_queues
@@ -417,7 +429,8 @@ def backlog_rule(directions: Sequence[DirectionFacts]) -> Outcome:
         detail[d.direction] = {
             "backlog_warmup_end_bytes": int(d.backlog_start_bytes),
             "backlog_end_bytes": int(d.backlog_end_bytes),
-            "growth_bytes": int(growth),
+            "growth_bytes": int(raw_growth),
+            "burst_credit_bytes": int(raw_growth - growth),
             "allowed_bytes": int(allowed),
         }
         if growth > allowed:

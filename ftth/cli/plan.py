@@ -114,12 +114,15 @@ def verdict_tables(result: PlanResult) -> Group:
     row("  p50 / p99 / max (ms)", _delays)
     row("verdict", _verdict)
     foot = Table(show_header=False, box=None)
-    foot.add_row(
-        "verdict",
-        "[bold green]PASS[/]" if result.passed else "[bold red]FAIL[/]",
-    )
+    from rich.markup import escape
+
+    from ftth.report import status_markup
+
+    status = result.status
+    foot.add_row("verdict", status_markup(status))
+    colour = "yellow" if status == "inconclusive" else "red"
     for reason in result.reasons:
-        foot.add_row("", f"[red]{reason}[/]")
+        foot.add_row("", f"[{colour}]{escape(reason)}[/]")
     for note in result.notes:
         foot.add_row("note", note)
     return Group(head, table, foot)
@@ -127,7 +130,7 @@ def verdict_tables(result: PlanResult) -> Group:
 
 def _step_line(index: int, step: SearchStep) -> str:
     how = "emulated" if step.emulated else "analytic"
-    verdict = "[green]PASS[/]" if step.passed else "[red]FAIL[/]"
+    verdict = "[green]PASS[/]" if step.passed else f"[red]{step.status.upper()}[/]"
     tail = "" if step.passed else f" — {step.reason}"
     return f"  step {index}: {step.label}: {verdict} ({how}, {step.wall_s:.1f} s){tail}"
 
@@ -297,7 +300,12 @@ def plan_command(
         if search is not None:
             data["search"] = search.as_dict()
             if result is None:
-                data["verdict"] = {"pass": False, "reasons": [_search_summary(search)]}
+                data["verdict"] = {
+                    "status": "fail",
+                    "pass": False,
+                    "reasons": [_search_summary(search)],
+                    "rules": [],
+                }
         write_text(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
     if csv_dir is not None and result is not None:
         planning.write_plan_csv(result, csv_dir)

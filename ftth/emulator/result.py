@@ -152,9 +152,13 @@ def assemble(
                 "delay_us": _delay(up.delays.row(j)),
             }
         )
-    households = _households(spec, raw, window_s, delay_budget_ms)
     up_d = _direction(spec, up, spec.upstream, "upstream")
     down_d = _direction(spec, down, spec.downstream, "downstream")
+    facts = [
+        _direction_facts(spec, up, spec.upstream, "upstream", up_d["capacity_bps"]),
+        _direction_facts(spec, down, spec.downstream, "downstream", down_d["capacity_bps"]),
+    ]
+    households = _households(spec, raw, window_s, facts, delay_budget_ms)
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
         for k in up_d["conservation"]
@@ -190,7 +194,7 @@ def assemble(
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
-    data["verdict"] = judge(spec, raw, data)
+    data["verdict"] = judge(spec, raw, data, facts)
     return Result(spec, raw, data)
 
 
@@ -285,16 +289,13 @@ def _class_traffic(spec: EmulationSpec, raw: RawRun) -> list[rules.ClassTraffic]
     return out
 
 
-def judge(spec: EmulationSpec, raw: RawRun, data: dict[str, Any]) -> dict[str, Any]:
+def judge(
+    spec: EmulationSpec,
+    raw: RawRun,
+    data: dict[str, Any],
+    facts: list[rules.DirectionFacts],
+) -> dict[str, Any]:
     """The run's ``verdict`` object (rules of :mod:`ftth.verdict`)."""
-    facts = [
-        _direction_facts(
-            spec, raw.upstream, spec.upstream, "upstream", data["upstream"]["capacity_bps"]
-        ),
-        _direction_facts(
-            spec, raw.downstream, spec.downstream, "downstream", data["downstream"]["capacity_bps"]
-        ),
-    ]
     window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
     outcomes = [
         rules.ledger_rule(bool(data["conservation"]["balanced"])),
@@ -328,6 +329,7 @@ def _households(
     spec: EmulationSpec,
     raw: RawRun,
     window_s: float,
+    facts: list[rules.DirectionFacts],
     delay_budget_ms: float = rules.DEFAULT_DELAY_BUDGET_MS,
 ) -> list[dict[str, Any]]:
     """One row per household: offered and achieved per direction, its verdict per direction
@@ -350,10 +352,11 @@ def _households(
         for h in range(per)
     ]
     ceilings = _ceilings_bps(spec) if spec.upstream else np.zeros(0)
-    for direction, stats, queues, tier in (
-        ("up", raw.upstream, spec.upstream, spec.tier_up_bps),
-        ("down", raw.downstream, spec.downstream, spec.tier_down_bps),
+    for direction, stats, queues, tier, fact in (
+        ("up", raw.upstream, spec.upstream, spec.tier_up_bps, facts[0]),
+        ("down", raw.downstream, spec.downstream, spec.tier_down_bps, facts[1]),
     ):
+        credit_share = fact.credit_share
         line = float(spec.profile.line_rate_bps("upstream" if direction == "up" else "downstream"))
         rows_of: list[list[int]] = [[] for _ in range(n)]
         for j, q in enumerate(queues):
@@ -406,7 +409,7 @@ def _households(
                         pass_ratio=spec.pass_ratio,
                         allowance_bps=2 * MTU_BYTES * 8 / window_s / per,
                         backlog_bits=float(backlog[j]) * 8 / per,
-                        drain_bps=drain / per,
+                        drain_bps=drain / per * credit_share,
                         window_s=window_s,
                         dropped_bytes=int(dropped[j]),
                         delay_p99_us=p99 if sensitive[k] else None,
