@@ -101,7 +101,7 @@ from ftth import plots
 from ftth.api import run_built
 from ftth.emulator.build import Probes, build_spec, probe_position
 from ftth.emulator.fast import ProgressFn
-from ftth.emulator.result import Result
+from ftth.emulator.result import Result, arrivals_between
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.metrics import DelayHistogram
@@ -708,17 +708,6 @@ def _capacity_reason(d: DirectionVerdict, n_onus: int) -> str:
     )
 
 
-def _arrivals(make: SourceFactory, start_ps: int, end_ps: int) -> int:
-    """Packets a (fresh, identically seeded) source offers in ``[start_ps, end_ps)``."""
-    if end_ps <= start_ps:
-        return 0
-    source = make()
-    if getattr(source, "is_unbounded", False):
-        return 0
-    arrival, _ = source.batch(0, end_ps)
-    return int(np.count_nonzero(arrival >= start_ps))
-
-
 def _delay_summary(h: DelayHistogram) -> dict[str, float]:
     s = h.summary_us()
     out = {k: round(float(s[k]), 3) for k in ("mean", "p50", "p95", "p99", "max")}
@@ -765,7 +754,7 @@ def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: 
             # were never delivered have a delay above the budget, yet no histogram sees them:
             # at least (arrived − delivered) of them.  Above 1 % of the class, p99 > budget.
             early = sum(
-                _arrivals(make, spec.warmup_ps, cutoff_ps)
+                arrivals_between(make, spec.warmup_ps, cutoff_ps)
                 for j in rows
                 for make in queues[j].sources
             )
