@@ -1448,7 +1448,7 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
                 x = np.arange(len(d.households))
                 other = np.array([h.own_other_bps or 0.0 for h in d.households]) / 1e6
                 probe = np.array([h.achieved_bps for h in d.households]) / 1e6 - other
-                colours = ["tab:green" if h.passed else "tab:red" for h in d.households]
+                colours = [plots.verdict_colour(h.passed) for h in d.households]
                 ax.bar(x, probe, color=colours, width=0.8)
                 if other.any():
                     ax.bar(x, other, bottom=probe, color=colours, alpha=0.45, width=0.8,
@@ -1463,7 +1463,14 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
                     ax.set_xticks(x, ticks, rotation=90, fontsize=6)
                 else:
                     ax.set_xticks([])
-                ax.legend(loc="lower right")
+                # Say what the colours mean: green passes, red fails (its speed test).
+                handles, _ = ax.get_legend_handles_labels()
+                ax.legend(
+                    handles=[*plots.verdict_legend_handles(), *handles],
+                    loc="lower right",
+                    fontsize=7,
+                    framealpha=0.9,
+                )
             else:
                 ax.text(0.5, 0.5, "not probed", ha="center", va="center", transform=ax.transAxes)
             ax.set_xlabel(f"probed household ({len(d.households)})")

@@ -23,10 +23,11 @@ The rules
     offered = delivered + queued + dropped, in bytes and packets, in both directions.
 ``sufficiency``
     The measuring window ``[warmup, end)`` holds at least :data:`MIN_DBA_CYCLES` DBA cycles
-    (framed PONs: ``dba.cycle_frames`` frames; EPON: the measured mean polling cycle) and
+    (framed PONs: ``dba.cycle_frames`` frames; EPON: the measured mean polling cycle), is at
+    least as long as the delay budget (a packet must be able to be late inside it), and
     every traffic class (direction × class name, all ONUs together) that carries traffic in
     the run has at least :data:`MIN_CLASS_PACKETS` packets arriving in the window.  Otherwise
-    INCONCLUSIVE with the shortest duration meeting both (:func:`minimum_duration_s`).
+    INCONCLUSIVE with the shortest duration meeting all three (:func:`minimum_duration_s`).
 ``capacity``
     Per direction, bytes carried in the window ≥ :data:`CAPACITY_TOLERANCE` × bytes offered
     in the window.  The offered bytes are first capped by what the design lets each unit
@@ -138,8 +139,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "sufficiency",
-        "DBA cycles in the measuring window; packets arriving in it per traffic class",
-        f"≥ {MIN_DBA_CYCLES} cycles, ≥ {MIN_CLASS_PACKETS} packets per class",
+        "DBA cycles in the measuring window; its length; packets arriving in it per class",
+        f"≥ {MIN_DBA_CYCLES} cycles, ≥ the delay budget, ≥ {MIN_CLASS_PACKETS} packets per "
+        "class",
         "ftth.verdict.MIN_DBA_CYCLES, ftth.verdict.MIN_CLASS_PACKETS",
         "inconclusive: {what}; run at least --duration {duration}",
     ),
@@ -262,9 +264,9 @@ def minimum_duration_s(
     *,
     window_s: float,
     duration_s: float,
-    cycles_in_window: float,
     cycle_s: float,
     classes: Iterable[ClassTraffic],
+    min_window_s: float = 0.0,
 ) -> float:
     """Shortest duration (same warm-up share) giving :data:`MIN_DBA_CYCLES` cycles and
     :data:`MIN_CLASS_PACKETS` packets per class in the window, rounded up to 2 digits.
@@ -273,7 +275,7 @@ def minimum_duration_s(
     but no packet in the whole run needs at least twice the run (a lower bound).
     """
     warm_share = 1.0 - window_s / duration_s if duration_s > 0 else 0.1
-    need_window = MIN_DBA_CYCLES * cycle_s
+    need_window = max(MIN_DBA_CYCLES * cycle_s, min_window_s)
     for c in classes:
         if c.greedy or c.window_packets >= MIN_CLASS_PACKETS:
             continue
@@ -299,6 +301,7 @@ def sufficiency_rule(
     duration_s: float,
     cycle_s: float,
     classes: Sequence[ClassTraffic],
+    min_window_s: float = 0.0,
 ) -> Outcome:
     """``sufficiency``: enough DBA cycles and packets per class to judge.
 
@@ -310,6 +313,8 @@ def sufficiency_rule(
         One DBA cycle (s); 0 or less when unknown (no cycle completed: 0 cycles).
     classes
         Every traffic class with its packet counts.
+    min_window_s
+        Shortest measuring window that can judge: the delay budget.
     """
     cycles = window_s / cycle_s if cycle_s > 0 else 0.0
     short = [
@@ -325,11 +330,18 @@ def sufficiency_rule(
             {"direction": c.direction, "class": c.name, "packets": c.window_packets} for c in short
         ],
     }
-    if cycles >= MIN_DBA_CYCLES and not short:
+    detail["min_window_s"] = min_window_s
+    too_brief = window_s < min_window_s
+    if cycles >= MIN_DBA_CYCLES and not short and not too_brief:
         return Outcome("sufficiency", "pass", detail=detail)
     what = []
     if cycles < MIN_DBA_CYCLES:
         what.append(f"{cycles:.1f} DBA cycles in the measuring window (< {MIN_DBA_CYCLES})")
+    if too_brief:
+        what.append(
+            f"the {window_s * 1e3:.3g} ms measuring window is shorter than the "
+            f"{min_window_s * 1e3:g} ms delay budget"
+        )
     if short:
         worst = min(short, key=lambda c: (c.window_packets, c.direction, c.name))
         what.append(
@@ -339,9 +351,9 @@ def sufficiency_rule(
     need = minimum_duration_s(
         window_s=window_s,
         duration_s=duration_s,
-        cycles_in_window=cycles,
         cycle_s=cycle_s if cycle_s > 0 else duration_s,
         classes=classes,
+        min_window_s=min_window_s,
     )
     detail["minimum_duration_s"] = need
     text = rule("sufficiency").reason.format(what="; ".join(what), duration=f"{need:g}")

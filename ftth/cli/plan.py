@@ -1,15 +1,17 @@
 """``ftth plan``: can this PON give every household its tier at the busy hour?
 
 Optical budget, then an analytic capacity check, then an emulation with speed-test probes
-(:mod:`ftth.plan` holds the rules).  Exit status 0 when the verdict passes, 1 when it fails,
-2 for bad input (one line ``error: <key>: <why>``).  ``--max-households`` / ``--max-tier``
-search for the largest design that passes and print every step; they exit 0 when something
-passes, 1 when even the smallest candidate fails.
+(:mod:`ftth.plan` and :mod:`ftth.verdict` hold the rules).  Exit status 0 when the verdict
+passes, 1 when it fails or is inconclusive (the emulation too short to judge), 2 for bad
+input (one line ``error: <key>: <why>``).  ``--max-households`` / ``--max-tier`` search for
+the largest design that passes and print every step; they exit 0 when something passes, 1
+when even the smallest candidate fails.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -316,6 +318,9 @@ def plan_command(
     if search is not None:
         raise typer.Exit(0 if search.best is not None else 1)
     assert result is not None
+    if quiet and result.status == "inconclusive":
+        for reason in result.reasons:
+            print(reason, file=sys.stderr)
     raise typer.Exit(0 if result.passed else 1)
 
 

@@ -57,7 +57,8 @@ def run(
 ) -> None:
     """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
 
-    Exit status 0 when the verdict passes, 1 when it fails, 2 on bad input.
+    Exit status 0 when the verdict passes, 1 when it fails or is inconclusive (too short to
+    judge: the reason names the --duration to use), 2 on bad input.
     """
     from rich.console import Console
 
@@ -90,4 +91,7 @@ def run(
         write_csv(data, out_csv)
     if not quiet:
         console.print(summary_tables(data))
+    elif result.status == "inconclusive":  # the table says it otherwise (ftth.verdict)
+        for reason in data["verdict"]["reasons"]:
+            print(reason, file=sys.stderr)
     raise typer.Exit(0 if result.passed else 1)

@@ -194,7 +194,7 @@ def assemble(
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
-    data["verdict"] = judge(spec, raw, data, facts)
+    data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
     return Result(spec, raw, data)
 
 
@@ -294,6 +294,7 @@ def judge(
     raw: RawRun,
     data: dict[str, Any],
     facts: list[rules.DirectionFacts],
+    delay_budget_ms: float = rules.DEFAULT_DELAY_BUDGET_MS,
 ) -> dict[str, Any]:
     """The run's ``verdict`` object (rules of :mod:`ftth.verdict`)."""
     window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
@@ -304,6 +305,7 @@ def judge(
             duration_s=spec.duration_ps / PS_PER_S,
             cycle_s=_cycle_s(spec, raw),
             classes=_class_traffic(spec, raw),
+            min_window_s=delay_budget_ms / 1000.0,
         ),
         rules.capacity_rule(facts),
         rules.backlog_rule(facts),

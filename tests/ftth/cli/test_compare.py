@@ -115,7 +115,7 @@ def test_second_invocation_same_bytes(outputs: dict[str, Any]) -> None:
 def test_printed_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(
         capsys, "compare-dba", STANDARD, "--dba", "static,giant", "--loads", "0.5",
-        "--seeds", "1", "--jobs", "1", "--duration", "0.005", "--set", "onus.count=8",
+        "--seeds", "1", "--jobs", "1", "--duration", "0.012", "--set", "onus.count=8",
     )  # fmt: skip
     assert code == 0, err
     assert "one seed" in out and "±" not in out.split("┃ DBA")[1]  # one seed: values alone
