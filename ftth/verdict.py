@@ -140,8 +140,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "sufficiency",
         "DBA cycles in the measuring window; its length; packets arriving in it per class",
-        f"≥ {MIN_DBA_CYCLES} cycles, ≥ the delay budget, ≥ {MIN_CLASS_PACKETS} packets per "
-        "class",
+        f"≥ {MIN_DBA_CYCLES} cycles, ≥ the delay budget, ≥ {MIN_CLASS_PACKETS} packets per class",
         "ftth.verdict.MIN_DBA_CYCLES, ftth.verdict.MIN_CLASS_PACKETS",
         "inconclusive: {what}; run at least --duration {duration}",
     ),
