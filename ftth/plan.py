@@ -24,8 +24,19 @@
 
 Achieved rate and the household verdict
 ---------------------------------------
+The emulation runs through the same path as ``ftth.run`` (:func:`ftth.api.run_built`: the
+engine, the results, the ledger check), so the run's own rules (:mod:`ftth.verdict`) judge
+it too: a run too short to judge makes the plan INCONCLUSIVE (exit 1, the reason names the
+duration to use), and the plan adopts the run's ``capacity``, ``backlog`` and ``household``
+rules (every class of every household that is not a probe: its share and its delay budget)
+besides the stages here.  There is one households table: the run's rows, every household,
+with the plan's speed-test columns (``probed_*``, ``speed_test_*_bps``, ``own_other_*_bps``,
+``granted_*_bps``, ``delay_p99_*_us``) and ``pass_*`` / ``why`` covering both.
+
 A probed household's achieved rate is its probe queue's bytes delivered inside the
 measuring window ``[warmup, end)`` over the window.  It passes a direction when
+(:func:`ftth.verdict.judge_class`, the household rule ``ftth run`` uses, with the tier as
+the target)
 
 * achieved ≥ ``pass_ratio`` × tier − one probe frame over the window (a CBR probe delivers
   whole 1518-byte frames: a window holding *n* frames can show *n* or *n − 1* of them

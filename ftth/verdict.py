@@ -267,8 +267,11 @@ def minimum_duration_s(
     classes: Iterable[ClassTraffic],
     min_window_s: float = 0.0,
 ) -> float:
-    """Shortest duration (same warm-up share) giving :data:`MIN_DBA_CYCLES` cycles and
+    """Shortest duration giving :data:`MIN_DBA_CYCLES` cycles, ``min_window_s`` and
     :data:`MIN_CLASS_PACKETS` packets per class in the window, rounded up to 2 digits.
+
+    The warm-up is assumed to keep its share of the run (the default, 10 %); with a fixed
+    ``warmup_s`` the duration it names is longer than needed, never too short.
 
     Packet rates are those of the run (``run_packets / duration_s``); a class with traffic
     but no packet in the whole run needs at least twice the run (a lower bound).

@@ -205,7 +205,12 @@ def plan_command(
         Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")
     ] = None,
     csv_dir: Annotated[
-        Path | None, typer.Option("--csv", help="Write the per-household CSV tables here.")
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Write the CSV tables here: the run's files (one households.csv with the "
+            "speed-test columns) and plan_directions.csv.",
+        ),
     ] = None,
     plot_dir: Annotated[
         Path | None, typer.Option("--plot", help="Write PNG and SVG figures here.")
