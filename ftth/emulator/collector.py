@@ -17,6 +17,8 @@ from ftth.errors import InvariantError
 from ftth.fold import W_BYTES, W_EARLY_BYTES, W_N, W_PACKETS, fold_departures, offered_in_window
 from ftth.jit import ACCELERATED
 from ftth.metrics import HistogramBank, PacketTrace
+from ftth.units import PS_PER_MS
+from ftth.verdict import DEFAULT_DELAY_BUDGET_MS
 
 I64 = npt.NDArray[np.int64]
 
@@ -45,6 +47,10 @@ class DirectionStats:
     #: (:attr:`received_before_warmup_bytes`) it bounds the backlog at warm-up end from above
     #: (drops are not known by time); the verdict's backlog rule compares it with the end.
     arrived_before_warmup_bytes: I64 = field(init=False)
+    #: Per queue: packets arriving in ``[warmup, judged_cutoff_ps)``, the cut-off one default
+    #: delay budget before the end: the household rule's late-packet count (ftth.verdict).
+    judged_arrivals: I64 = field(init=False)
+    judged_cutoff_ps: int = field(init=False)
     granted_bytes: I64 = field(init=False)
     used_bytes: I64 = field(init=False)
     counters: dict[str, I64] = field(default_factory=dict)
@@ -59,6 +65,8 @@ class DirectionStats:
         self.window_offered_bytes = np.zeros(n, dtype=np.int64)
         self.window_offered_packets = np.zeros(n, dtype=np.int64)
         self.arrived_before_warmup_bytes = np.zeros(n, dtype=np.int64)
+        self.judged_arrivals = np.zeros(n, dtype=np.int64)
+        self.judged_cutoff_ps = self.end_ps - round(DEFAULT_DELAY_BUDGET_MS * PS_PER_MS)
         self.granted_bytes = np.zeros(n, dtype=np.int64)
         self.used_bytes = np.zeros(n, dtype=np.int64)
 
@@ -149,6 +157,8 @@ class DirectionStats:
         sel = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps)
         self.window_offered_bytes[queue_index] += int(size_bytes[sel].sum())
         self.window_offered_packets[queue_index] += int(np.count_nonzero(sel))
+        judged = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.judged_cutoff_ps)
+        self.judged_arrivals[queue_index] += int(np.count_nonzero(judged))
         early = arrival_ps < self.warmup_ps
         self.arrived_before_warmup_bytes[queue_index] += int(size_bytes[early].sum())
 
@@ -178,12 +188,16 @@ class DirectionStats:
         bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=bounds[1:])
         first, last = int(arrival_ps.min()), int(arrival_ps.max())
-        if first >= self.warmup_ps and last < self.end_ps:
-            self.window_offered_packets += np.asarray(lengths, dtype=np.int64)
-            return
-        inside = np.zeros(len(arrival_ps) + 1, dtype=np.int64)
-        np.cumsum((arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps), out=inside[1:])
-        self.window_offered_packets += inside[bounds[1:]] - inside[bounds[:-1]]
+        for counts, stop in (
+            (self.window_offered_packets, self.end_ps),
+            (self.judged_arrivals, self.judged_cutoff_ps),
+        ):
+            if first >= self.warmup_ps and last < stop:
+                counts += np.asarray(lengths, dtype=np.int64)
+            elif last >= self.warmup_ps and first < stop:
+                inside = np.zeros(len(arrival_ps) + 1, dtype=np.int64)
+                np.cumsum((arrival_ps >= self.warmup_ps) & (arrival_ps < stop), out=inside[1:])
+                counts += inside[bounds[1:]] - inside[bounds[:-1]]
         if first < self.warmup_ps:
             early = np.zeros(len(arrival_ps) + 1, dtype=np.int64)
             np.cumsum(np.where(arrival_ps < self.warmup_ps, size_bytes, 0), out=early[1:])

@@ -350,19 +350,22 @@ def _late_undelivered(
     than the delay budget before the end were never delivered: they waited longer than the
     budget, yet no histogram sees them, so p99 > budget.
 
-    A cheap bound first (the window's arrivals, of which at most those of the last budget
-    may be in flight); only when it cannot clear the class are the arrivals before the
-    cut-off counted exactly (the sources regenerated, identically seeded).
+    The arrivals before the cut-off are counted while the run goes for the default budget
+    (``DirectionStats.judged_arrivals``); for another budget the sources are regenerated
+    (identically seeded), only when the window's arrivals cannot clear the class at once.
     """
     arrived = int(stats.window_offered_packets[rows].sum())
     if arrived - delivered <= 0.01 * arrived:
         return False
     cutoff_ps = spec.duration_ps - round(budget_us * PS_PER_US)
-    early = sum(
-        arrivals_between(make, spec.warmup_ps, cutoff_ps)
-        for j in rows
-        for make in queues[j].sources
-    )
+    if cutoff_ps == stats.judged_cutoff_ps:  # the default budget: counted while running
+        early = int(stats.judged_arrivals[rows].sum())
+    else:
+        early = sum(
+            arrivals_between(make, spec.warmup_ps, cutoff_ps)
+            for j in rows
+            for make in queues[j].sources
+        )
     stuck = max(0, early - delivered)
     return stuck > 0.01 * (delivered + stuck)
 
