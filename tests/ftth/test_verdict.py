@@ -203,6 +203,8 @@ def test_overload_fails_with_the_capacity_reason(
             < v.CAPACITY_TOLERANCE * data[direction]["offered_bps"]
         )
     assert "FAIL" in text and "capacity: carried" in text
+    # Queues grow through the window: the backlog rule sees it too.
+    assert rule_of(data, "backlog")["status"] == "fail"
 
 
 def test_sufficient_run_is_judged_and_default_passes(
@@ -276,6 +278,38 @@ def test_python_api_status_matches_the_json() -> None:
     result = ftth.run(None, overrides=["duration_s=0.05", "traffic.upstream_load=1.5"])
     assert result.status == "fail" and not result.passed
     assert result.to_dict()["verdict"]["status"] == "fail"
+
+
+def test_collector_counts_match_the_packet_record() -> None:
+    """The counters the rules use, against every packet of a light run (all delivered by the
+    end, so arrivals and deliveries pair up exactly)."""
+    import numpy as np
+
+    result = ftth.run(None, overrides=["duration_s=0.02"], record_packets=True)
+    spec, raw = result.spec, result.raw
+    for stats in (raw.upstream, raw.downstream):
+        assert int(stats.counters["dropped_packets"].sum()) == 0
+        q, a, s, d = stats.packets()
+        n, w = stats.n_queues, spec.warmup_ps
+
+        def per_queue(
+            mask: np.ndarray, weights: np.ndarray | None = None, q: np.ndarray = q, n: int = n
+        ) -> np.ndarray:
+            w8 = None if weights is None else weights[mask]
+            return np.bincount(q[mask], weights=w8, minlength=n).astype(np.int64)
+
+        assert np.array_equal(stats.received_before_warmup_bytes, per_queue(d < w, s))
+        assert np.array_equal(stats.arrived_before_warmup_bytes, per_queue(a < w, s))
+        cut = stats.judged_cutoff_ps
+        assert cut == spec.duration_ps - round(v.DEFAULT_DELAY_BUDGET_MS * 1e9)
+        # Arrivals before the cut-off: the delivered ones, plus some of those still queued.
+        extra = stats.judged_arrivals - per_queue((a >= w) & (a < cut))
+        assert np.all(extra >= 0) and np.all(extra <= stats.counters["queued_packets"])
+        # Packets of the window: delivered ones, plus those still queued at the end.
+        in_window = per_queue(a >= w)
+        assert np.array_equal(
+            stats.window_offered_packets - in_window, stats.counters["queued_packets"]
+        )
 
 
 # ======================================================================== plan and compare
