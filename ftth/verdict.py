@@ -70,7 +70,12 @@ The rules
       matter when it falls short);
     * **delay** — the delay-sensitive classes (upstream T-CONT types in
       :data:`DELAY_SENSITIVE_TYPES`, downstream priority 0) keep p99 ≤ the delay budget
-      (:data:`DEFAULT_DELAY_BUDGET_MS`, ``ftth plan --delay-budget-ms``).
+      (:data:`DEFAULT_DELAY_BUDGET_MS`, ``ftth plan --delay-budget-ms``), per ONU; more
+      than 1 % of their packets arriving after warm-up but over a budget before the end and
+      never delivered counts as p99 above the budget (no histogram sees them).
+
+    Behind an FTTB ONU (``households.per_onu`` > 1) the households share its queues: the
+    tier cap is ``per_onu`` × the tier and each household gets ``1 / per_onu`` of each figure.
 
     ``ftth plan`` judges each speed-test probe with the same function (target = the tier,
     allowance = one probe frame) and adds its columns to the same households table.
