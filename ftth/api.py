@@ -10,9 +10,11 @@ from ftth.emulator import run_spec
 from ftth.emulator.build import build_spec
 from ftth.emulator.fast import ProgressFn
 from ftth.emulator.result import Result, assemble
+from ftth.emulator.spec import EmulationSpec
 from ftth.errors import InputError, InvariantError
 from ftth.jit import announce_compilation
 from ftth.scenario import Scenario, apply_overrides, load_scenario, scenario_from_dict
+from ftth.verdict import DEFAULT_DELAY_BUDGET_MS
 
 
 def with_overrides(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
@@ -86,9 +88,29 @@ def run(
     else:
         scenario = load_scenario(scenario, overrides)
     spec = build_spec(scenario, record_packets=record_packets)
+    return run_built(spec, engine or scenario.engine, progress)
+
+
+def run_built(
+    spec: EmulationSpec,
+    engine: str,
+    progress: ProgressFn | None = None,
+    *,
+    delay_budget_ms: float = DEFAULT_DELAY_BUDGET_MS,
+) -> Result:
+    """Run a built spec, assemble its results and check the ledger: the one path from a
+    spec to a :class:`Result`, used by :func:`run` and by :func:`ftth.plan.plan`.
+
+    ``delay_budget_ms`` is the households' delay budget (:mod:`ftth.verdict`).
+
+    Raises
+    ------
+    ftth.errors.InvariantError
+        The conservation ledger does not balance (a bug, never expected).
+    """
     announce_compilation()
-    raw = run_spec(spec, engine or scenario.engine, progress)
-    result = assemble(spec, raw)
+    raw = run_spec(spec, engine, progress)
+    result = assemble(spec, raw, delay_budget_ms=delay_budget_ms)
     if not result.data["conservation"]["balanced"]:
         raise InvariantError(f"conservation ledger does not balance: {result.data['conservation']}")
     return result

@@ -59,6 +59,8 @@ SCALARS = (
     ("loss_ratio", "upstream dropped / offered bytes"),
 )
 EXTRA_SCALARS = ("throughput_bps", "downstream_loss_ratio", "grant_used_of_granted")
+#: Verdict statuses of a run (ftth.verdict), in report order.
+VERDICTS = ("pass", "fail", "inconclusive")
 
 
 # ============================================================================ statistics
@@ -249,19 +251,29 @@ def run_cell(scenario: str | None, overrides: list[str], cell: Cell) -> dict[str
             "packets": int(s["count"]),
         }
     up, down = data["upstream"], data["downstream"]
+    verdict = data["verdict"]
+    # An inconclusive run (too short: ftth.verdict) has no figures worth averaging: its
+    # measurements are None ("—"), not zeros presented as data.
+    measured = verdict["status"] != "inconclusive"
+
+    def m(value: float) -> float | None:
+        return value if measured else None
+
     return {
         "dba": cell.dba,
         "load": cell.load,
         "seed": cell.seed,
-        "delay_us": delays,
-        "utilisation": up["throughput_bps"] / up["capacity_bps"] if up["capacity_bps"] else 0.0,
-        "jain": float(data["fairness"]["jain"]),
-        "loss_ratio": float(up["loss_ratio"]),
-        "offered_bps": float(up["offered_bps"]),
-        "throughput_bps": float(up["throughput_bps"]),
+        "verdict": verdict["status"],
+        "reasons": list(verdict["reasons"]),
+        "delay_us": delays if measured else dict.fromkeys(delays),
+        "utilisation": m(up["throughput_bps"] / up["capacity_bps"] if up["capacity_bps"] else 0.0),
+        "jain": m(float(data["fairness"]["jain"])),
+        "loss_ratio": m(float(up["loss_ratio"])),
+        "offered_bps": m(float(up["offered_bps"])),
+        "throughput_bps": m(float(up["throughput_bps"])),
         "capacity_bps": float(up["capacity_bps"]),
-        "downstream_loss_ratio": float(down["loss_ratio"]),
-        "grant_used_of_granted": float(data["grant_utilisation"]["payload_used_of_granted"]),
+        "downstream_loss_ratio": m(float(down["loss_ratio"])),
+        "grant_used_of_granted": m(float(data["grant_utilisation"]["payload_used_of_granted"])),
         "engine": f"{data['engine']}/{data['backend']}",
         "wall_s": float(data["wall_s"]),
     }
@@ -347,7 +359,25 @@ def _metric(row: dict[str, Any], key: str) -> float | None:
         t, _, stat = key[4:-3].partition("_")
         d = row["delay_us"].get(t)
         return None if d is None else float(d[stat])
-    return float(row[key])
+    value = row[key]
+    return None if value is None else float(value)
+
+
+def verdict_counts(runs: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """How many runs passed, failed and were inconclusive (:mod:`ftth.verdict`)."""
+    return {s: sum(1 for r in runs if r["verdict"] == s) for s in VERDICTS}
+
+
+def verdict_text(counts: dict[str, int]) -> str:
+    """``PASS`` when every run passed, else each status with its count (``FAIL 2/3``)."""
+    total = sum(counts.values())
+    if total and counts["pass"] == total:
+        return "PASS"
+    return ", ".join(
+        f"{s.upper()} {n}/{total}" if total > 1 else s.upper()
+        for s, n in counts.items()
+        if n and s != "pass"
+    )
 
 
 def summarise(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -367,7 +397,17 @@ def summarise(grid: Grid, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]
                     "ci95": hw,
                     "n": len(values),
                 }
-            out.append({"dba": d, "load": load, "seeds": len(cell_runs), "metrics": metrics})
+            counts = verdict_counts(cell_runs)
+            out.append(
+                {
+                    "dba": d,
+                    "load": load,
+                    "seeds": len(cell_runs),
+                    "verdict": verdict_text(counts),
+                    "verdicts": counts,
+                    "metrics": metrics,
+                }
+            )
     return out
 
 
@@ -523,6 +563,11 @@ def _columns(res: CompareResult) -> list[tuple[str, str]]:
     return cols + [("utilisation", "util %"), ("jain", "Jain"), ("loss_ratio", "loss %")]
 
 
+def _verdict_markup(text: str) -> str:
+    colour = "green" if text == "PASS" else "yellow" if text.startswith("INCONCLUSIVE") else "red"
+    return f"[{colour}]{text}[/]"
+
+
 def summary_table(res: CompareResult) -> Any:
     """The rich table: one row per DBA × load, one column per metric."""
     from rich.table import Table
@@ -533,12 +578,14 @@ def summary_table(res: CompareResult) -> Any:
     cols = _columns(res)
     for _, label in cols:
         table.add_column(label, justify="right")
+    table.add_column("verdict")
     n_loads = len(res.grid.loads)
     for i, row in enumerate(res.summary):
         table.add_row(
             row["dba"] if i % n_loads == 0 else "",
             f"{row['load']:g}",
             *(format_metric(k, row["metrics"][k]) for k, _ in cols),
+            _verdict_markup(row["verdict"]),
             end_section=(i % n_loads == n_loads - 1),
         )
     return table
@@ -559,6 +606,7 @@ def summary_tables_narrow(res: CompareResult) -> Any:
             table.add_column(f"{s['load']:g}", justify="right")
         for key, label in _columns(res):
             table.add_row(label, *(format_metric(key, s["metrics"][key]) for s in rows))
+        table.add_row("verdict", *(_verdict_markup(s["verdict"]) for s in rows))
         tables.append(table)
     return Group(*tables)
 
@@ -567,7 +615,13 @@ def _csv_rows_runs(res: CompareResult) -> list[dict[str, Any]]:
     types = res.types
     rows = []
     for r in res.runs:
-        row: dict[str, Any] = {"dba": r["dba"], "load": r["load"], "seed": r["seed"]}
+        row: dict[str, Any] = {
+            "dba": r["dba"],
+            "load": r["load"],
+            "seed": r["seed"],
+            "verdict": r["verdict"],
+            "reasons": " | ".join(r["reasons"]),
+        }
         for t in types:
             d = r["delay_us"].get(t)
             for stat in ("mean", "p99", "packets"):
@@ -584,7 +638,7 @@ def _csv_rows_runs(res: CompareResult) -> list[dict[str, Any]]:
             "grant_used_of_granted",
             "engine",
         ):
-            row[k] = r[k]
+            row[k] = "" if r[k] is None else r[k]
         rows.append(row)
     return rows
 
@@ -592,7 +646,13 @@ def _csv_rows_runs(res: CompareResult) -> list[dict[str, Any]]:
 def _csv_rows_summary(res: CompareResult) -> list[dict[str, Any]]:
     rows = []
     for s in res.summary:
-        row: dict[str, Any] = {"dba": s["dba"], "load": s["load"], "seeds": s["seeds"]}
+        row: dict[str, Any] = {
+            "dba": s["dba"],
+            "load": s["load"],
+            "seeds": s["seeds"],
+            "verdict": s["verdict"],
+            **{f"runs_{k}": n for k, n in s["verdicts"].items()},
+        }
         for key, m in s["metrics"].items():
             row[key] = "" if m["mean"] is None else m["mean"]
             row[f"{key}_ci95"] = "" if m["ci95"] is None else m["ci95"]

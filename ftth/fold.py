@@ -21,8 +21,9 @@ I64 = npt.NDArray[np.int64]
 
 #: Columns of a histogram bank's per-row scalars ``acc`` (see :class:`ftth.metrics.HistogramBank`).
 A_COUNT, A_MIN, A_MAX, A_SUM_HI, A_SUM_LO, A_N = range(6)
-#: Columns of the per-row window counters ``win``.
-W_BYTES, W_PACKETS, W_N = range(3)
+#: Columns of the per-row window counters ``win``: bytes and packets received in the
+#: measuring window, bytes received before it (the verdict's warm-up backlog).
+W_BYTES, W_PACKETS, W_EARLY_BYTES, W_N = range(4)
 
 _SUB_BUCKET_BITS = 7
 
@@ -53,7 +54,8 @@ def fold_departures(
     starting at the int64 maximum) and ``win[row, W_*]``.
 
     Delays count for packets that arrived at or after ``warmup_ps``; window throughput for
-    packets whose last bit arrived in ``[warmup_ps, end_ps)``.  Returns the index of the
+    packets whose last bit arrived in ``[warmup_ps, end_ps)`` (and, apart, bytes received
+    before ``warmup_ps``).  Returns the index of the
     first packet with a negative delay (a bug upstream), or -1.
     """
     for i in range(n):
@@ -75,6 +77,8 @@ def fold_departures(
         if warmup_ps <= d < end_ps:
             win[q, W_BYTES] += size_bytes[i]
             win[q, W_PACKETS] += 1
+        elif d < warmup_ps:
+            win[q, W_EARLY_BYTES] += size_bytes[i]
     return -1
 
 

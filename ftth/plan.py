@@ -24,8 +24,19 @@
 
 Achieved rate and the household verdict
 ---------------------------------------
+The emulation runs through the same path as ``ftth.run`` (:func:`ftth.api.run_built`: the
+engine, the results, the ledger check), so the run's own rules (:mod:`ftth.verdict`) judge
+it too: a run too short to judge makes the plan INCONCLUSIVE (exit 1, the reason names the
+duration to use), and the plan adopts the run's ``capacity``, ``backlog`` and ``household``
+rules (every class of every household that is not a probe: its share and its delay budget)
+besides the stages here.  There is one households table: the run's rows, every household,
+with the plan's speed-test columns (``probed_*``, ``speed_test_*_bps``, ``own_other_*_bps``,
+``granted_*_bps``, ``delay_p99_*_us``) and ``pass_*`` / ``why`` covering both.
+
 A probed household's achieved rate is its probe queue's bytes delivered inside the
 measuring window ``[warmup, end)`` over the window.  It passes a direction when
+(:func:`ftth.verdict.judge_class`, the household rule ``ftth run`` uses, with the tier as
+the target)
 
 * achieved ≥ ``pass_ratio`` × tier − one probe frame over the window (a CBR probe delivers
   whole 1518-byte frames: a window holding *n* frames can show *n* or *n − 1* of them
@@ -97,11 +108,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-import ftth.emulator as emulator
 from ftth import plots
+from ftth.api import run_built
 from ftth.emulator.build import Probes, build_spec, probe_position
 from ftth.emulator.fast import ProgressFn
-from ftth.emulator.result import Result, assemble
+from ftth.emulator.result import Result, arrivals_between
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.metrics import DelayHistogram
@@ -111,26 +122,25 @@ from ftth.phy import Direction, fmt_rate, saturation_goodput_bps
 from ftth.scenario import OnuGenerator, Scenario, scenario_from_dict
 from ftth.traffic import TrafficSource
 from ftth.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from ftth.verdict import DEFAULT_DELAY_BUDGET_MS, DELAY_SENSITIVE_TYPES, judge_class
 
 ProbeDirection = Literal["both", "upstream", "downstream"]
 PROBE_DIRECTIONS: tuple[str, ...] = ("both", "upstream", "downstream")
 DIRECTIONS: tuple[Direction, Direction] = ("upstream", "downstream")
 
-#: Share of households running a speed test at once when none is given (a busy-hour
-#: planning figure: one household in five testing or downloading at full rate).
-#: Delay budget of the delay-sensitive class (pon-reference §5: low-delay class ≤ 10 ms).
-DEFAULT_DELAY_BUDGET_MS = 10.0
 #: Frame size of the speed-test probe (an MTU Ethernet frame).
 PROBE_FRAME_BYTES = 1518
 #: Below this many probe frames per household in the window the verdict is coarse (a note).
 MIN_WINDOW_FRAMES = 20
 #: Longest emulated time a search step uses when no duration is given.
 SEARCH_DURATION_S = 0.05
-#: Upstream T-CONT types that carry delay-sensitive traffic (fixed and assured).
-DELAY_SENSITIVE_TYPES = (1, 2)
 #: A shortfall at or above this share of the capacity (on average or in the measuring
 #: window) is blamed on the capacity (busy-hour bursts), below it on the DBA / scheduler.
 NEAR_CAPACITY = 0.95
+#: Rules of the emulated run (ftth.verdict) a plan adopts besides its own.
+PLAN_RUN_RULES = ("capacity", "backlog", "household")
+#: Speed-test columns the plan adds to the households table (per direction).
+PROBE_COLUMNS = ("speed_test", "own_other", "granted", "delay_p99")
 #: Percentiles of the achieved rates reported per direction.
 _ACHIEVED_KEYS = ("min", "p5", "median")
 
@@ -260,12 +270,75 @@ class PlanResult:
         return self.result is not None
 
     @property
-    def reasons(self) -> list[str]:
+    def plan_reasons(self) -> list[str]:
+        """The plan's own reasons: optical budget, then each direction's."""
         return [*self.optical_reasons, *self.upstream.reasons, *self.downstream.reasons]
 
     @property
+    def run_reasons(self) -> list[str]:
+        """Reasons of the emulated run's rules the plan adopts (:mod:`ftth.verdict`):
+        capacity, backlog and the households' non-probe classes (the plan judges drops and
+        the probes itself)."""
+        if self.result is None:
+            return []
+        return [
+            reason
+            for r in self.result.data["verdict"]["rules"]
+            if r["name"] in PLAN_RUN_RULES and r["status"] == "fail"
+            for reason in r["reasons"]
+        ]
+
+    @property
+    def status(self) -> str:
+        """``fail`` (optical or analytic failure, or any reason), ``inconclusive`` (the
+        emulation is too short to judge: :mod:`ftth.verdict`'s sufficiency rule) or ``pass``."""
+        analytic = self.upstream.analytic_pass and self.downstream.analytic_pass
+        if self.optical_reasons or not analytic:
+            return "fail"
+        if self.result is not None and self.result.status == "inconclusive":
+            return "inconclusive"
+        return "fail" if self.plan_reasons or self.run_reasons else "pass"
+
+    @property
+    def reasons(self) -> list[str]:
+        status = self.status
+        if status == "inconclusive":
+            assert self.result is not None
+            return list(self.result.data["verdict"]["reasons"])
+        return [*self.plan_reasons, *self.run_reasons]
+
+    @property
     def passed(self) -> bool:
-        return not self.reasons
+        return self.status == "pass"
+
+    def household_rows(self) -> list[dict[str, Any]]:
+        """The one households table: the run's rows (every household, the household rule
+        of :mod:`ftth.verdict` on its classes) plus the plan's speed-test columns, ``pass_*``
+        and ``why`` covering both.  Empty when the plan was not emulated."""
+        if self.result is None:
+            return []
+        rows = [dict(h) for h in self.result.data["households"]]
+        for row in rows:
+            for d in ("up", "down"):
+                row[f"probed_{d}"] = False
+                for key in PROBE_COLUMNS:
+                    row[f"{key}_{d}{'_bps' if key != 'delay_p99' else '_us'}"] = None
+        for dv in (self.upstream, self.downstream):
+            d = "up" if dv.direction == "upstream" else "down"
+            for h in dv.households:
+                row = rows[h.household]
+                item = h.as_dict()
+                row[f"probed_{d}"] = True
+                row[f"speed_test_{d}_bps"] = item["achieved_bps"]
+                row[f"own_other_{d}_bps"] = item["own_other_bps"]
+                row[f"granted_{d}_bps"] = item["granted_bps"]
+                row[f"delay_p99_{d}_us"] = item["delay_p99_us"]
+                if not h.passed:
+                    row[f"pass_{d}"] = False
+                    row["why"] = "; ".join(w for w in (row["why"], h.why) if w)
+        for row in rows:
+            row["pass"] = bool(row["pass_up"] and row["pass_down"])
+        return rows
 
     def direction(self, name: Direction) -> DirectionVerdict:
         return self.upstream if name == "upstream" else self.downstream
@@ -287,9 +360,6 @@ class PlanResult:
             "emulated": self.emulated,
             "upstream": self.upstream.as_dict(),
             "downstream": self.downstream.as_dict(),
-            "households_verdict": [
-                h.as_dict() for d in (self.upstream, self.downstream) for h in d.households
-            ],
             "notes": list(self.notes),
             "run_verdict": None if self.result is None else self.result.data["verdict"],
         }
@@ -317,7 +387,24 @@ class PlanResult:
                 "warnings": [],
             }
         data["plan"] = self.plan_section()
-        data["verdict"] = {"pass": self.passed, "reasons": self.reasons}
+        data["households"] = self.household_rows()
+        rules = [] if self.result is None else list(self.result.data["verdict"]["rules"])
+        rules.append(
+            {
+                "name": "plan",
+                "status": "fail" if self.plan_reasons else "pass",
+                "threshold": f"pass_ratio {self.pass_ratio:g}, delay budget "
+                f"{self.delay_budget_ms:g} ms",
+                "source": "ftth.plan (optical budget, analytic capacity, speed tests)",
+                "reasons": self.plan_reasons,
+            }
+        )
+        data["verdict"] = {
+            "status": self.status,
+            "pass": self.passed,
+            "reasons": self.reasons,
+            "rules": rules,
+        }
         return data
 
 
@@ -632,17 +719,6 @@ def _capacity_reason(d: DirectionVerdict, n_onus: int) -> str:
     )
 
 
-def _arrivals(make: SourceFactory, start_ps: int, end_ps: int) -> int:
-    """Packets a (fresh, identically seeded) source offers in ``[start_ps, end_ps)``."""
-    if end_ps <= start_ps:
-        return 0
-    source = make()
-    if getattr(source, "is_unbounded", False):
-        return 0
-    arrival, _ = source.batch(0, end_ps)
-    return int(np.count_nonzero(arrival >= start_ps))
-
-
 def _delay_summary(h: DelayHistogram) -> dict[str, float]:
     s = h.summary_us()
     out = {k: round(float(s[k]), 3) for k in ("mean", "p50", "p95", "p99", "max")}
@@ -689,7 +765,7 @@ def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: 
             # were never delivered have a delay above the budget, yet no histogram sees them:
             # at least (arrived − delivered) of them.  Above 1 % of the class, p99 > budget.
             early = sum(
-                _arrivals(make, spec.warmup_ps, cutoff_ps)
+                arrivals_between(make, spec.warmup_ps, cutoff_ps)
                 for j in rows
                 for make in queues[j].sources
             )
@@ -743,20 +819,19 @@ def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: 
                 )
                 if granted is not None and granted * c < pass_ratio * demand:
                     grant_short.add(j)
-                allowance = PROBE_FRAME_BYTES * 8 / window_s / c
                 p99 = p99_by_onu.get(i)
-                need = pass_ratio * d.tier_bps - allowance
-                rate_ok = achieved >= need
-                delay_ok = p99 is None or p99 <= budget_us
-                why = []
-                if not rate_ok:
-                    why.append(f"achieved {fmt_rate(achieved)} < {pass_ratio:.0%} of the tier")
-                if not delay_ok:
-                    why.append(
-                        f"delay p99 {(p99 or 0.0) / 1000:.2f} ms > {delay_budget_ms:g} ms"
-                        if p99 is not None and math.isfinite(p99)
-                        else f"delay-sensitive packets undelivered after {delay_budget_ms:g} ms"
-                    )
+                # The household rule of ftth.verdict: the probe's target is the tier, its
+                # allowance one probe frame over the window (the measurement's resolution).
+                judged = judge_class(
+                    name=f"{'up' if name == 'upstream' else 'down'} speed test",
+                    target_bps=d.tier_bps,
+                    carried_bps=achieved,
+                    pass_ratio=pass_ratio,
+                    allowance_bps=PROBE_FRAME_BYTES * 8 / window_s / c,
+                    delay_p99_us=p99,
+                    delay_budget_us=budget_us,
+                    fmt=fmt_rate,
+                )
                 for k in range(c):
                     # The c probed households of an ONU are its first c (ids i·per_onu + k).
                     d.households.append(
@@ -770,9 +845,9 @@ def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: 
                             own_other_bps=own_other,
                             granted_bps=granted,
                             delay_p99_us=p99,
-                            rate_ok=rate_ok,
-                            delay_ok=delay_ok,
-                            why="; ".join(why),
+                            rate_ok=judged.rate_ok,
+                            delay_ok=judged.delay_ok,
+                            why=judged.why,
                         )
                     )
                     achieved_all.append(achieved)
@@ -979,8 +1054,10 @@ def plan(
             "not emulated" + ("" if emulate else " (--no-emulate): analytic verdict only")
         )
     else:
-        raw = emulator.run_spec(prep.spec, engine or sc.engine, progress)
-        out.result = assemble(prep.spec, raw)
+        # The same path as ftth.run: engine, results, ledger check (ftth.api.run_built).
+        out.result = run_built(
+            prep.spec, engine or sc.engine, progress, delay_budget_ms=delay_budget_ms
+        )
         _judge(prep, out.result, delay_budget_ms, sc.households.pass_ratio)
         return out
     for d in (prep.up, prep.down):
@@ -1059,12 +1136,14 @@ class SearchStep:
     emulated: bool
     reason: str  #: first reason, or "PASS"
     wall_s: float
+    status: str = ""  #: pass / fail / inconclusive (ftth.verdict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "value": self.value,
             "label": self.label,
             "pass": self.passed,
+            "status": self.status or ("pass" if self.passed else "fail"),
             "emulated": self.emulated,
             "reason": self.reason,
             "wall_s": round(self.wall_s, 3),
@@ -1163,6 +1242,7 @@ def _step(value: int, label: str, result: PlanResult, wall_s: float) -> SearchSt
         emulated=result.emulated,
         reason="PASS" if result.passed else result.reasons[0],
         wall_s=wall_s,
+        status=result.status,
     )
 
 
@@ -1298,31 +1378,21 @@ def max_tier(
 
 # ======================================================================== CSV and plots
 def household_rows(result: PlanResult) -> list[dict[str, Any]]:
-    """The per-household table (one row per probed household and direction)."""
-    return [h.as_dict() for d in (result.upstream, result.downstream) for h in d.households]
+    """The one households table (:meth:`PlanResult.household_rows`)."""
+    return result.household_rows()
 
 
 def write_plan_csv(result: PlanResult, directory: str | Path) -> list[Path]:
-    """``plan_households.csv`` and ``plan_directions.csv`` (plus the run's CSV files)."""
+    """The run's CSV files (``households.csv`` with the plan's speed-test columns: one
+    households table) plus ``plan_directions.csv``."""
     from ftth.report import write_csv
 
     out = Path(directory)
     paths: list[Path] = []
     if result.result is not None:
-        paths += write_csv(result.result.to_dict(), out)
+        paths += write_csv(result.to_dict(), out)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        rows = household_rows(result)
-        fields = [
-            "household", "onu_id", "direction", "tier_bps", "share", "achieved_bps",
-            "own_other_bps", "granted_bps", "delay_p99_us", "rate_ok", "delay_ok", "pass", "why",
-        ]  # fmt: skip
-        path = out / "plan_households.csv"
-        with open_atomic(path, newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-        paths.append(path)
         path = out / "plan_directions.csv"
         with open_atomic(path, newline="") as fh:
             keys = ["direction", "tier_bps", "probed_households", "capacity_bps", "offered_bps",
@@ -1389,7 +1459,7 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
                 x = np.arange(len(d.households))
                 other = np.array([h.own_other_bps or 0.0 for h in d.households]) / 1e6
                 probe = np.array([h.achieved_bps for h in d.households]) / 1e6 - other
-                colours = ["tab:green" if h.passed else "tab:red" for h in d.households]
+                colours = [plots.verdict_colour(h.passed) for h in d.households]
                 ax.bar(x, probe, color=colours, width=0.8)
                 if other.any():
                     ax.bar(x, other, bottom=probe, color=colours, alpha=0.45, width=0.8,
@@ -1404,7 +1474,14 @@ def write_plots(result: PlanResult, directory: str | Path) -> list[Path]:
                     ax.set_xticks(x, ticks, rotation=90, fontsize=6)
                 else:
                     ax.set_xticks([])
-                ax.legend(loc="lower right")
+                # Say what the colours mean: green passes, red fails (its speed test).
+                handles, _ = ax.get_legend_handles_labels()
+                ax.legend(
+                    handles=[*plots.verdict_legend_handles(), *handles],
+                    loc="lower right",
+                    fontsize=7,
+                    framealpha=0.9,
+                )
             else:
                 ax.text(0.5, 0.5, "not probed", ha="center", va="center", transform=ax.transAxes)
             ax.set_xlabel(f"probed household ({len(d.households)})")

@@ -31,6 +31,26 @@ def pyplot() -> Any:
     return plt
 
 
+#: Colours of a passing and a failing item (bars of households, cells).
+PASS_COLOUR = "tab:green"
+FAIL_COLOUR = "tab:red"
+
+
+def verdict_colour(passed: bool) -> str:
+    """:data:`PASS_COLOUR` or :data:`FAIL_COLOUR`."""
+    return PASS_COLOUR if passed else FAIL_COLOUR
+
+
+def verdict_legend_handles(alpha: float = 1.0) -> list[Any]:
+    """Legend entries saying what the pass / fail colours mean."""
+    from matplotlib.patches import Patch
+
+    return [
+        Patch(facecolor=PASS_COLOUR, alpha=alpha, label="passes"),
+        Patch(facecolor=FAIL_COLOUR, alpha=alpha, label="fails"),
+    ]
+
+
 def save(fig: Any, stem: Path, creator: str) -> list[Path]:
     """Write ``stem.png`` (100 dpi) and ``stem.svg``; the same figure gives the same bytes."""
     png, svg = stem.with_suffix(".png"), stem.with_suffix(".svg")

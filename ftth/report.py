@@ -7,15 +7,31 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from ftth.errors import InputError
 from ftth.output import open_atomic, output_dir
 from ftth.phy import fmt_rate
 
+#: Shown for a figure that has no data (a class without packets in the window).
+NO_DATA = "—"
 
-def _fmt_us(value: float) -> str:
-    return f"{value:,.1f}"
+#: How each verdict status is shown in a terminal table.
+STATUS_MARKUP = {
+    "pass": "[bold green]PASS[/]",
+    "fail": "[bold red]FAIL[/]",
+    "inconclusive": "[bold yellow]INCONCLUSIVE[/]",
+}
+
+
+def _fmt_us(value: float | None) -> str:
+    return NO_DATA if value is None else f"{value:,.1f}"
+
+
+def status_markup(status: str) -> str:
+    """``PASS`` / ``FAIL`` / ``INCONCLUSIVE`` with its colour."""
+    return STATUS_MARKUP.get(status, status)
 
 
 def summary_tables(data: dict[str, Any]) -> Group:
@@ -42,12 +58,15 @@ def summary_tables(data: dict[str, Any]) -> Group:
             f"{ratio:.1%}",
         )
     delays = Table(title="Delay per traffic class (µs, after warm-up)", title_justify="left")
-    for col in ("direction", "class", "mean", "p50", "p95", "p99", "max"):
+    for col in ("direction", "class", "packets", "mean", "p50", "p95", "p99", "max"):
         delays.add_column(col, justify="right" if col not in ("direction", "class") else "left")
     for direction in ("upstream", "downstream"):
         for name, s in data[direction]["delay_us"].items():
             delays.add_row(
-                direction, name, *(_fmt_us(s[k]) for k in ("mean", "p50", "p95", "p99", "max"))
+                direction,
+                name,
+                f"{s['packets']:,}",
+                *(_fmt_us(s[k]) for k in ("mean", "p50", "p95", "p99", "max")),
             )
     hh = data["households"]
     passed = sum(1 for h in hh if h["pass"])
@@ -66,9 +85,10 @@ def summary_tables(data: dict[str, Any]) -> Group:
         + (" ✓" if c["balanced"] else " ✗ (BUG)"),
     )
     v = data["verdict"]
-    verdict.add_row("verdict", "[bold green]PASS[/]" if v["pass"] else "[bold red]FAIL[/]")
+    verdict.add_row("verdict", status_markup(v["status"]))
+    colour = "yellow" if v["status"] == "inconclusive" else "red"
     for reason in v["reasons"]:
-        verdict.add_row("", f"[red]{reason}[/]")
+        verdict.add_row("", f"[{colour}]{escape(reason)}[/]")
     return Group(t, delays, verdict)
 
 
@@ -97,7 +117,12 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_csv(data: dict[str, Any], directory: str | Path) -> list[Path]:
-    """Write ``summary.csv``, ``delays.csv``, ``tconts.csv`` and ``households.csv``."""
+    """Write ``summary.csv``, ``delays.csv``, ``tconts.csv`` and ``households.csv``.
+
+    ``delays.csv`` and ``tconts.csv`` carry ``packets`` per class / T-CONT; a delay field is
+    empty when there were no packets to measure.  ``households.csv`` is the one households
+    table (``ftth plan`` adds its probe columns to the same rows).
+    """
     out = output_dir(directory)
     summary = []
     delays = []
@@ -113,8 +138,14 @@ def write_csv(data: dict[str, Any], directory: str | Path) -> list[Path]:
             }
         )
         for name, s in d["delay_us"].items():
+            # A class without packets has no delay: empty fields (null in JSON).
             delays.append(
-                {"direction": direction, "class": name, **{f"{k}_us": v for k, v in s.items()}}
+                {
+                    "direction": direction,
+                    "class": name,
+                    "packets": s["packets"],
+                    **{f"{k}_us": s[k] for k in ("mean", "p50", "p95", "p99", "max")},
+                }
             )
     files = {
         "summary.csv": summary,

@@ -1,15 +1,17 @@
 """``ftth plan``: can this PON give every household its tier at the busy hour?
 
 Optical budget, then an analytic capacity check, then an emulation with speed-test probes
-(:mod:`ftth.plan` holds the rules).  Exit status 0 when the verdict passes, 1 when it fails,
-2 for bad input (one line ``error: <key>: <why>``).  ``--max-households`` / ``--max-tier``
-search for the largest design that passes and print every step; they exit 0 when something
-passes, 1 when even the smallest candidate fails.
+(:mod:`ftth.plan` and :mod:`ftth.verdict` hold the rules).  Exit status 0 when the verdict
+passes, 1 when it fails or is inconclusive (the emulation too short to judge), 2 for bad
+input (one line ``error: <key>: <why>``).  ``--max-households`` / ``--max-tier`` search for
+the largest design that passes and print every step; they exit 0 when something passes, 1
+when even the smallest candidate fails.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -125,12 +127,15 @@ def verdict_tables(result: PlanResult) -> Group:
     row("  p50 / p99 / max (ms)", _delays)
     row("verdict", _verdict)
     foot = Table(show_header=False, box=None)
-    foot.add_row(
-        "verdict",
-        "[bold green]PASS[/]" if result.passed else "[bold red]FAIL[/]",
-    )
+    from rich.markup import escape
+
+    from ftth.report import status_markup
+
+    status = result.status
+    foot.add_row("verdict", status_markup(status))
+    colour = "yellow" if status == "inconclusive" else "red"
     for reason in result.reasons:
-        foot.add_row("", f"[red]{reason}[/]")
+        foot.add_row("", f"[{colour}]{escape(reason)}[/]")
     for note in result.notes:
         foot.add_row("note", note)
     return Group(head, table, foot)
@@ -138,7 +143,7 @@ def verdict_tables(result: PlanResult) -> Group:
 
 def _step_line(index: int, step: SearchStep) -> str:
     how = "emulated" if step.emulated else "analytic"
-    verdict = "[green]PASS[/]" if step.passed else "[red]FAIL[/]"
+    verdict = "[green]PASS[/]" if step.passed else f"[red]{step.status.upper()}[/]"
     tail = "" if step.passed else f" — {step.reason}"
     return f"  step {index}: {step.label}: {verdict} ({how}, {step.wall_s:.1f} s){tail}"
 
@@ -211,7 +216,12 @@ def plan_command(
         Path | None, typer.Option("--json", help="Write the results JSON here ('-' = stdout).")
     ] = None,
     csv_dir: Annotated[
-        Path | None, typer.Option("--csv", help="Write the per-household CSV tables here.")
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Write the CSV tables here: the run's files (one households.csv with the "
+            "speed-test columns) and plan_directions.csv.",
+        ),
     ] = None,
     plot_dir: Annotated[
         Path | None, typer.Option("--plot", help="Write PNG and SVG figures here.")
@@ -340,7 +350,12 @@ def plan_command(
             if search is not None:
                 data["search"] = search.as_dict()
                 if result is None:
-                    data["verdict"] = {"pass": False, "reasons": [_search_summary(search)]}
+                    data["verdict"] = {
+                        "status": "fail",
+                        "pass": False,
+                        "reasons": [_search_summary(search)],
+                        "rules": [],
+                    }
             write_text(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
         if csv_dir is not None and result is not None:
             planning.write_plan_csv(result, csv_dir)
@@ -352,6 +367,9 @@ def plan_command(
     if search is not None:
         raise typer.Exit(0 if search.best is not None else 1)
     assert result is not None
+    if quiet and result.status == "inconclusive":
+        for reason in result.reasons:
+            print(reason, file=sys.stderr)
     raise typer.Exit(0 if result.passed else 1)
 
 

@@ -70,8 +70,9 @@ def run(
     """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
 
     SCENARIO is a TOML file or a seed name (`ftth list seeds`).  Exit status 0 when the
-    verdict passes, 1 when it fails, 2 on bad input, 3 on an internal error or a DBA that
-    breaks the standard's rules.
+    verdict passes, 1 when it fails or is inconclusive (too short to judge: the reason names
+    the --duration to use), 2 on bad input, 3 on an internal error or a DBA that breaks the
+    standard's rules.
     """
     from rich.console import Console
 
@@ -147,4 +148,7 @@ def run(
             adopt(trace_temp, trace)
     if not quiet:
         console.print(summary_tables(data))
+    elif result.status == "inconclusive":  # the table says it otherwise (ftth.verdict)
+        for reason in data["verdict"]["reasons"]:
+            print(reason, file=sys.stderr)
     raise typer.Exit(0 if result.passed else 1)

@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.errors import InvariantError
-from ftth.fold import W_BYTES, W_N, W_PACKETS, fold_departures, offered_in_window
+from ftth.fold import W_BYTES, W_EARLY_BYTES, W_N, W_PACKETS, fold_departures, offered_in_window
 from ftth.jit import ACCELERATED
 from ftth.metrics import HistogramBank, PacketTrace
+from ftth.units import PS_PER_MS
+from ftth.verdict import DEFAULT_DELAY_BUDGET_MS
 
 I64 = npt.NDArray[np.int64]
 
@@ -39,6 +41,16 @@ class DirectionStats:
     #: (columns ``ftth.fold.W_*``).
     window_delivered: I64 = field(init=False)
     window_offered_bytes: I64 = field(init=False)
+    #: Per queue: packets arriving inside the measuring window (the verdict's sufficiency).
+    window_offered_packets: I64 = field(init=False)
+    #: Per queue: bytes arriving before warm-up ends.  Minus the bytes received before it
+    #: (:attr:`received_before_warmup_bytes`) it bounds the backlog at warm-up end from above
+    #: (drops are not known by time); the verdict's backlog rule compares it with the end.
+    arrived_before_warmup_bytes: I64 = field(init=False)
+    #: Per queue: packets arriving in ``[warmup, judged_cutoff_ps)``, the cut-off one default
+    #: delay budget before the end: the household rule's late-packet count (ftth.verdict).
+    judged_arrivals: I64 = field(init=False)
+    judged_cutoff_ps: int = field(init=False)
     granted_bytes: I64 = field(init=False)
     used_bytes: I64 = field(init=False)
     counters: dict[str, I64] = field(default_factory=dict)
@@ -51,6 +63,10 @@ class DirectionStats:
         self.delays = HistogramBank(n)
         self.window_delivered = np.zeros((n, W_N), dtype=np.int64)
         self.window_offered_bytes = np.zeros(n, dtype=np.int64)
+        self.window_offered_packets = np.zeros(n, dtype=np.int64)
+        self.arrived_before_warmup_bytes = np.zeros(n, dtype=np.int64)
+        self.judged_arrivals = np.zeros(n, dtype=np.int64)
+        self.judged_cutoff_ps = self.end_ps - round(DEFAULT_DELAY_BUDGET_MS * PS_PER_MS)
         self.granted_bytes = np.zeros(n, dtype=np.int64)
         self.used_bytes = np.zeros(n, dtype=np.int64)
 
@@ -63,6 +79,11 @@ class DirectionStats:
     def window_delivered_packets(self) -> I64:
         """Per queue: packets whose last bit arrived inside the measuring window."""
         return self.window_delivered[:, W_PACKETS]
+
+    @property
+    def received_before_warmup_bytes(self) -> I64:
+        """Per queue: bytes whose last bit arrived before warm-up ended."""
+        return self.window_delivered[:, W_EARLY_BYTES]
 
     @property
     def keeps_packets(self) -> bool:
@@ -125,15 +146,26 @@ class DirectionStats:
                 q, weights=size_bytes[in_window], minlength=self.n_queues
             ).astype(np.int64)
             self.window_delivered[:, W_PACKETS] += np.bincount(q, minlength=self.n_queues)
+        early = depart_ps < self.warmup_ps
+        if np.any(early):
+            self.window_delivered[:, W_EARLY_BYTES] += np.bincount(
+                queue[early], weights=size_bytes[early], minlength=self.n_queues
+            ).astype(np.int64)
 
     def offered(self, queue_index: int, arrival_ps: I64, size_bytes: I64) -> None:
         """Count generated packets arriving inside the measuring window."""
         sel = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.end_ps)
         self.window_offered_bytes[queue_index] += int(size_bytes[sel].sum())
+        self.window_offered_packets[queue_index] += int(np.count_nonzero(sel))
+        judged = (arrival_ps >= self.warmup_ps) & (arrival_ps < self.judged_cutoff_ps)
+        self.judged_arrivals[queue_index] += int(np.count_nonzero(judged))
+        early = arrival_ps < self.warmup_ps
+        self.arrived_before_warmup_bytes[queue_index] += int(size_bytes[early].sum())
 
     def offered_flat(self, arrival_ps: I64, size_bytes: I64, lengths: I64) -> None:
         """:meth:`offered` for every queue at once (packets given queue after queue,
         ``lengths[q]`` of them for queue ``q``)."""
+        self._count_flat(arrival_ps, size_bytes, lengths)
         if ACCELERATED:
             offered_in_window(
                 arrival_ps, size_bytes, lengths, self.warmup_ps, self.end_ps,
@@ -148,6 +180,28 @@ class DirectionStats:
         self.window_offered_bytes += np.bincount(
             queue[sel], weights=size_bytes[sel], minlength=self.n_queues
         ).astype(np.int64)
+
+    def _count_flat(self, arrival_ps: I64, size_bytes: I64, lengths: I64) -> None:
+        """Window packets and pre-warm-up bytes per queue (each queue's packets in order)."""
+        if not len(arrival_ps):
+            return
+        bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        first, last = int(arrival_ps.min()), int(arrival_ps.max())
+        for counts, stop in (
+            (self.window_offered_packets, self.end_ps),
+            (self.judged_arrivals, self.judged_cutoff_ps),
+        ):
+            if first >= self.warmup_ps and last < stop:
+                counts += np.asarray(lengths, dtype=np.int64)
+            elif last >= self.warmup_ps and first < stop:
+                inside = np.zeros(len(arrival_ps) + 1, dtype=np.int64)
+                np.cumsum((arrival_ps >= self.warmup_ps) & (arrival_ps < stop), out=inside[1:])
+                counts += inside[bounds[1:]] - inside[bounds[:-1]]
+        if first < self.warmup_ps:
+            early = np.zeros(len(arrival_ps) + 1, dtype=np.int64)
+            np.cumsum(np.where(arrival_ps < self.warmup_ps, size_bytes, 0), out=early[1:])
+            self.arrived_before_warmup_bytes += early[bounds[1:]] - early[bounds[:-1]]
 
     def grants(self, queue: I64, granted_bytes: I64, used_bytes: I64) -> None:
         np.add.at(self.granted_bytes, queue, granted_bytes)

@@ -11,43 +11,49 @@ Definitions used below:
   percentiles from log-linear histograms (≤ 0.4 % relative error).
 * ``fairness.jain``: Jain's index of delivered/offered ratios over upstream T-CONTs with
   offered traffic (1.0 = every T-CONT got the same share of what it asked for).
-* Household verdict (until speed-test probes exist): a household passes in a direction when
-  it lost nothing and received at least ``pass_ratio`` × min(offered, tier), less an
-  allowance of two 1518-byte frames per queue for packets in flight at the window's edges;
-  its backlog at the end counts as received when its tier (or offered rate) drains it within
-  50 ms — a burst that arrived just before the end is not a shortfall of the PON.
-  ``verdict.pass`` = nothing lost and every household passes.
+* Delay and ``packets`` per class: a class without packets in the window has ``null`` delays.
+* ``verdict``: the rules of :mod:`ftth.verdict` (capacity, backlog, loss, household,
+  sufficiency, ledger); ``verdict.status`` is ``pass``, ``fail`` or ``inconclusive``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ftth import verdict as rules
 from ftth.emulator.collector import DirectionStats, RawRun
-from ftth.emulator.spec import EmulationSpec, QueueSpec
+from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.metrics import DelayHistogram, jain_index
 from ftth.phy import Direction, saturation_goodput_bps
-from ftth.units import PS_PER_S
+from ftth.units import PS_PER_S, PS_PER_US
+from ftth.verdict import DELAY_SENSITIVE_TYPES, IN_FLIGHT_S, MTU_BYTES
 
-#: Ethernet MTU frame, the unit of the in-flight allowance of household verdicts.
-MTU_BYTES = 1518
-#: A household's end-of-run backlog counts as carried if its rate drains it within this time.
-IN_FLIGHT_S = 0.05
+__all__ = ["IN_FLIGHT_S", "MTU_BYTES", "Result", "arrivals_between", "assemble"]
 
 #: Keys that depend on the machine, not on the scenario (excluded from determinism checks).
 WALL_CLOCK_KEYS = ("wall_s", "realtime_factor")
 
 
-def _delay(h: DelayHistogram) -> dict[str, float]:
-    s = h.summary_us()
-    return {k: round(float(s[k]), 6) for k in ("mean", "p50", "p95", "p99", "max")}
+def _delay(h: DelayHistogram) -> dict[str, float | int | None]:
+    """Delay summary (µs) and ``packets``; ``None`` delays when no packet was measured."""
+    out: dict[str, float | int | None]
+    if h.count == 0:
+        out = dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+    else:
+        s = h.summary_us()
+        out = {k: round(float(s[k]), 6) for k in ("mean", "p50", "p95", "p99", "max")}
+    out["packets"] = int(h.count)
+    return out
 
 
-def _classes(stats: DirectionStats, queues: list[QueueSpec]) -> dict[str, dict[str, float]]:
+def _classes(
+    stats: DirectionStats, queues: list[QueueSpec]
+) -> dict[str, dict[str, float | int | None]]:
     names = sorted({q.name for q in queues})
     out = {}
     for name in names:
@@ -66,7 +72,13 @@ class Result:
 
     @property
     def passed(self) -> bool:
-        return bool(self.data["verdict"]["pass"])
+        """True when the verdict's status is ``pass`` (not ``fail`` nor ``inconclusive``)."""
+        return bool(self.data["verdict"]["status"] == "pass")
+
+    @property
+    def status(self) -> str:
+        """``pass``, ``fail`` or ``inconclusive`` (:mod:`ftth.verdict`)."""
+        return str(self.data["verdict"]["status"])
 
     def to_dict(self) -> dict[str, Any]:
         return self.data
@@ -109,8 +121,11 @@ def _direction(
     }
 
 
-def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
-    """Build the results document of one run."""
+def assemble(
+    spec: EmulationSpec, raw: RawRun, *, delay_budget_ms: float = rules.DEFAULT_DELAY_BUDGET_MS
+) -> Result:
+    """Build the results document of one run (``delay_budget_ms``: the households' delay
+    budget, :mod:`ftth.verdict`)."""
     window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
     up, down = raw.upstream, raw.downstream
     duration_s = spec.duration_ps / PS_PER_S
@@ -137,9 +152,13 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
                 "delay_us": _delay(up.delays.row(j)),
             }
         )
-    households = _households(spec, raw, window_s)
     up_d = _direction(spec, up, spec.upstream, "upstream")
     down_d = _direction(spec, down, spec.downstream, "downstream")
+    facts = [
+        _direction_facts(spec, up, spec.upstream, "upstream", up_d["capacity_bps"]),
+        _direction_facts(spec, down, spec.downstream, "downstream", down_d["capacity_bps"]),
+    ]
+    households = _households(spec, raw, window_s, facts, delay_budget_ms)
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
         for k in up_d["conservation"]
@@ -148,21 +167,6 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
     total["balanced"] = bool(
         up_d["conservation"]["balanced"] and down_d["conservation"]["balanced"]
     )
-    reasons = []
-    if total["dropped_bytes"]:
-        reasons.append(
-            f"{total['dropped_packets']} packets ({total['dropped_bytes']} bytes) dropped:"
-            f" upstream {up_d['conservation']['dropped_bytes']} B,"
-            f" downstream {down_d['conservation']['dropped_bytes']} B"
-        )
-    failing = [h for h in households if not h["pass"]]
-    if failing:
-        reasons.append(
-            f"{len(failing)} of {len(households)} households below {spec.pass_ratio:.0%}"
-            " of what they asked (up to their tier)"
-        )
-    if not total["balanced"]:
-        reasons.append("conservation ledger does not balance (a bug: please report)")
     data: dict[str, Any] = {
         "scenario": {
             "name": spec.name,
@@ -189,9 +193,126 @@ def assemble(spec: EmulationSpec, raw: RawRun) -> Result:
         "conservation": total,
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
-        "verdict": {"pass": not reasons, "reasons": reasons},
     }
+    data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
     return Result(spec, raw, data)
+
+
+def _ceilings_bps(spec: EmulationSpec) -> np.ndarray:
+    """Upstream: most each T-CONT may get, max(R_M, R_F + R_A) (the type rules)."""
+    t = spec.tconts
+    return np.maximum(
+        np.asarray(t.max_bps, dtype=float),
+        np.asarray(t.fixed_bps, dtype=float) + np.asarray(t.assured_bps, dtype=float),
+    )
+
+
+def _direction_facts(
+    spec: EmulationSpec,
+    stats: DirectionStats,
+    queues: list[QueueSpec],
+    name: str,
+    capacity_bps: float,
+) -> rules.DirectionFacts:
+    """Capacity and backlog figures of one direction (see :mod:`ftth.verdict`)."""
+    window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
+    n = len(queues)
+    if n == 0:
+        return rules.DirectionFacts(name, 0.0, 0.0, 0.0, 0.0, 0.0, 0)
+    greedy = np.array([q.greedy_size_bytes > 0 for q in queues], dtype=bool)
+    delivered = stats.window_delivered_bytes.astype(float)
+    offered = np.where(greedy, delivered, stats.window_offered_bytes.astype(float))
+    within = np.ones(n, dtype=bool)
+    line_bps = float(spec.profile.line_rate_bps(name))  # type: ignore[arg-type]
+    backlog_end = stats.counters["queued_bytes"].astype(float)
+    if name == "upstream":
+        limit_bps = np.minimum(_ceilings_bps(spec), line_bps)
+        limit = limit_bps * window_s / 8
+        capped = float(np.minimum(offered, limit).sum())
+        within = offered <= limit
+        drains = backlog_end <= limit_bps * rules.IN_FLIGHT_S / 8
+    else:
+        onu = np.array([q.onu_index for q in queues], dtype=np.int64)
+        per_onu = np.bincount(onu, weights=offered, minlength=spec.n_onus)
+        if spec.shaper_rate_bps is not None:
+            rate_onu = np.minimum(np.asarray(spec.shaper_rate_bps, dtype=float), line_bps)
+        else:
+            rate_onu = np.full(spec.n_onus, line_bps)
+        limit_onu = rate_onu * window_s / 8
+        capped = float(np.minimum(per_onu, limit_onu).sum())
+        within = (per_onu <= limit_onu)[onu]
+        backlog_onu = np.bincount(onu, weights=backlog_end, minlength=spec.n_onus)
+        drains = (backlog_onu <= rate_onu * rules.IN_FLIGHT_S / 8)[onu]
+    counted = within & ~greedy
+    start = (stats.arrived_before_warmup_bytes - stats.received_before_warmup_bytes)[counted]
+    end = stats.counters["queued_bytes"][counted]
+    return rules.DirectionFacts(
+        direction=name,
+        offered_bytes=float(offered.sum()),
+        capped_offered_bytes=capped,
+        carried_bytes=float(delivered.sum()),
+        backlog_start_bytes=float(np.maximum(start, 0).sum()),
+        backlog_end_bytes=float(end.sum()),
+        counted_queues=int(counted.sum()),
+        dropped_bytes=int(stats.counters["dropped_bytes"].sum()),
+        dropped_packets=int(stats.counters["dropped_packets"].sum()),
+        drainable_backlog_bytes=float(backlog_end[counted & drains].sum()),
+        capacity_bps=capacity_bps,
+        window_s=window_s,
+    )
+
+
+def _cycle_s(spec: EmulationSpec, raw: RawRun) -> float:
+    """One DBA cycle: ``cycle_frames`` frames, or EPON's measured mean polling cycle."""
+    if "epon" in raw.extra:
+        return float(raw.extra["epon"].get("mean_cycle_us", 0.0)) / 1e6
+    return spec.cycle_frames * spec.profile.frame_ps / PS_PER_S
+
+
+def _class_traffic(spec: EmulationSpec, raw: RawRun) -> list[rules.ClassTraffic]:
+    out = []
+    for name, stats, queues in (
+        ("upstream", raw.upstream, spec.upstream),
+        ("downstream", raw.downstream, spec.downstream),
+    ):
+        for cls in sorted({q.name for q in queues}):
+            rows = [j for j, q in enumerate(queues) if q.name == cls]
+            out.append(
+                rules.ClassTraffic(
+                    direction=name,
+                    name=cls,
+                    window_packets=int(stats.window_offered_packets[rows].sum()),
+                    run_packets=int(stats.counters["offered_packets"][rows].sum()),
+                    greedy=any(queues[j].greedy_size_bytes > 0 for j in rows),
+                )
+            )
+    return out
+
+
+def judge(
+    spec: EmulationSpec,
+    raw: RawRun,
+    data: dict[str, Any],
+    facts: list[rules.DirectionFacts],
+    delay_budget_ms: float = rules.DEFAULT_DELAY_BUDGET_MS,
+) -> dict[str, Any]:
+    """The run's ``verdict`` object (rules of :mod:`ftth.verdict`)."""
+    window_s = (spec.duration_ps - spec.warmup_ps) / PS_PER_S
+    outcomes = [
+        rules.ledger_rule(bool(data["conservation"]["balanced"])),
+        rules.sufficiency_rule(
+            window_s=window_s,
+            duration_s=spec.duration_ps / PS_PER_S,
+            cycle_s=_cycle_s(spec, raw),
+            classes=_class_traffic(spec, raw),
+            min_window_s=delay_budget_ms / 1000.0,
+        ),
+        rules.capacity_rule(facts),
+        rules.backlog_rule(facts),
+        rules.loss_rule(facts),
+        rules.household_rule(data["households"], spec.pass_ratio),
+    ]
+    return rules.combine(outcomes)
 
 
 def _utilisation(spec: EmulationSpec, raw: RawRun) -> dict[str, float]:
@@ -206,60 +327,146 @@ def _utilisation(spec: EmulationSpec, raw: RawRun) -> dict[str, float]:
     }
 
 
-def _households(spec: EmulationSpec, raw: RawRun, window_s: float) -> list[dict[str, Any]]:
+def arrivals_between(make: SourceFactory, start_ps: int, end_ps: int) -> int:
+    """Packets a (fresh, identically seeded) source offers in ``[start_ps, end_ps)``."""
+    if end_ps <= start_ps:
+        return 0
+    source = make()
+    if getattr(source, "is_unbounded", False):
+        return 0
+    arrival, _ = source.batch(0, end_ps)
+    return int(np.count_nonzero(arrival >= start_ps))
+
+
+def _late_undelivered(
+    spec: EmulationSpec,
+    stats: DirectionStats,
+    queues: list[QueueSpec],
+    rows: list[int],
+    delivered: int,
+    budget_us: float,
+) -> bool:
+    """Whether more than 1 % of the packets of ``rows`` that arrived after warm-up but more
+    than the delay budget before the end were never delivered: they waited longer than the
+    budget, yet no histogram sees them, so p99 > budget.
+
+    The arrivals before the cut-off are counted while the run goes for the default budget
+    (``DirectionStats.judged_arrivals``); for another budget the sources are regenerated
+    (identically seeded), only when the window's arrivals cannot clear the class at once.
+    """
+    arrived = int(stats.window_offered_packets[rows].sum())
+    if arrived - delivered <= 0.01 * arrived:
+        return False
+    cutoff_ps = spec.duration_ps - round(budget_us * PS_PER_US)
+    if cutoff_ps == stats.judged_cutoff_ps:  # the default budget: counted while running
+        early = int(stats.judged_arrivals[rows].sum())
+    else:
+        early = sum(
+            arrivals_between(make, spec.warmup_ps, cutoff_ps)
+            for j in rows
+            for make in queues[j].sources
+        )
+    stuck = max(0, early - delivered)
+    return stuck > 0.01 * (delivered + stuck)
+
+
+def _households(
+    spec: EmulationSpec,
+    raw: RawRun,
+    window_s: float,
+    facts: list[rules.DirectionFacts],
+    delay_budget_ms: float = rules.DEFAULT_DELAY_BUDGET_MS,
+) -> list[dict[str, Any]]:
+    """One row per household: offered and achieved per direction, its verdict per direction
+    (:func:`ftth.verdict.judge_class` for every class of the household) and why it fails.
+
+    Households behind one ONU share its queues: each gets ``1 / per_onu`` of every figure.
+    Probe queues (``ftth plan``) are judged by the plan, not here.
+    """
     per = spec.households_per_onu
-    out: list[dict[str, Any]] = []
-    for direction, stats, queues, tier in (
-        ("up", raw.upstream, spec.upstream, spec.tier_up_bps),
-        ("down", raw.downstream, spec.downstream, spec.tier_down_bps),
+    n = spec.n_onus
+    budget_us = delay_budget_ms * 1000.0
+    out: list[dict[str, Any]] = [
+        {
+            "id": i * per + h,
+            "onu_id": spec.onu_ids[i],
+            "tier_down_bps": spec.tier_down_bps,
+            "tier_up_bps": spec.tier_up_bps,
+        }
+        for i in range(n)
+        for h in range(per)
+    ]
+    ceilings = _ceilings_bps(spec) if spec.upstream else np.zeros(0)
+    for direction, stats, queues, tier, fact in (
+        ("up", raw.upstream, spec.upstream, spec.tier_up_bps, facts[0]),
+        ("down", raw.downstream, spec.downstream, spec.tier_down_bps, facts[1]),
     ):
-        onu = np.array([q.onu_index for q in queues], dtype=np.int64)
-        greedy = np.array([q.greedy_size_bytes > 0 for q in queues], dtype=bool)
-        n = spec.n_onus
-        delivered = (
-            np.bincount(onu, weights=stats.window_delivered_bytes, minlength=n)
-            if len(onu)
-            else np.zeros(n)
-        )
-        offered_q = np.where(greedy, stats.window_delivered_bytes, stats.window_offered_bytes)
-        offered = np.bincount(onu, weights=offered_q, minlength=n) if len(onu) else np.zeros(n)
-        queues_per_onu = np.bincount(onu, minlength=n) if len(onu) else np.zeros(n, dtype=np.int64)
-        backlog = (
-            np.bincount(onu, weights=stats.counters["queued_bytes"], minlength=n)
-            if len(onu)
-            else np.zeros(n)
-        )
-        dropped = (
-            np.bincount(onu, weights=stats.counters["dropped_bytes"], minlength=n)
-            if len(onu)
-            else np.zeros(n)
-        )
+        credit_share = fact.credit_share
+        line = float(spec.profile.line_rate_bps("upstream" if direction == "up" else "downstream"))
+        rows_of: list[list[int]] = [[] for _ in range(n)]
+        for j, q in enumerate(queues):
+            rows_of[q.onu_index].append(j)
+        delivered = stats.window_delivered_bytes
+        offered = stats.window_offered_bytes
+        backlog = stats.counters["queued_bytes"] if len(queues) else np.zeros(0)
+        dropped = stats.counters["dropped_bytes"] if len(queues) else np.zeros(0)
         for i in range(n):
-            for h in range(per):
-                idx = i * per + h
-                if len(out) <= idx:
-                    out.append(
-                        {
-                            "id": idx,
-                            "onu_id": spec.onu_ids[i],
-                            "tier_down_bps": spec.tier_down_bps,
-                            "tier_up_bps": spec.tier_up_bps,
-                        }
+            rows = rows_of[i]
+            greedy = [queues[j].greedy_size_bytes > 0 for j in rows]
+            off_bps = [
+                float(delivered[j] if g else offered[j]) * 8 / window_s
+                for j, g in zip(rows, greedy, strict=True)
+            ]
+            got_bps = [float(delivered[j]) * 8 / window_s for j in rows]
+            if direction == "up":
+                ceil = [float(ceilings[j]) for j in rows]
+                prio = [min(int(queues[j].tcont_type), 4) for j in rows]
+                sensitive = [queues[j].tcont_type in DELAY_SENSITIVE_TYPES for j in rows]
+            else:
+                ceil = [math.inf] * len(rows)
+                prio = [int(queues[j].priority) for j in rows]
+                sensitive = [queues[j].priority == 0 and not queues[j].probe for j in rows]
+            cap = tier * per if tier else None
+            targets = rules.class_targets(off_bps, ceil, prio, cap)
+            sens_rows = [j for j, s in zip(rows, sensitive, strict=True) if s]
+            p99 = None
+            if sens_rows:
+                merged = stats.delays.merged(sens_rows)
+                if merged.count:
+                    p99 = merged.percentile_ps(99) / PS_PER_US
+                if _late_undelivered(spec, stats, queues, sens_rows, merged.count, budget_us):
+                    p99 = math.inf
+            verdicts = []
+            for k, j in enumerate(rows):
+                if queues[j].probe:
+                    continue
+                drain = min(ceil[k], cap if cap is not None else math.inf, line)
+                verdicts.append(
+                    rules.judge_class(
+                        name=f"{direction} {queues[j].name}",
+                        target_bps=targets[k] / per,
+                        carried_bps=got_bps[k] / per,
+                        pass_ratio=spec.pass_ratio,
+                        allowance_bps=2 * MTU_BYTES * 8 / window_s / per,
+                        backlog_bits=float(backlog[j]) * 8 / per,
+                        drain_bps=drain / per * credit_share,
+                        window_s=window_s,
+                        dropped_bytes=int(dropped[j]),
+                        delay_p99_us=p99 if sensitive[k] else None,
+                        delay_budget_us=budget_us,
                     )
-                got = float(delivered[i]) * 8 / window_s / per
-                asked = float(offered[i]) * 8 / window_s / per
-                # Packets in flight at the window's edges: allow two MTUs per queue.
-                slack = 2 * MTU_BYTES * 8 * queues_per_onu[i] / window_s / per
-                target = (min(asked, tier) if tier else asked) - slack
-                # A burst that arrived just before the end is still queued: count the final
-                # backlog as carried when the household's rate drains it within 50 ms.
-                in_flight_bits = float(backlog[i]) * 8 / per
-                drainable = in_flight_bits <= max(tier or 0.0, asked) * IN_FLIGHT_S
-                credited = got + (in_flight_bits / window_s if drainable else 0.0)
-                ok = dropped[i] == 0 and credited >= spec.pass_ratio * target
-                out[idx][f"offered_{direction}_bps"] = round(asked, 3)
-                out[idx][f"achieved_{direction}_bps"] = round(got, 3)
-                out[idx][f"pass_{direction}"] = bool(ok)
+                )
+            ok = all(v.passed for v in verdicts)
+            why = "; ".join(v.why for v in verdicts if not v.passed)
+            for h in range(per):
+                row = out[i * per + h]
+                row[f"offered_{direction}_bps"] = round(sum(off_bps) / per, 3)
+                row[f"achieved_{direction}_bps"] = round(sum(got_bps) / per, 3)
+                row[f"pass_{direction}"] = bool(ok)
+                row[f"why_{direction}"] = why
     for household in out:
         household["pass"] = bool(household["pass_up"] and household["pass_down"])
+        household["why"] = "; ".join(
+            w for w in (household.pop("why_up"), household.pop("why_down")) if w
+        )
     return out

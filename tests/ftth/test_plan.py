@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-import ftth.emulator
+import ftth.api
 from ftth.errors import InputError
 from ftth.optics import path_loss_db
 from ftth.phy import get_profile, saturation_goodput_bps
@@ -91,7 +91,8 @@ def test_xgs_pon_1_32_tier_100m_everyone_at_once_passes() -> None:
         assert min(h.achieved_bps for h in d.households) >= floor
         assert d.achieved_bps["median"] <= 100e6 + PROBE_FRAME_BYTES * 8 / window_s
     assert result.emulated and result.passed, result.reasons
-    assert result.to_dict()["verdict"] == {"pass": True, "reasons": []}
+    verdict = result.to_dict()["verdict"]
+    assert (verdict["status"], verdict["pass"], verdict["reasons"]) == ("pass", True, [])
 
 
 def test_xgs_pon_1_32_tier_300m_everyone_at_once_fails_on_both_capacities() -> None:
@@ -112,7 +113,7 @@ def test_xgs_pon_1_32_tier_300m_everyone_at_once_fails_on_both_capacities() -> N
 def test_gpon_b_plus_1_128_at_20_km_fails_the_optical_budget_before_emulating(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(ftth.emulator, "run_spec", no_emulation)
+    monkeypatch.setattr(ftth.api, "run_spec", no_emulation)
     sc = seed(
         "city-2015-100mbps",
         "tree.splitters=[4, 32]",
@@ -305,7 +306,12 @@ def test_undelivered_delay_sensitive_packets_count_as_late() -> None:
         result.upstream.reasons, "upstream delay: voice packets older than 10 ms never delivered"
     ), result.reasons
     assert all(h.delay_p99_us == math.inf for h in result.upstream.households)
-    assert result.to_dict()["plan"]["households_verdict"][0]["delay_p99_us"] is None
+    # One households table: the probed households' rows carry the plan's columns; an
+    # infinite p99 (packets never delivered) is null in JSON.
+    rows = result.to_dict()["households"]
+    probed = [r for r in rows if r["probed_up"]]
+    assert len(probed) == len(result.upstream.households)
+    assert all(r["delay_p99_up_us"] is None and not r["pass_up"] for r in probed)
 
 
 # ------------------------------------------------------------------ contract and inputs
@@ -315,7 +321,9 @@ def test_json_follows_the_results_contract_with_plan_and_verdict() -> None:
     for key in ("scenario", "seed", "duration_s", "engine", "upstream", "downstream",
                 "tconts", "households", "fairness", "conservation", "warnings"):  # fmt: skip
         assert key in data, key
-    assert set(data["verdict"]) == {"pass", "reasons"}
+    assert set(data["verdict"]) == {"status", "pass", "reasons", "rules"}
+    assert data["verdict"]["status"] == ("pass" if result.passed else "fail")
+    assert [r["name"] for r in data["verdict"]["rules"]][-1] == "plan"
     plan_data = data["plan"]
     assert plan_data["tier"] == "1G/1G" and plan_data["concurrency"] == 0.1
     assert len(plan_data["probed_households"]) == 3
@@ -325,7 +333,7 @@ def test_json_follows_the_results_contract_with_plan_and_verdict() -> None:
 
 
 def test_no_emulation_gives_the_analytic_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ftth.emulator, "run_spec", no_emulation)
+    monkeypatch.setattr(ftth.api, "run_spec", no_emulation)
     result = plan(load_scenario(XGS_32, [SHORT, VOICE]), tier="100M/100M", emulate=False)
     assert result.passed and not result.emulated
     assert "plan" in result.to_dict() and result.to_dict()["engine"] is None

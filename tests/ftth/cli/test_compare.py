@@ -17,13 +17,13 @@ from ftth.cli import main
 
 REPO = Path(__file__).resolve().parents[3]
 STANDARD = str(REPO / "bench" / "standard.toml")
-SMALL = ("--duration", "0.01", "--set", "onus.count=16")
+SMALL = ("--duration", "0.012", "--set", "onus.count=16")  # ≥ one delay budget judged
 GRID = ("--dba", "proportional,sr-dba", "--loads", "0.3,0.9", "--seeds", "2", "--jobs", "2")
 
 EPON_TOML = """
 name = "epon-small"
 technology = "epon-1g"
-duration_s = 0.01
+duration_s = 0.012
 [tree]
 splitters = [16]
 optical_class = "PX20"
@@ -88,7 +88,7 @@ def test_table_and_files(outputs: dict[str, Any], capsys: pytest.CaptureFixture[
     ]  # fmt: skip
     data = json.loads((folder / "out.json").read_text())
     assert data["dbas"] == ["proportional", "sr-dba"] and data["loads"] == [0.3, 0.9]
-    assert data["seeds"] == [1, 2] and data["duration_s"] == 0.01
+    assert data["seeds"] == [1, 2] and data["duration_s"] == 0.012
     assert data["scenario"]["technology"] == "xgs-pon" and len(data["runs"]) == 8
     assert sorted(p.name for p in (folder / "plot").iterdir()) == [
         "dba-delay-vs-load.png", "dba-delay-vs-load.svg"
@@ -115,7 +115,7 @@ def test_second_invocation_same_bytes(outputs: dict[str, Any]) -> None:
 def test_printed_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(
         capsys, "compare-dba", STANDARD, "--dba", "static,giant", "--loads", "0.5",
-        "--seeds", "1", "--jobs", "1", "--duration", "0.005", "--set", "onus.count=8",
+        "--seeds", "1", "--jobs", "1", "--duration", "0.012", "--set", "onus.count=8",
     )  # fmt: skip
     assert code == 0, err
     assert "one seed" in out and "±" not in out.split("┃ DBA")[1]  # one seed: values alone

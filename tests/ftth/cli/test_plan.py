@@ -130,17 +130,22 @@ def test_bad_input_is_one_line_and_exit_2(
     assert "Traceback" not in err
 
 
-def test_csv_has_one_row_per_probed_household_and_direction(
+def test_csv_has_one_households_table_with_the_probe_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, _ = run_cli(
         capsys, "plan", XGS_32, *SHORT, *VOICE, "--concurrency", "0.1", "--csv", str(tmp_path), "-q"
     )
     assert code == 0
-    with (tmp_path / "plan_households.csv").open() as fh:
+    # One households table (issue 11): no second households file that could disagree.
+    assert sorted(p.name for p in tmp_path.glob("*households*.csv")) == ["households.csv"]
+    with (tmp_path / "households.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 2 * 3  # round(0.1 × 32) = 3 probes, both directions
-    assert {r["direction"] for r in rows} == {"upstream", "downstream"}
+    assert len(rows) == 32  # every household, one row each
+    probed = [r for r in rows if r["probed_up"] == "True"]
+    assert len(probed) == 3  # round(0.1 × 32) = 3 probes
+    assert all(r["probed_down"] == "True" and float(r["speed_test_down_bps"]) > 0 for r in probed)
+    assert all(r["speed_test_up_bps"] == "" for r in rows if r not in probed)
     assert all(r["pass"] == "True" for r in rows)
     assert (tmp_path / "plan_directions.csv").exists() and (tmp_path / "summary.csv").exists()
 

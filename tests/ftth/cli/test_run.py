@@ -29,7 +29,7 @@ DEFAULT = REPO / "seeds" / "urban-2020-100mbps.toml"
 SHORT = "0.02"  # emulated seconds: 160 XGS-PON frames, about 0.4 s of wall time
 TINY = "0.005"  # for the reference engine (one event per packet)
 WALL_CLOCK = ("wall_s", "realtime_factor")
-DELAY_KEYS = {"mean", "p50", "p95", "p99", "max"}
+DELAY_KEYS = {"mean", "p50", "p95", "p99", "max", "packets"}
 LEDGER_KEYS = ("offered_bytes", "delivered_bytes", "queued_bytes", "dropped_bytes")
 
 
