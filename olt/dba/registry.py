@@ -31,18 +31,22 @@ _REGISTRY: dict[str, type[Any]] = {}
 _BROKEN: dict[str, str] = {}
 #: DBA name → where it came from (``built-in olt.dba.static.StaticDba`` or the entry point).
 _ORIGIN: dict[str, str] = {}
-_BUILTIN_MODULES = (
-    "static",
-    "proportional",
-    "ipact",
-    "polling",
-    "sr_dba",
-    "giant",
-    "x_giant",
-    "ebu",
-    "max_min",
-    "tm_dba",
-)
+#: Modules of ``olt/dba/`` that hold shared machinery, not a DBA.
+_NOT_DBAS = frozenset({"base", "kernel", "epon_kernel", "params", "registry", "shares"})
+
+
+def _builtin_modules() -> list[str]:
+    """Every DBA module of ``olt/dba/``: adding a DBA is adding one file there."""
+    import pkgutil
+
+    import olt.dba
+
+    return sorted(
+        m.name
+        for m in pkgutil.iter_modules(olt.dba.__path__)
+        if m.name not in _NOT_DBAS and not m.name.startswith("_")
+    )
+
 _loaded = False
 
 T = TypeVar("T", bound=type[Any])
@@ -100,7 +104,7 @@ def _load() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in _BUILTIN_MODULES:
+    for module in _builtin_modules():
         import_module(f"olt.dba.{module}")
     try:
         plugins = list(entry_points(group=ENTRY_POINT_GROUP))

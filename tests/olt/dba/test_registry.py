@@ -8,6 +8,7 @@ registry's own loading code runs unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,28 @@ def test_a_good_plugin_next_to_a_broken_one_registers(
     assert registry.get_dba("test-registry-named") is NamedDba
     assert list(registry.broken_dbas()) == ["vendor-x"]
     capsys.readouterr()
+
+
+def test_a_new_file_in_olt_dba_is_a_registered_dba(
+    fake_plugins: list[registry.EntryPoint], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Adding a DBA is one new file in olt/dba/: nothing else names it."""
+    import sys
+
+    import olt.dba
+
+    (tmp_path / "one_file_dba.py").write_text(
+        "from olt.dba.registry import register\n"
+        "from tests.olt.dba.test_registry import NamelessDba\n\n"
+        "@register\n"
+        "class OneFileDba(NamelessDba):\n"
+        "    name = 'one-file-dba'\n"
+    )
+    monkeypatch.setattr(olt.dba, "__path__", [*olt.dba.__path__, str(tmp_path)])
+    monkeypatch.delitem(sys.modules, "olt.dba.one_file_dba", raising=False)
+    registry._reset_for_tests()
+    assert "one-file-dba" in registry.list_dbas()
+    assert registry.get_dba("one-file-dba").__name__ == "OneFileDba"
+    registry._REGISTRY.pop("one-file-dba", None)
+    sys.modules.pop("olt.dba.one_file_dba", None)
