@@ -197,8 +197,10 @@ class DbaContext:
         return np.asarray(-(-np.asarray(bytes_per_cycle, dtype=np.int64) // n), dtype=np.int64)
 
 
-class Dba:
-    """Base class of every DBA.  Subclasses set :attr:`name` and implement :meth:`allocate`.
+class DbaBase:
+    """What every DBA has: a name, its context and its parameters.  A DBA derives from one of
+    the two kinds below — :class:`Dba` (frame DBAs: GPON, XG-PON, XGS-PON) or
+    :class:`EponDba` (polling DBAs: EPON) — never from this class directly.
 
     Parameters
     ----------
@@ -218,6 +220,11 @@ class Dba:
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         self.ctx = ctx
         self.params = dict(params)
+
+
+class Dba(DbaBase):
+    """Base class of a frame DBA (GPON, XG-PON, XGS-PON).  Subclasses set :attr:`name` and
+    implement :meth:`allocate` (or derive from :class:`KernelDba` and name a kernel)."""
 
     def allocate(self, now_ps: int, reports: Reports) -> I64:
         """Payload grants for the next cycle.
@@ -297,7 +304,7 @@ class KernelDba(Dba):
         return cached
 
 
-class EponDba(Dba):
+class EponDba(DbaBase):
     """Base of the MPCP polling DBAs (EPON, IEEE 802.3ah/av): one grant per ONU per poll.
 
     An EPON OLT has no 125 µs frame: it grants each ONU (LLID) a transmission window with a
@@ -342,6 +349,3 @@ class EponDba(Dba):
         """Bytes (Ethernet frames with preamble and IFG) ONU ``onu`` may send in its next
         window, given its last REPORT (``reported_bytes``, same units)."""
         raise NotImplementedError
-
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        raise NotImplementedError(f"{self.name} is an EPON polling DBA; it has no frame allocation")

@@ -47,6 +47,7 @@ def _builtin_modules() -> list[str]:
         if m.name not in _NOT_DBAS and not m.name.startswith("_")
     )
 
+
 _loaded = False
 
 T = TypeVar("T", bound=type[Any])
@@ -72,15 +73,19 @@ def _broken(ep: EntryPoint, reason: str) -> None:
 
 
 def _load_plugin(ep: EntryPoint) -> None:
-    from olt.dba.base import Dba
+    from olt.dba.base import Dba, EponDba
 
     try:
         cls = ep.load()
     except Exception as exc:  # a plugin's import may raise anything; it must not stop ftth
         _broken(ep, f"cannot import {ep.value}: {type(exc).__name__}: {exc}")
         return
-    if not (isinstance(cls, type) and issubclass(cls, Dba)):
-        _broken(ep, f"{ep.value} is not a subclass of olt.dba.base.Dba")
+    if not (isinstance(cls, type) and issubclass(cls, Dba | EponDba)):
+        _broken(
+            ep,
+            f"{ep.value} is neither a frame DBA (olt.dba.base.Dba) nor a polling DBA"
+            " (olt.dba.base.EponDba)",
+        )
         return
     name = cls.__dict__.get("name") or getattr(cls, "name", "") or ep.name
     if not isinstance(name, str):

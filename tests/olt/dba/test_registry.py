@@ -124,7 +124,7 @@ def test_an_entry_point_that_is_not_a_dba_class_is_broken(
 ) -> None:
     fake_plugins.append(_ep("not-a-dba", f"{HERE}:NotADba"))
     assert "not-a-dba" not in registry.list_dbas()
-    assert "not a subclass of olt.dba.base.Dba" in registry.broken_dbas()["not-a-dba"]
+    assert "neither a frame DBA (olt.dba.base.Dba)" in registry.broken_dbas()["not-a-dba"]
     capsys.readouterr()
 
 
