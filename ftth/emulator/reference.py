@@ -222,12 +222,17 @@ def run_reference(spec: EmulationSpec) -> RawRun:
 
     def frame_clock() -> Generator[Any, Any, None]:
         for k in range(n_frames):
+            # Frame k starts on a NORMAL event at t_k, after every URGENT event of that
+            # instant: a packet arriving exactly at t_k is in its queue when the frame is
+            # shared (the fast engines admit arrivals up to t_k inclusive).  Frame 0 too: run
+            # straight from the process's start it would go before the sources' first
+            # arrivals at 0 ps, which are scheduled only when their processes start.
+            yield at(k * frame_ps - now())
             plan = olt.plan_frame(k)
             used_line[k] = plan.bwmap.used_line_bytes
             for i in range(plan.bwmap.n_allocations):
                 env.process(burst(k, plan, i, []))
             downstream_frame(k, plan.bwmap.n_allocations)
-            yield at(frame_ps)
 
     for qi, (queue, qspec) in enumerate(zip(up_q, spec.upstream, strict=True)):
         env.process(arrivals(queue, qspec, up_stats, qi))
