@@ -49,6 +49,7 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
+from ftth.engines import FAST, Engine
 from ftth.errors import InputError
 from ftth.phy import (
     DEFAULT_MARGIN_DB,
@@ -83,7 +84,6 @@ DIFFERENTIAL_KM_CHOICES = (20.0, 40.0)
 #: A path written as a TOML string (strict mode would demand a ``Path`` object).
 LaxPath = Annotated[Path, Field(strict=False)]
 FaultKind = Literal["onu-down", "onu-up", "rogue-onu", "fibre-cut"]
-Engine = Literal["fast", "reference"]
 
 # Tags of the two forms of `onus`; pydantic puts them in error locations, the translator
 # drops them so users see `onus.count` / `onus[3].id`.
@@ -633,7 +633,7 @@ class Scenario(_Model):
         default=1, ge=0, description="Root seed; each source gets its own SeedSequence child."
     )
     engine: Engine = Field(
-        default="fast", description="Simulation engine; reference is the per-packet oracle."
+        default=FAST, description="Simulation engine; reference is the per-packet oracle."
     )
     fec: Fec = _section(Fec, "fec")
     tree: Tree = Field(..., description="See [tree].")

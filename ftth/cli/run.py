@@ -10,6 +10,7 @@ import typer
 
 from ftth.cli import app
 from ftth.cli.common import ScenarioArg, SetOption, with_progress
+from ftth.engines import ENGINES
 from ftth.errors import InputError
 
 
@@ -71,8 +72,8 @@ def run(
     if seed is not None:
         overrides.append(f"seed={seed}")
     if engine is not None:
-        if engine not in ("fast", "reference"):
-            raise InputError("--engine", f"unknown engine {engine!r}; valid: fast, reference")
+        if engine not in ENGINES:
+            raise InputError("--engine", f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
         overrides.append(f'engine="{engine}"')
     sc = load_scenario(scenario, overrides)
     console = Console(stderr=json_path is not None and str(json_path) == "-")

@@ -22,6 +22,7 @@ from simpy.events import NORMAL, URGENT, EventPriority
 from ftth.emulator.collector import RawRun
 from ftth.emulator.common import DownstreamPlanner, make_olt_upstream, make_stats
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
+from ftth.engines import REFERENCE
 from ftth.phy import FecCode, Profile, max_fragment_payload, padded_payload_bytes
 
 
@@ -248,7 +249,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     return RawRun(
         upstream=up_stats,
         downstream=down_stats,
-        engine="reference",
+        engine=REFERENCE,
         backend="python",
         wall_s=time.perf_counter() - wall0,
         frames=n_frames,
