@@ -32,7 +32,16 @@ from ftth.emulator.common import drr_quantum_bytes, make_shaper, make_stats
 from ftth.emulator.fast import _counters, _Direction
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError
-from ftth.fifo import BUFFER, ENC_MODE, MODE_OVERRUN, QENCAP, UNBOUNDED, line_offset, serve_grants
+from ftth.fifo import (
+    BUFFER,
+    ENC_MODE,
+    GREEDY_SIZE,
+    MODE_OVERRUN,
+    QENCAP,
+    UNBOUNDED,
+    line_offset,
+    serve_grants,
+)
 from ftth.jit import backend_name
 from olt.dba.base import DbaContext, EponDba
 from olt.dba.registry import get_dba
@@ -74,6 +83,14 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
         )
     ctx = DbaContext(p, spec.us_fec, spec.tconts, spec.n_onus, 1, True)
     dba: EponDba = dba_cls(ctx, spec.dba_params)
+    if dba.exhaustive and any(q.greedy_size_bytes for q in spec.upstream):
+        # An exhaustive window lasts until the queue is empty, which an unbounded source
+        # never is: the first window would never end.
+        raise InputError(
+            "dba.params.service",
+            "exhaustive polling never ends the window of an unbounded greedy source; use"
+            ' service = "gated" or give the greedy source a rate_bps',
+        )
     up_stats, down_stats = make_stats(spec)
     up = _Direction(spec, spec.upstream, up_stats, 1)
     down = _Direction(spec, spec.downstream, down_stats, 1)
@@ -110,7 +127,11 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
     ) -> int:
         """Serve queue ``q`` once; departures to the statistics; return bytes used."""
         st = d.store
+        # The kernel writes one row per packet completed and does not check the bounds: the
+        # stored packets, plus for an unbounded (greedy) queue the frames the room holds.
         cap = len(st.arrival_ps) + 4096
+        if st.qs[q, UNBOUNDED] == 1:
+            cap += room // max(1, int(st.qs[q, GREEDY_SIZE])) + 1
         if len(out[0]) < cap:
             out[:] = [np.empty(2 * cap, dtype=np.int64) for _ in range(4)]
         n = serve_grants(
