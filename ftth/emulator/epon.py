@@ -43,13 +43,13 @@ from ftth.fifo import (
     serve_grants,
 )
 from ftth.jit import backend_name
+from ftth.phy import UNLIMITED_BYTES
 from olt.dba.base import DbaContext, EponDba
 from olt.dba.registry import get_dba
 from olt.downstream import DrrScheduler
 
 #: Bytes a REPORT occupies on the wire: 64-byte MPCPDU + 8 preamble + 12 IFG (802.3 §64.3.6).
 SLICE_PS = 125_000_000  # downstream sharing slice (same 125 µs as the ITU frame)
-UNLIMITED = 1 << 40
 
 
 def _byte_ps(rate_bps: int) -> int:
@@ -178,7 +178,7 @@ def run_epon(spec: EmulationSpec, progress: Any = None) -> RawRun:
                     up.store.admit_all_one(j, min(tx_start, end_ps - 1))
                 reported = queued(onu)
                 offset = report_bytes
-            room = dba.window_bytes(onu, reported) if not dba.exhaustive else UNLIMITED
+            room = dba.window_bytes(onu, reported) if not dba.exhaustive else UNLIMITED_BYTES
             cutoff = min(tx_start, end_ps - 1)
             sent = 0
             while True:

@@ -23,7 +23,13 @@ from ftth.emulator.collector import RawRun
 from ftth.emulator.common import DownstreamPlanner, make_olt_upstream, make_stats
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.engines import REFERENCE
-from ftth.phy import FecCode, Profile, max_fragment_payload, padded_payload_bytes
+from ftth.phy import (
+    FecCode,
+    Profile,
+    max_fragment_payload,
+    max_piece_payload,
+    padded_payload_bytes,
+)
 
 
 class RefQueue:
@@ -47,8 +53,7 @@ class RefQueue:
             ),
             0,
         )
-        align = profile.encap_align_bytes
-        self.max_piece = (profile.encap_max_fragment_bytes // align) * align or (1 << 40)
+        self.max_piece = max_piece_payload(profile)
 
     def offer(self, arrival_ps: int, size: int) -> None:
         self.c["offered_bytes"] += size

@@ -245,15 +245,7 @@ _DUMP_SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     from ftth.emulator import run_spec
-    from tests.ftth.emulator.helpers import (
-    FAST_VARIANTS,
-    FragmentSpy,
-    assert_identical,
-    assert_variant,
-    make_spec,
-    total,
-    use_fast_variant,
-)
+    from tests.ftth.emulator.helpers import make_spec
 
     scenarios = json.loads(sys.argv[2])
     out = {}
