@@ -33,6 +33,7 @@ from ftth.jit import ACCELERATED
 from ftth.phy import get_profile
 from ftth.scenario import Scenario, load_scenario, scenario_from_dict
 from olt import downstream as olt_downstream
+from olt.dba.ipact import SERVICES as IPACT_SERVICES
 from olt.dba.registry import get_dba, list_dbas
 from tests.ftth.emulator.helpers import (
     FragmentSpy,
@@ -55,9 +56,9 @@ def _epon_dba(name: str) -> bool:
 
 #: EPON DBA variants: (DBA name, params).
 EPON_VARIANTS: list[tuple[str, dict[str, Any]]] = [
-    ("ipact", {"service": s})
-    for s in ("fixed", "limited", "gated", "constant-credit", "linear-credit")
-] + [("polling", {"service": s, "zero_rtt": False}) for s in ("gated", "exhaustive")]
+    *(("ipact", {"service": s}) for s in IPACT_SERVICES),
+    *(("polling", {"service": s, "zero_rtt": False}) for s in ("gated", "exhaustive")),
+]
 
 FRAME_DBAS = [name for name in list_dbas() if not _epon_dba(name)]
 
