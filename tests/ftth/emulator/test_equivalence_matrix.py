@@ -242,8 +242,9 @@ def test_bench_standard_scenario(monkeypatch: pytest.MonkeyPatch) -> None:
     gave 7.103 vs 7.436 Gb/s downstream here: the reference engine shared frame 0 before the
     Pareto sources' first arrivals at 0 ps)."""
     sc = load_scenario(BENCH, [f"duration_s={BENCH_DURATION_S}"])
+    compiled = ACCELERATED and not fast_engine.FORCE_STEPPED  # before check_cell sets it
     ref, fast, spy = check_cell(sc, monkeypatch)
-    assert is_compiled_loop(fast) == (ACCELERATED and not fast_engine.FORCE_STEPPED)
+    assert is_compiled_loop(fast) == compiled
     assert spy.cuts > 0
     arrivals = ref.downstream.packets()[1]
     assert (arrivals == 0).sum() > 10, "no downstream arrival at 0 ps"
