@@ -188,7 +188,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             np.array([when_ps], dtype=np.int64),
         )
 
-    def burst(k: int, plan: Any, i: int, frame_used: list[int]) -> Generator[Any, Any, None]:
+    def burst(k: int, plan: Any, i: int) -> Generator[Any, Any, None]:
         bw = plan.bwmap
         j = int(bw.tcont[i])
         yield from after_all_due(int(plan.cutoff_ps[i]))
@@ -251,7 +251,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             plan = olt.plan_frame(k)
             used_line[k] = plan.bwmap.used_line_bytes
             for i in range(plan.bwmap.n_allocations):
-                env.process(burst(k, plan, i, []))
+                env.process(burst(k, plan, i))
             downstream_frame(k, plan.bwmap.n_allocations)
 
     for qi, (queue, qspec) in enumerate(zip(up_q, spec.upstream, strict=True)):
