@@ -24,14 +24,17 @@ def _run(overrides: list[str], engine: str = "fast") -> dict[str, Any]:
     return result.to_dict()
 
 
-def _child_run(seconds: float, env: dict[str, str], one_core: bool) -> dict[str, Any]:
+def _child_run(
+    seconds: float, env: dict[str, str], one_core: bool, extra: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """The standard scenario in a fresh process (warm-up run first), optionally pinned to
     one CPU (then traffic is generated inline, see ftth.emulator.prefetch)."""
+    more = "".join(f", {o!r}" for o in extra)
     code = (
         "import json, os, ftth\n"
         + ("os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n" if one_core else "")
-        + f"ftth.run({str(STANDARD)!r}, overrides=['duration_s=0.01'])\n"
-        + f"r = ftth.run({str(STANDARD)!r}, overrides=['duration_s={seconds}']).to_dict()\n"
+        + f"ftth.run({str(STANDARD)!r}, overrides=['duration_s=0.01'{more}])\n"
+        + f"r = ftth.run({str(STANDARD)!r}, overrides=['duration_s={seconds}'{more}]).to_dict()\n"
         + "print(json.dumps({k: r[k] for k in ('wall_s', 'realtime_factor', 'backend')}"
         + " | {'packets': r['conservation']['delivered_packets']}))\n"
     )
@@ -98,6 +101,55 @@ def test_standard_realtime_factor(benchmark: Any, record: Any) -> None:
     )
     assert data["conservation"]["balanced"]
     assert data["conservation"]["delivered_packets"] == packets  # same run, any core count
+
+
+def _frame_dbas() -> list[str]:
+    from olt.dba.base import EponDba
+    from olt.dba.registry import get_dba, list_dbas
+
+    return [n for n in list_dbas() if not issubclass(get_dba(n), EponDba)]
+
+
+PLUGIN = Path(__file__).resolve().parent.parent / "tests" / "plugins" / "ftth-example-dba"
+
+
+@pytest.fixture(scope="session")
+def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The example plugin installed into a temporary directory (as tests/olt/dba does)."""
+    target = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(PLUGIN)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    root = str(Path(__file__).resolve().parent.parent)
+    return {"PYTHONPATH": os.pathsep.join([str(target), root])}
+
+
+@pytest.mark.parametrize("dba", [*_frame_dbas(), "equal-share-kernel"])
+def test_dba_realtime_factor(record: Any, plugin_env: dict[str, str], dba: str) -> None:
+    """Every frame DBA (and the example plugin in its kernel form) on the standard scenario,
+    one core, BENCH_SECONDS emulated after a warm-up run in the same process."""
+    env = plugin_env if dba == "equal-share-kernel" else {}
+    data = _child_run(SECONDS, env, one_core=True, extra=(f'dba.name="{dba}"',))
+    record(f"dba_{dba}", {"emulated_s": SECONDS, "cores": 1, **data})
+    assert data["packets"] > 0
+
+
+@pytest.mark.parametrize("one_core", [True, False])
+def test_cli_realtime_factor(record: Any, one_core: bool) -> None:
+    """What a user sees: ``ftth run bench/standard.toml --duration BENCH_SECONDS --json`` in a
+    fresh process, start-up included (the run's own JSON), one core and all cores."""
+    pin = ["taskset", "-c", "0"] if one_core else []
+    out = subprocess.run(
+        [*pin, sys.executable, "-m", "ftth", "run", str(STANDARD), "-q", "--duration",
+         str(SECONDS), "--json", "-"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert out.returncode in (0, 1), out.stderr
+    data = json.loads(out.stdout)
+    name = "cli_one_core" if one_core else "cli_all_cores"
+    record(name, {k: data[k] for k in ("wall_s", "realtime_factor", "backend")})
 
 
 def test_fast_vs_reference(benchmark: Any, record: Any) -> None:

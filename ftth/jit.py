@@ -26,6 +26,9 @@ _KERNEL_SOURCES = (
     "fold.py",
     "emulator/compiled.py",
     "../olt/downstream_kernel.py",
+    "../olt/dba/kernel.py",
+    "../onu/report.py",
+    "../olt/dba/shares.py",
 )
 
 
@@ -89,3 +92,21 @@ def inline_kernel(func: F) -> F:
 def backend_name() -> str:
     """``"numba"`` or ``"python"``: which implementation of the kernels runs."""
     return "numba" if ACCELERATED else "python"
+
+
+def typed_kernel(func: F, signature: Callable[[], Any], *, c_callable: bool = False) -> Any:
+    """Compile ``func`` for one explicit numba signature (lazily built by ``signature()``).
+
+    Returns the numba dispatcher (``c_callable=False``) or a ``numba.cfunc`` whose numba type
+    is a first-class function type (``c_callable=True``): a compiled loop that takes such a
+    function as an argument is compiled, and cached on disk, once for every function of that
+    signature.  Without numba both return ``func`` itself.
+    """
+    if _NJIT is None:
+        return func
+    import numba
+
+    options: dict[str, Any] = {"cache": _cache_dir() is not None}
+    if c_callable:
+        return numba.cfunc(signature(), **options)(func)
+    return numba.njit(signature(), nogil=True, **options)(func)

@@ -27,6 +27,11 @@ from ftth.units import FRAME_PS
 Direction = Literal["upstream", "downstream"]
 DIRECTIONS: Final[tuple[Direction, Direction]] = ("upstream", "downstream")
 
+#: Largest untagged Ethernet frame, destination address to FCS (IEEE 802.3 §3.2.7,
+#: maxUntaggedFrameSize): the reference packet of the ceilings, the DRR quantum and the
+#: DBAs' minimum useful grant.
+ETH_MAX_FRAME_BYTES: Final = 1518
+
 
 @dataclass(frozen=True)
 class FecCode:
@@ -710,7 +715,7 @@ def saturation_goodput_bps(
     profile: Profile | str,
     direction: Direction,
     onus: int = 32,
-    frame_bytes: int = 1518,
+    frame_bytes: int = ETH_MAX_FRAME_BYTES,
     fec: bool | None = None,
     *,
     dbru: bool = False,
@@ -770,7 +775,7 @@ def epon_saturation_goodput_bps(
     profile: Profile,
     direction: Direction,
     onus: int = 16,
-    frame_bytes: int = 1518,
+    frame_bytes: int = ETH_MAX_FRAME_BYTES,
     window_bytes: int = 15_000,
     guard_ps: int | None = None,
 ) -> float:

@@ -25,11 +25,129 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.errors import DbaError
+from ftth.jit import kernel
 from ftth.phy import FecCode, Profile, psbu_slot_bytes
-from olt.dba.base import TcontTable
+from olt.dba import kernel as dk
+from olt.dba.base import DbaContext, TcontTable
 
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
+
+# Status of :func:`lay_out` (``err[0]``), with what ``err[1:]`` then holds.
+LAYOUT_OK = 0
+LAYOUT_TOO_MANY = 1  #: allocations
+LAYOUT_GRANT_UNITS = 2  #: T-CONT index, GrantSize in units
+LAYOUT_OVERFLOW = 3  #: line bytes needed, bursts, allocations
+LAYOUT_START_UNITS = 4  #: StartTime in units
+
+# Per-allocation output rows of :func:`lay_out` (``alloc[row, i]``).
+(
+    A_TCONT,
+    A_DBRU,  #: 1 when the allocation carries a DBRu
+    A_ROOM,  #: payload bytes after the DBRu
+    A_BURST_START,  #: line offset of the burst (its PSBu)
+    A_LINE_START,  #: line offset of the burst's first protected byte
+    A_DATA_START,  #: payload offset in the protected part
+    A_DBRU_END,  #: end of the DBRu in the protected part
+    A_GRANT_UNITS,
+    A_N,
+) = range(9)
+
+
+@kernel
+def lay_out(
+    ctx: I64, grants: I64, dbru_mask: I64, order: I64, onu_of: I64, dbru_bytes: int,
+    alloc: I64, err: I64,
+) -> int:  # fmt: skip
+    """Lay out one upstream frame: the one BWmap rule every engine runs.
+
+    ``ctx`` is the frame-arithmetic vector of :mod:`olt.dba.kernel`; ``grants`` the payload
+    bytes per T-CONT, ``dbru_mask`` 1 where a DBRu is requested, ``order`` the transmission
+    order of the T-CONTs (by ONU, then index), ``dbru_bytes`` the size of one DBRu.  Fills
+    ``alloc[:, :n]`` (``A_*`` rows) and returns ``n`` the number of allocations, with the
+    line bytes the bursts occupy in ``err[1]``; on a broken rule returns −1 with
+    ``err[0]`` the ``LAYOUT_*`` code and ``err[1:]`` its numbers.
+    """
+    unit = ctx[dk.C_UNIT]
+    fec_n, fec_k = ctx[dk.C_FEC_N], ctx[dk.C_FEC_K]
+    hdr, trl, slot = ctx[dk.C_US_HDR], ctx[dk.C_US_TRL], ctx[dk.C_PSBU_SLOT]
+    err[0] = LAYOUT_OK
+    n = 0
+    worst = -1
+    for oi in range(order.shape[0]):
+        j = order[oi]
+        if grants[j] > 0 or dbru_mask[j] != 0:
+            d = dbru_bytes if dbru_mask[j] != 0 else 0
+            units = -((-(grants[j] + d)) // unit)
+            alloc[A_TCONT, n] = j
+            alloc[A_DBRU, n] = 1 if d > 0 else 0
+            alloc[A_GRANT_UNITS, n] = units
+            alloc[A_ROOM, n] = units * unit - d
+            if worst < 0 or units > alloc[A_GRANT_UNITS, worst]:
+                worst = n
+            n += 1
+    if n > ctx[dk.C_MAX_ALLOCS]:
+        err[0], err[1] = LAYOUT_TOO_MANY, n
+        return -1
+    if n > 0 and alloc[A_GRANT_UNITS, worst] > ctx[dk.C_MAX_GRANT_UNITS]:
+        err[0], err[1], err[2] = (
+            LAYOUT_GRANT_UNITS,
+            alloc[A_TCONT, worst],
+            alloc[A_GRANT_UNITS, worst],
+        )
+        return -1
+    cursor = 0
+    n_bursts = 0
+    last_line_start = 0
+    i = 0
+    while i < n:
+        onu = onu_of[alloc[A_TCONT, i]]
+        first = i
+        data = 0
+        while i < n and onu_of[alloc[A_TCONT, i]] == onu:
+            d = dbru_bytes if alloc[A_DBRU, i] == 1 else 0
+            alloc[A_DBRU_END, i] = hdr + data + d
+            alloc[A_DATA_START, i] = hdr + data + d
+            data += alloc[A_GRANT_UNITS, i] * unit
+            i += 1
+        protected = data + hdr + trl
+        coded = -((-protected * fec_n) // fec_k) if fec_k > 0 else protected
+        span = slot + (-((-coded) // unit)) * unit
+        for a in range(first, i):
+            alloc[A_BURST_START, a] = cursor
+            alloc[A_LINE_START, a] = cursor + slot
+        last_line_start = cursor + slot
+        cursor += span
+        n_bursts += 1
+    if cursor > ctx[dk.C_US_BPF]:
+        err[0], err[1], err[2], err[3] = LAYOUT_OVERFLOW, cursor, n_bursts, n
+        return -1
+    if n > 0 and last_line_start // unit > ctx[dk.C_MAX_START_UNITS]:
+        err[0], err[1] = LAYOUT_START_UNITS, last_line_start // unit
+        return -1
+    err[1] = cursor
+    return n
+
+
+def layout_rule(err: I64, alloc_id: I64, profile: Profile) -> str:
+    """Words for a :func:`lay_out` failure (the rule broken, with its numbers)."""
+    code = int(err[0])
+    p = profile
+    if code == LAYOUT_TOO_MANY:
+        return (
+            f"{int(err[1])} allocation structures, at most {p.max_allocations_per_frame} per frame"
+        )
+    if code == LAYOUT_GRANT_UNITS:
+        return (
+            f"GrantSize {int(err[2])} units for Alloc-ID {int(alloc_id[int(err[1])])}"
+            f" exceeds the maximum {p.max_grant_units}"
+        )
+    if code == LAYOUT_OVERFLOW:
+        return (
+            f"allocations need {int(err[1])} bytes of upstream frame, only {p.us_bytes_per_frame}"
+            f" exist ({int(err[2])} bursts, {int(err[3])} allocations)"
+        )
+    return f"StartTime {int(err[1])} beyond {p.max_start_units}"
 
 
 @dataclass(frozen=True)
@@ -80,6 +198,13 @@ class BwmapBuilder:
         self.psbu_slot = psbu_slot_bytes(profile)
         # Transmission order: by ONU, then by T-CONT index.
         self.order: I64 = np.lexsort((np.arange(tconts.count), tconts.onu_index)).astype(np.int64)
+        self.onu_of: I64 = np.ascontiguousarray(tconts.onu_index, dtype=np.int64)
+        # The frame-arithmetic vector the kernels share (DBRu sizes are passed per call).
+        self._ctx: I64 = DbaContext(
+            profile, fec, tconts, 1 + int(tconts.onu_index.max(initial=0)), 1, True
+        ).kernel_ctx
+        self._alloc: I64 = np.zeros((A_N, tconts.count), dtype=np.int64)
+        self._err: I64 = np.zeros(4, dtype=np.int64)
 
     def _fail(self, frame: int, rule: str) -> DbaError:
         return DbaError(self.dba_name, frame, rule)
@@ -113,66 +238,34 @@ class BwmapBuilder:
         return np.ascontiguousarray(arr, dtype=np.int64)
 
     def build(self, frame: int, payload_grants: I64, dbru_mask: B) -> BwMap:
-        """Lay out one upstream frame; raise :class:`DbaError` on any broken rule."""
+        """Lay out one upstream frame (:func:`lay_out`); raise :class:`DbaError` on any
+        broken rule."""
         p = self.profile
-        unit = self.unit
-        active = (payload_grants > 0) | dbru_mask
-        idx = self.order[active[self.order]]
-        n_alloc = len(idx)
-        if n_alloc > p.max_allocations_per_frame:
-            raise self._fail(
-                frame,
-                f"{n_alloc} allocation structures, at most {p.max_allocations_per_frame} per frame",
-            )
-        dbru = dbru_mask[idx]
-        dbru_bytes = np.where(dbru, p.dbru_bytes, 0).astype(np.int64)
-        alloc_bytes = -(-(payload_grants[idx] + dbru_bytes) // unit) * unit
-        grant_units = alloc_bytes // unit
-        if n_alloc and int(grant_units.max()) > p.max_grant_units:
-            j = int(idx[int(np.argmax(grant_units))])
-            raise self._fail(
-                frame,
-                f"GrantSize {int(grant_units.max())} units for Alloc-ID"
-                f" {int(self.tconts.alloc_id[j])} exceeds the maximum {p.max_grant_units}",
-            )
-        onu = self.tconts.onu_index[idx]
-        # Burst boundaries: where the ONU changes.
-        first = np.ones(n_alloc, dtype=bool)
-        first[1:] = onu[1:] != onu[:-1]
-        burst_id = np.cumsum(first) - 1
-        n_bursts = int(burst_id[-1]) + 1 if n_alloc else 0
-        # Offsets of allocations inside their burst's protected part.
-        cum = np.cumsum(alloc_bytes) - alloc_bytes
-        burst_first_cum = cum[first]
-        offset_in_burst = p.us_burst_header_bytes + cum - burst_first_cum[burst_id]
-        burst_data = np.bincount(burst_id, weights=alloc_bytes, minlength=n_bursts).astype(np.int64)
-        protected = burst_data + p.us_burst_header_bytes + p.us_burst_trailer_bytes
-        coded = -(-protected * self.fec.n // self.fec.k) if self.fec is not None else protected
-        span = self.psbu_slot + (-(-coded // unit)) * unit
-        burst_start = np.cumsum(span) - span
-        used = int(span.sum()) if n_bursts else 0
-        if used > p.us_bytes_per_frame:
-            raise self._fail(
-                frame,
-                f"allocations need {used} bytes of upstream frame, only {p.us_bytes_per_frame}"
-                f" exist ({n_bursts} bursts, {n_alloc} allocations)",
-            )
-        line_start = (burst_start + self.psbu_slot)[burst_id]
-        start_unit = line_start // unit
-        if n_alloc and int(start_unit.max()) > p.max_start_units:
-            raise self._fail(frame, f"StartTime {int(start_unit.max())} beyond {p.max_start_units}")
+        alloc = self._alloc
+        err = self._err
+        n = lay_out(
+            self._ctx, np.ascontiguousarray(payload_grants, dtype=np.int64),
+            np.ascontiguousarray(dbru_mask, dtype=np.int64), self.order, self.onu_of,
+            p.dbru_bytes, alloc, err,
+        )  # fmt: skip
+        if n < 0:
+            raise self._fail(frame, layout_rule(err, self.tconts.alloc_id, p))
+        a = alloc[:, :n].copy()
+        #: The last frame's allocation rows (``A_*``), for the OLT's books and timing.
+        self.last_alloc: I64 = alloc
+        idx = a[A_TCONT]
         return BwMap(
             frame=frame,
             tcont=idx,
-            onu=onu,
+            onu=self.tconts.onu_index[idx],
             alloc_id=self.tconts.alloc_id[idx],
-            start_unit=start_unit,
-            grant_units=grant_units,
-            dbru=dbru,
-            room_bytes=alloc_bytes - dbru_bytes,
-            burst_start_bytes=burst_start[burst_id],
-            line_start_bytes=line_start,
-            data_start_bytes=offset_in_burst + dbru_bytes,
-            dbru_end_bytes=offset_in_burst + dbru_bytes,
-            used_line_bytes=used,
+            start_unit=a[A_LINE_START] // self.unit,
+            grant_units=a[A_GRANT_UNITS],
+            dbru=a[A_DBRU] == 1,
+            room_bytes=a[A_ROOM],
+            burst_start_bytes=a[A_BURST_START],
+            line_start_bytes=a[A_LINE_START],
+            data_start_bytes=a[A_DATA_START],
+            dbru_end_bytes=a[A_DBRU_END],
+            used_line_bytes=int(err[1]),
         )

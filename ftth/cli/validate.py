@@ -1,5 +1,9 @@
 """``ftth validate``: check a scenario file and summarise it.
 
+Validation builds everything ``ftth run`` builds — the scenario, the emulation spec with
+every traffic source, the DBA with its parameters (:func:`ftth.emulator.build.check_build`)
+— without emulating, so a scenario ``validate`` accepts is one ``run`` accepts.
+
 Exit status 0 with a short summary when the scenario is valid; otherwise the one-line
 ``error: <key path>: <why>`` of :func:`ftth.cli.main` and exit status 2.  The scenario model
 is imported inside the command so ``ftth --help`` stays fast.
@@ -30,7 +34,8 @@ def validate(
         ),
     ] = None,
 ) -> None:
-    """Check a scenario (keys, ranges, split, reach, admission control) and summarise it.
+    """Check a scenario (keys, ranges, split, reach, admission control, traffic and DBA
+    parameters: everything a run builds) and summarise it.
 
     Every problem is reported as one line naming the key path and the allowed range.
     """
@@ -38,9 +43,11 @@ def validate(
     from rich.markup import escape
     from rich.table import Table
 
+    from ftth.emulator.build import check_build
     from ftth.scenario import load_scenario, summary_rows
 
     scenario = load_scenario(file, overrides or [])
+    check_build(scenario)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")

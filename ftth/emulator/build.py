@@ -9,6 +9,11 @@
   a source never changes the packets of another.  ``traffic.upstream_load`` /
   ``downstream_load`` rescale every source of that direction so the total mean offered rate
   is that share of the analytic capacity.
+
+The checks a scenario needs the DBAs or the traffic models for live here, one layer above
+:mod:`ftth.scenario` (which imports neither): :func:`build_spec` checks the DBA name and
+every traffic table's model and parameters, and :func:`check_build` — what ``ftth validate``
+runs — also builds the DBA with its parameters, exactly as a run does, without emulating.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ValidationError
 
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
-from ftth.phy import Direction, fmt_rate
-from ftth.scenario import Scenario
+from ftth.phy import Direction, Profile, fmt_rate
+from ftth.scenario import Scenario, translate_validation_error
 from ftth.topology import build_topology
-from ftth.traffic import make_source
+from ftth.traffic import make_source, traffic_params_model
 from ftth.units import PS_PER_MS, s_to_ps, us_to_ps
-from olt.dba.base import TcontTable
+from olt.dba.base import DbaContext, TcontTable
+from olt.dba.registry import get_dba, list_dbas
 
 _DIRECTION_KEY = {"upstream": 1, "downstream": 2}
 #: Parameters that scale a source's mean rate linearly, by model.
@@ -183,10 +190,120 @@ def _probe_table(rate_bps: float, size_bytes: int) -> dict[str, Any]:
     return {"model": "greedy", "rate_bps": float(rate_bps), "size_bytes": size_bytes}
 
 
+def _check_dba_name(name: str, profile: Profile) -> type[Any]:
+    """The DBA class registered as ``name``, if it suits ``profile``'s kind of upstream.
+
+    Frame DBAs (125 µs BWmaps) and MPCP polling DBAs (EPON) are not interchangeable.
+    """
+    valid = list_dbas()
+    if name not in valid:
+        raise InputError(
+            "dba.name", f"unknown DBA {name!r}; valid: {', '.join(valid) or '(none registered)'}"
+        )
+    fits = [n for n in valid if bool(getattr(get_dba(n), "epon", False)) != profile.framed]
+    if name not in fits:
+        kind = "an EPON polling DBA" if profile.framed else "a 125 µs frame DBA"
+        raise InputError(
+            "dba.name", f"{name!r} is {kind}; for {profile.title} use one of: {', '.join(fits)}"
+        )
+    return get_dba(name)
+
+
+def _check_traffic_table(
+    table: Mapping[str, Any], where: str, profile: Profile, direction: Direction
+) -> None:
+    """Traffic model registered, its parameters valid (the model's own checks), and its
+    mean rate within the line rate of its direction.
+
+    Names the key path as the scenario does (``tconts[1].traffic.alpha_on``), with the
+    allowed range and a "did you mean" for a misspelt parameter.  The mean-rate rule covers
+    what the scenario's ``*_bps`` rule cannot see (a capture replayed at ``speed`` × its
+    rate): one source never offers more than its link can carry.
+    """
+    line_bps = profile.upstream_bps if direction == "upstream" else profile.downstream_bps
+    model = table["model"]
+    params = {key: value for key, value in table.items() if key != "model"}
+    try:
+        params_model: type[BaseModel] = traffic_params_model(model)
+    except InputError as exc:
+        raise InputError(f"{where}.model", exc.why) from None
+    try:
+        params_model.model_validate(params)
+    except ValidationError as exc:
+        raise translate_validation_error(exc, root=params_model, prefix=where) from None
+    # Building the source once runs the model's cross-parameter checks (size mix
+    # consistency, a pcap file that exists); the generator is a throwaway.
+    source = make_source(
+        model, params, np.random.default_rng(0), line_rate_bps=line_bps, where=where
+    )
+    mean_bps = float(source.mean_rate_bps)
+    if mean_bps > line_bps:
+        raise InputError(
+            where,
+            f"offers {fmt_rate(mean_bps)} on average, above the {profile.title} {direction} "
+            f"line rate {fmt_rate(line_bps)}",
+        )
+
+
+def _check_traffic(scenario: Scenario) -> None:
+    """Every traffic table of the scenario, templates first, then each ONU's own."""
+    profile = scenario.profile
+    onus = scenario.onus if isinstance(scenario.onus, list) else []
+    groups: list[tuple[str, Any, Any]] = [("", scenario.tconts, scenario.downstream)]
+    groups += [(f"onus[{i}].", onu.tconts, onu.downstream) for i, onu in enumerate(onus)]
+    for prefix, tconts, classes in groups:
+        for index, tc in enumerate(tconts or []):
+            if tc.traffic is not None:
+                where = f"{prefix}tconts[{index}].traffic"
+                _check_traffic_table(tc.traffic, where, profile, "upstream")
+        for index, cls in enumerate(classes or []):
+            if cls.traffic is not None:
+                where = f"{prefix}downstream[{index}].traffic"
+                _check_traffic_table(cls.traffic, where, profile, "downstream")
+
+
+def check_build(scenario: Scenario) -> EmulationSpec:
+    """Build everything ``ftth run`` builds for ``scenario``, without emulating.
+
+    The emulation spec (:func:`build_spec`: topology, queues, every traffic source with its
+    parameters, load scaling, Alloc-IDs; faults and ``output.plot_dir`` refused) and the DBA
+    with its ``[dba.params]``, constructed as the engines construct it.  ``ftth validate``
+    calls this, so it accepts exactly what a run accepts.
+
+    Raises
+    ------
+    InputError
+        The first problem, naming its key path and what is allowed.
+    """
+    spec = build_spec(scenario)
+    dba_cls = get_dba(spec.dba_name)
+    if spec.profile.framed:
+        ctx = DbaContext(
+            spec.profile,
+            spec.us_fec,
+            spec.tconts,
+            spec.n_onus,
+            spec.cycle_frames,
+            dbru_in_every_allocation=bool(dba_cls.uses_reports),
+        )
+    else:  # EPON: one polling window per ONU, REPORT in every window (ftth.emulator.epon)
+        ctx = DbaContext(spec.profile, spec.us_fec, spec.tconts, spec.n_onus, 1, True)
+    dba_cls(ctx, spec.dba_params)
+    return spec
+
+
 def build_spec(
     scenario: Scenario, *, record_packets: bool = False, probes: Probes | None = None
 ) -> EmulationSpec:
-    """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``)."""
+    """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``).
+
+    Raises
+    ------
+    InputError
+        Faults or ``output.plot_dir`` (not supported yet), an unknown or unsuitable DBA, a
+        traffic table the model refuses, more T-CONTs than Alloc-IDs, or a load target
+        without a finite source.
+    """
     profile = scenario.profile
     if scenario.faults:
         raise InputError(
@@ -197,6 +314,8 @@ def build_spec(
         raise InputError(
             "output.plot_dir", "`ftth run` draws no plots: remove it and use `ftth plan --plot DIR`"
         )
+    _check_dba_name(scenario.dba.name or "", profile)
+    _check_traffic(scenario)
     onus = scenario.onu_list()
     topo = build_topology(
         profile,

@@ -9,7 +9,13 @@ import numpy as np
 from ftth.emulator.collector import DirectionStats
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.metrics import PacketTrace
-from ftth.phy import Profile, ds_overhead_bytes, ds_payload_bytes, encapsulated_bytes
+from ftth.phy import (
+    ETH_MAX_FRAME_BYTES,
+    Profile,
+    ds_overhead_bytes,
+    ds_payload_bytes,
+    encapsulated_bytes,
+)
 from olt.dba.base import DbaContext
 from olt.dba.registry import get_dba
 from olt.downstream import DrrScheduler, HouseholdShaper
@@ -103,7 +109,7 @@ class DownstreamPlanner:
 
 def drr_quantum_bytes(profile: Profile) -> int:
     """DRR quantum: one encapsulated maximum-size (1518-byte) Ethernet frame."""
-    return encapsulated_bytes(profile, 1518)
+    return encapsulated_bytes(profile, ETH_MAX_FRAME_BYTES)
 
 
 def make_shaper(spec: EmulationSpec, queue_onu: I64, priority: I64) -> HouseholdShaper | None:

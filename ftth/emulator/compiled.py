@@ -1,16 +1,18 @@
-"""The compiled frame loop: the whole per-frame OLT/ONU cycle in one numba kernel.
+"""The compiled frame loop: the exchange between the OLT and the ONUs, frame by frame, in
+one numba kernel.
 
 With numba, Python-level work per 125 µs frame (DBA call, BWmap arrays, kernel dispatch,
-statistics) dominates the run time, so for the built-in DBAs that have a compiled twin
-(``static``, ``proportional``) the fast engine runs every frame of a traffic window inside
-:func:`run_frames`: report arrival, DBA, BWmap layout and validation, upstream service,
-DBRu posting, downstream sharing and service.  Python only generates traffic windows, folds
-statistics and drives the simpy clock once per window.
-
-It mirrors, step for step, :class:`olt.upstream.OltUpstream`, :class:`olt.bwmap.BwmapBuilder`,
-the DBAs' ``allocate`` and :class:`olt.downstream.DrrScheduler`; the engine-equivalence tests
-compare it packet for packet with the reference engine, which uses those Python versions.
-Plugin DBAs (and runs without numba) use the stepped fast engine in :mod:`ftth.emulator.fast`.
+statistics) would dominate the run time, so for every kernel-form DBA (``KernelDba``: the
+built-ins and plugins that ship a kernel) the fast engine runs every frame of a traffic
+window inside :func:`run_frames`.  It owns no rule of its own: it calls the OLT's kernels
+(:mod:`olt.upstream`: reports in, polls, the DBA's view, the books, burst timing;
+:func:`olt.bwmap.lay_out`; the DBA's own kernel, passed in as a first-class function;
+:mod:`olt.downstream_kernel`), the ONU's (:mod:`onu.report`) and the queue kernels
+(:mod:`ftth.fifo`), on the very arrays :class:`olt.upstream.OltUpstream` keeps.  Python only
+generates traffic windows, folds statistics and drives the simpy clock once per window.
+Plain-form DBAs (and runs without numba) use the stepped engine in :mod:`ftth.emulator.fast`,
+which calls the same kernels frame by frame; the engine-equivalence tests compare every path
+packet for packet with the reference engine.
 """
 
 from __future__ import annotations
@@ -20,10 +22,34 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, div_floor, serve_grants
+from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
+from olt.bwmap import (
+    A_DATA_START,
+    A_DBRU,
+    A_LINE_START,
+    A_N,
+    A_ROOM,
+    A_TCONT,
+    lay_out,
+    layout_rule,
+)
+from olt.dba.kernel import (
+    C_FRAME,
+    C_NOW_PS,
+    R_N,
+)
 from olt.downstream_kernel import drr_share
+from olt.upstream import (
+    apply_reports,
+    book_grants,
+    burst_timing,
+    fill_reports,
+    post_report,
+    select_polls,
+)
+from onu.report import dbru_value_bytes
 
 I64 = npt.NDArray[np.int64]
 
@@ -33,13 +59,7 @@ I64 = npt.NDArray[np.int64]
     IP_US_BPF,
     IP_DS_BPF,
     IP_UNIT,
-    IP_PSBU_SLOT,
-    IP_US_HDR,
-    IP_US_TRL,
     IP_DBRU,
-    IP_MAX_ALLOCS,
-    IP_MAX_GRANT_UNITS,
-    IP_MAX_START_UNITS,
     IP_US_FEC_N,
     IP_US_FEC_K,
     IP_DS_FEC_N,
@@ -52,13 +72,9 @@ I64 = npt.NDArray[np.int64]
     IP_CYCLE,
     IP_USES_REPORTS,
     IP_REPORT_UNIT,
-    IP_DBA_KIND,
-    IP_MIN_GRANT,
-    IP_HISTORY,
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
-    IP_MIN_USEFUL,
     IP_DRR_QUANTUM,
     IP_FOLD,
     IP_US_WARMUP_PS,
@@ -66,171 +82,11 @@ I64 = npt.NDArray[np.int64]
     IP_DS_WARMUP_PS,
     IP_DS_STATS_END_PS,
     IP_LEN,
-) = range(37)
-
-DBA_STATIC, DBA_PROPORTIONAL = 1, 2
-
-#: Poll selection counts due T-CONTs by age (frames since their last DBRu) up to this.
-AGE_BINS = 64
-
-# OLT state matrix ``olt[j, FIELD]`` per T-CONT.
-(
-    O_REPORT,
-    O_REPORT_FRAME,
-    O_REPORT_ARRIVAL,
-    O_IDLE,
-    O_GRANTED_LAST,
-    O_LAST_DBRU,
-    O_CUM_TOTAL,
-    O_GRANTED_TOTAL,
-    O_N,
-) = range(9)
+) = range(27)
 
 # Error codes returned by the kernel (the Python side words the message).
-ERR_NONE, ERR_TOO_MANY_ALLOCS, ERR_GRANT_UNITS, ERR_FRAME_OVERFLOW, ERR_START_UNITS = 0, 1, 2, 3, 4
-ERR_NEGATIVE_DELAY = 5
-
-
-# Integer divisions by run constants (grant unit, frame bytes, FEC k, ...) cost dozens of
-# cycles each and the frame loop does several per allocation; these take the constant's
-# reciprocal and return the exact integer result (see ftth.fifo.div_floor).
-@inline_kernel
-def _fdiv(x: int, b: int, inv_b: float) -> int:
-    """``x // b`` (floor, any sign of ``x``; ``b > 0``)."""
-    if x >= 0:
-        return div_floor(x, b, inv_b)
-    return x // b
-
-
-@inline_kernel
-def _cdiv(x: int, b: int, inv_b: float) -> int:
-    """``ceil(x / b)`` (any sign of ``x``; ``b > 0``)."""
-    if x >= 0:
-        return div_floor(x + b - 1, b, inv_b)
-    return -div_floor(-x, b, inv_b)
-
-
-@inline_kernel
-def _payload_capacity(allocated: npt.NDArray[np.bool_], onu_of: I64, n_onus: int, ip: I64) -> int:
-    """Mirror of :meth:`olt.dba.base.DbaContext.payload_capacity`."""
-    n_allocs = 0
-    seen = np.zeros(n_onus, dtype=np.bool_)
-    n_bursts = 0
-    for j in range(allocated.shape[0]):
-        if allocated[j]:
-            n_allocs += 1
-            if not seen[onu_of[j]]:
-                seen[onu_of[j]] = True
-                n_bursts += 1
-    if n_allocs == 0:
-        return 0
-    unit = ip[IP_UNIT]
-    line = ip[IP_US_BPF] - n_bursts * (ip[IP_PSBU_SLOT] + unit + 1)
-    data = line * ip[IP_US_FEC_K] // ip[IP_US_FEC_N] if ip[IP_US_FEC_K] > 0 else line
-    data -= n_bursts * (ip[IP_US_HDR] + ip[IP_US_TRL])
-    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
-    data -= n_allocs * (unit + dbru)
-    return data if data > 0 else 0
-
-
-@kernel
-def _allocate(
-    ip: I64,
-    demand: I64,
-    poll: npt.NDArray[np.bool_],
-    const_grants: I64,
-    rate_mb: I64,
-    depth_mb: I64,
-    credit_mb: I64,
-    onu_of: I64,
-    n_onus: int,
-) -> I64:
-    """Compiled twins of the built-in DBAs' ``allocate`` (one grant per T-CONT per frame).
-
-    ``credit_mb`` (the proportional DBA's token buckets, millibits) is updated in place.
-    """
-    n = demand.shape[0]
-    out = np.zeros(n, dtype=np.int64)
-    if ip[IP_DBA_KIND] == DBA_STATIC:
-        for j in range(n):
-            out[j] = const_grants[j]
-        return out
-    # proportional
-    unit = ip[IP_UNIT]
-    inv_unit = 1.0 / unit
-    cycle = ip[IP_CYCLE]
-    inv_cycle = 1.0 / cycle
-    min_grant = ip[IP_MIN_GRANT]
-    dbru = ip[IP_DBRU] if ip[IP_USES_REPORTS] == 1 else 0
-    useful = ip[IP_MIN_USEFUL]
-    total = 0
-    allocated = np.zeros(n, dtype=np.bool_)
-    for j in range(n):
-        # Mirror of ProportionalDba's token bucket.
-        c = credit_mb[j] + rate_mb[j] * cycle
-        credit_mb[j] = c if c < depth_mb[j] else depth_mb[j]
-        d = demand[j]
-        if d <= 0:
-            continue  # out[j] stays 0; skips the divisions for idle T-CONTs
-        allow = _fdiv(credit_mb[j], 8000, 1.0 / 8000)
-        if d < min_grant:
-            d = min_grant
-        if d > allow:
-            d = allow
-        if 0 < d < useful:
-            d = useful if allow >= useful else 0
-        if d <= 0:
-            continue
-        per = _cdiv(d, cycle, inv_cycle)
-        per = _cdiv(per + dbru, unit, inv_unit) * unit - dbru
-        out[j] = per
-    # Mirror of DbaContext.limit_allocations.
-    n_want = 0
-    n_poll = 0
-    for j in range(n):
-        if out[j] > 0 or poll[j]:
-            n_want += 1
-        if poll[j]:
-            n_poll += 1
-    if n_want > ip[IP_MAX_ALLOCS]:
-        room = ip[IP_MAX_ALLOCS] - n_poll
-        if room < 0:
-            room = 0
-        n_c = 0
-        for j in range(n):
-            if out[j] > 0 and not poll[j]:
-                n_c += 1
-        # Keep the ``room`` largest grants, ties to the lower index (the mirror's stable
-        # sort): the keys (-grant, index) are unique, so the room-th smallest key found by a
-        # linear-time selection splits exactly the same set.
-        keys = np.empty(n_c, dtype=np.int64)
-        c = 0
-        for j in range(n):
-            if out[j] > 0 and not poll[j]:
-                keys[c] = -out[j] * n + j
-                c += 1
-        if room == 0:
-            for j in range(n):
-                if not poll[j]:
-                    out[j] = 0
-        else:
-            kth = np.partition(keys, room - 1)[room - 1]
-            for j in range(n):
-                if out[j] > 0 and not poll[j] and -out[j] * n + j > kth:
-                    out[j] = 0
-    for j in range(n):
-        total += out[j]
-        allocated[j] = poll[j] or out[j] > 0
-    capacity = _payload_capacity(allocated, onu_of, n_onus, ip)
-    if total > capacity:
-        inv_total = 1.0 / total
-        for j in range(n):
-            scaled = _fdiv(out[j] * capacity, total, inv_total)
-            scaled = _fdiv(scaled + dbru, unit, inv_unit) * unit - dbru
-            out[j] = scaled if scaled >= useful else 0
-    for j in range(n):
-        credit_mb[j] -= out[j] * cycle * 8000
-    return out
+ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
+ERR_DBA_STATUS, ERR_NEGATIVE_GRANT, ERR_LAYOUT, ERR_RING_FULL = 6, 7, 8, 9
 
 
 @inline_kernel
@@ -271,10 +127,14 @@ def run_frames(
     onu_of: I64,
     n_onus: int,
     one_way_ps: I64,
-    const_grants: I64,
-    rate_mb: I64,
-    depth_mb: I64,
-    credit_mb: I64,
+    # the DBA (olt.dba.kernel): its kernel as a first-class function, and its arrays
+    dba_fn: Any,
+    dba_ctx: I64,
+    tcont_i: I64,
+    tcont_f: npt.NDArray[np.float64],
+    reports: I64,
+    state_i: I64,
+    state_f: npt.NDArray[np.float64],
     # upstream store
     uqs: I64,
     uarr: I64,
@@ -324,17 +184,8 @@ def run_frames(
     n_t = olt.shape[0]
     frame_ps = ip[IP_FRAME_PS]
     bpf = ip[IP_US_BPF]
-    unit = ip[IP_UNIT]
-    hist = ip[IP_HISTORY]
     uses_reports = ip[IP_USES_REPORTS] == 1
     us_fn, us_fk = ip[IP_US_FEC_N], ip[IP_US_FEC_K]
-    inv_unit = 1.0 / unit
-    inv_bpf = 1.0 / bpf
-    inv_fk = 1.0 / us_fk if us_fk > 0 else 0.0
-    inv_ru = 1.0 / ip[IP_REPORT_UNIT]
-    # The pending-DBRu ring and the grant history have power-of-two sizes: masks, not modulo.
-    pend_mask = pend.shape[0] - 1
-    hist_mask = hist - 1
     g_room = np.zeros(n_t, dtype=np.int64)
     g_cut = np.zeros(n_t, dtype=np.int64)
     g_base = np.zeros(n_t, dtype=np.int64)
@@ -345,6 +196,10 @@ def run_frames(
     g_used = np.zeros(max(n_t, dqs.shape[0]) + 1, dtype=np.int64)
     g_dbru = np.zeros(n_t, dtype=np.bool_)
     g_dbru_arr = np.zeros(n_t, dtype=np.int64)
+    g_mask = np.zeros(n_t, dtype=np.int64)
+    poll = np.zeros(n_t, dtype=np.int64)
+    g_alloc = np.zeros((A_N, n_t), dtype=np.int64)
+    lay_err = np.zeros(4, dtype=np.int64)
     n_dq = dqs.shape[0]
     d_q = np.zeros(n_dq, dtype=np.int64)
     d_room = np.zeros(n_dq, dtype=np.int64)
@@ -355,166 +210,61 @@ def run_frames(
     d_demand = np.zeros(n_dq, dtype=np.int64)
     for k in range(k0, k1):
         now = k * frame_ps
-        # --- reports visible to the DBA (pending FIFO is in arrival order) ---
-        visible = now - ip[IP_LATENCY_PS]
-        head = pend_head_tail[0]
-        tail = pend_head_tail[1]
-        while head < tail and pend[head & pend_mask, 2] <= visible:
-            e = head & pend_mask
-            j = pend[e, 0]
-            olt[j, O_REPORT] = pend[e, 1]
-            olt[j, O_REPORT_ARRIVAL] = pend[e, 2]
-            olt[j, O_REPORT_FRAME] = pend[e, 3]
-            olt[j, O_IDLE] = pend[e, 4]
-            olt[j, O_GRANTED_LAST] = pend[e, 5]
-            head += 1
-        pend_head_tail[0] = head
+        # --- reports visible to the DBA (the OLT's rule, olt.upstream) ---
+        apply_reports(now - ip[IP_LATENCY_PS], pend, pend_head_tail, olt)
         # --- DBA at cycle start ---
-        poll = np.zeros(n_t, dtype=np.bool_)
         cycle_starts = cycle_start[0] < 0 or k - cycle_start[0] >= ip[IP_CYCLE]
+        for j in range(n_t):
+            poll[j] = 0
         if uses_reports and cycle_starts:
-            n_due = 0
-            for j in range(n_t):
-                poll[j] = (k - olt[j, O_LAST_DBRU]) >= ip[IP_DBRU_EVERY]
-                if poll[j]:
-                    n_due += 1
-            if n_due > ip[IP_POLL_BUDGET]:
-                # Mirror of OltUpstream: the longest-unpolled first, ties by index.
-                budget = ip[IP_POLL_BUDGET]
-                oldest = k
-                for j in range(n_t):
-                    if poll[j] and olt[j, O_LAST_DBRU] < oldest:
-                        oldest = olt[j, O_LAST_DBRU]
-                if k - oldest < AGE_BINS:
-                    # Usual case, every due T-CONT polled within AGE_BINS frames: count them
-                    # by age, find the age at which the budget runs out, then take that
-                    # age's T-CONTs by index.  Linear, and the same set as a sort.
-                    by_age = np.zeros(AGE_BINS, dtype=np.int64)
-                    for j in range(n_t):
-                        if poll[j]:
-                            by_age[k - olt[j, O_LAST_DBRU]] += 1
-                    cut_age = AGE_BINS - 1
-                    older = 0
-                    while older + by_age[cut_age] < budget:
-                        older += by_age[cut_age]
-                        cut_age -= 1
-                    take = budget - older
-                    for j in range(n_t):
-                        if poll[j]:
-                            age = k - olt[j, O_LAST_DBRU]
-                            if age == cut_age:
-                                poll[j] = take > 0
-                                take -= 1
-                            else:
-                                poll[j] = age > cut_age
-                else:
-                    # The keys (last DBRu frame, index) are unique, so the budget-th smallest
-                    # (a linear-time selection) splits exactly the same set.
-                    keys = np.empty(n_due, dtype=np.int64)
-                    c = 0
-                    for j in range(n_t):
-                        if poll[j]:
-                            keys[c] = olt[j, O_LAST_DBRU] * n_t + j
-                            c += 1
-                    kth = np.partition(keys, budget - 1)[budget - 1]
-                    for j in range(n_t):
-                        if poll[j]:
-                            poll[j] = olt[j, O_LAST_DBRU] * n_t + j <= kth
+            select_polls(k, olt, ip[IP_DBRU_EVERY], ip[IP_POLL_BUDGET], poll)
         if cycle_starts:
-            demand = np.zeros(n_t, dtype=np.int64)
-            for j in range(n_t):
-                rf = olt[j, O_REPORT_FRAME]
-                if rf >= 0:
-                    oldest = k - hist + 1
-                    if rf < oldest:
-                        rf = oldest
-                    since = olt[j, O_CUM_TOTAL] - cum_granted[rf & hist_mask, j]
-                    dem = olt[j, O_REPORT] - since
-                    demand[j] = dem if dem > 0 else 0
-            grants = _allocate(
-                ip, demand, poll, const_grants, rate_mb, depth_mb, credit_mb, onu_of, n_onus
-            )
+            # The DBA's view (olt.upstream.fill_reports), then the DBA itself.
+            fill_reports(k, now, olt, cum_granted, poll, reports)
+            dba_ctx[C_FRAME] = k
+            dba_ctx[C_NOW_PS] = now
             for f in range(ip[IP_CYCLE]):
                 for j in range(n_t):
-                    cycle_grants[f, j] = grants[j]
+                    cycle_grants[f, j] = 0
+            status = dba_fn(dba_ctx, tcont_i, tcont_f, reports, state_i, state_f, cycle_grants)
+            if status != 0:
+                err[0], err[1], err[2] = ERR_DBA_STATUS, k, status
+                return k
+            for f in range(ip[IP_CYCLE]):
+                for j in range(n_t):
+                    if cycle_grants[f, j] < 0:
+                        err[0], err[1], err[2] = ERR_NEGATIVE_GRANT, k, j
+                        return k
             cycle_start[0] = k
         fi = k - cycle_start[0]
-        # --- BWmap layout (mirror of BwmapBuilder.build) ---
-        n_alloc = 0
-        for oi in range(n_t):
-            j = order[oi]
-            g = cycle_grants[fi, j]
-            dbru = uses_reports and (g > 0 or poll[j])
-            if g > 0 or dbru:
-                g_q[n_alloc] = j
-                g_dbru[n_alloc] = dbru
-                g_room[n_alloc] = g
-                n_alloc += 1
-        if n_alloc > ip[IP_MAX_ALLOCS]:
-            err[0], err[1], err[2] = ERR_TOO_MANY_ALLOCS, k, n_alloc
+        # --- BWmap layout: the one rule (olt.bwmap.lay_out), then the timing ---
+        for j in range(n_t):
+            g_mask[j] = 1 if uses_reports and (cycle_grants[fi, j] > 0 or poll[j] == 1) else 0
+        n_alloc = lay_out(
+            dba_ctx, cycle_grants[fi], g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
+        )
+        if n_alloc < 0:
+            err[0], err[1] = ERR_LAYOUT, k
+            for e_i in range(4):
+                err[4 + e_i] = lay_err[e_i]
             return k
-        cursor = 0
-        i = 0
+        cursor = lay_err[1]
         time_base = now + ip[IP_TEQD]
-        while i < n_alloc:
-            onu = onu_of[g_q[i]]
-            first = i
-            data = 0
-            while i < n_alloc and onu_of[g_q[i]] == onu:
-                dbru_b = ip[IP_DBRU] if g_dbru[i] else 0
-                a_units = _cdiv(g_room[i] + dbru_b, unit, inv_unit)
-                a = a_units * unit
-                if a_units > ip[IP_MAX_GRANT_UNITS]:
-                    err[0], err[1], err[2], err[3] = ERR_GRANT_UNITS, k, g_q[i], a // unit
-                    return k
-                g_data[i] = ip[IP_US_HDR] + data + dbru_b
-                g_room[i] = a - dbru_b
-                data += a
-                i += 1
-            protected = data + ip[IP_US_HDR] + ip[IP_US_TRL]
-            coded = _cdiv(protected * us_fn, us_fk, inv_fk) if us_fk > 0 else protected
-            span = ip[IP_PSBU_SLOT] + _cdiv(coded, unit, inv_unit) * unit
-            burst_start = cursor
-            line_start = burst_start + ip[IP_PSBU_SLOT]
-            cursor += span
-            arrival = time_base + _fdiv(burst_start * frame_ps, bpf, inv_bpf)
-            cut = arrival - one_way_ps[onu]
-            if cut > ip[IP_END_PS] - 1:
-                cut = ip[IP_END_PS] - 1
-            for a_i in range(first, i):
-                g_line[a_i] = line_start
-                g_cut[a_i] = cut
-                g_base[a_i] = time_base
-                dbru_end = g_data[a_i]
-                g_dbru_arr[a_i] = time_base + _fdiv(
-                    (
-                        line_start
-                        + (_cdiv(dbru_end * us_fn, us_fk, inv_fk) if us_fk > 0 else dbru_end)
-                    )
-                    * frame_ps,
-                    bpf,
-                    inv_bpf,
-                )
-            if _fdiv(line_start, unit, inv_unit) > ip[IP_MAX_START_UNITS]:
-                err[0], err[1], err[2] = ERR_START_UNITS, k, line_start // unit
-                return k
-        if cursor > bpf:
-            err[0], err[1], err[2], err[3] = ERR_FRAME_OVERFLOW, k, cursor, n_alloc
-            return k
+        burst_timing(
+            g_alloc, n_alloc, time_base, onu_of, one_way_ps, ip[IP_END_PS], dba_ctx, g_cut,
+            g_dbru_arr,
+        )  # fmt: skip
+        for a_i in range(n_alloc):
+            g_q[a_i] = g_alloc[A_TCONT, a_i]
+            g_dbru[a_i] = g_alloc[A_DBRU, a_i] == 1
+            g_room[a_i] = g_alloc[A_ROOM, a_i]
+            g_data[a_i] = g_alloc[A_DATA_START, a_i]
+            g_line[a_i] = g_alloc[A_LINE_START, a_i]
+            g_base[a_i] = time_base
+            g_extra[a_i] = 0
         used_line[k] = cursor
         alloc_count[0] += n_alloc
-        # Bookkeeping of grants.
-        for j in range(n_t):
-            g_extra[j] = 0
-        for a_i in range(n_alloc):
-            j = g_q[a_i]
-            if g_room[a_i] >= ip[IP_MIN_FRAME]:
-                olt[j, O_CUM_TOTAL] += g_room[a_i]
-                olt[j, O_GRANTED_TOTAL] += g_room[a_i]
-            if g_dbru[a_i]:
-                olt[j, O_LAST_DBRU] = k
-        for j in range(n_t):
-            cum_granted[k & hist_mask, j] = olt[j, O_CUM_TOTAL]
+        book_grants(k, g_alloc, n_alloc, ip[IP_MIN_FRAME], olt, cum_granted)
         # --- upstream service ---
         if n_alloc > 0:
             n0 = n_uout[0]
@@ -553,19 +303,24 @@ def run_frames(
                 us_used[j] += g_used[a_i]
                 payload += g_used[a_i]
                 if g_dbru[a_i]:
-                    value = uqs[j, QENCAP]
-                    if uqs[j, UNBOUNDED] == 1 and uqs[j, BUFFER] > value:
-                        value = uqs[j, BUFFER]
-                    ru = ip[IP_REPORT_UNIT]
-                    e = tail & pend_mask
-                    pend[e, 0] = j
-                    pend[e, 1] = _cdiv(value, ru, inv_ru) * ru
-                    pend[e, 2] = g_dbru_arr[a_i]
-                    pend[e, 3] = k
-                    pend[e, 4] = g_room[a_i] - g_used[a_i]
-                    pend[e, 5] = g_room[a_i]
-                    tail += 1
-            pend_head_tail[1] = tail
+                    value = dbru_value_bytes(
+                        uqs[j, QENCAP],
+                        uqs[j, UNBOUNDED] == 1,
+                        uqs[j, BUFFER],
+                        ip[IP_REPORT_UNIT],
+                    )
+                    if not post_report(
+                        pend,
+                        pend_head_tail,
+                        j,
+                        value,
+                        g_dbru_arr[a_i],
+                        k,
+                        g_room[a_i] - g_used[a_i],
+                        g_room[a_i],
+                    ):
+                        err[0], err[1] = ERR_RING_FULL, k
+                        return k
             used_payload[k] = payload
         # --- downstream frame ---
         if n_dq > 0:
@@ -674,8 +429,7 @@ def run_compiled_loop(
     """
     from ftth.emulator.common import drr_quantum_bytes, make_shaper
     from ftth.errors import DbaError, InvariantError
-    from ftth.phy import ds_overhead_bytes, ds_payload_bytes, psbu_slot_bytes
-    from olt.upstream import GRANT_HISTORY_FRAMES
+    from ftth.phy import ds_overhead_bytes, ds_payload_bytes
 
     p = spec.profile
     dba = olt_py.dba
@@ -686,13 +440,7 @@ def run_compiled_loop(
     ip[IP_US_BPF] = p.us_bytes_per_frame
     ip[IP_DS_BPF] = p.ds_bytes_per_frame
     ip[IP_UNIT] = p.grant_unit_bytes
-    ip[IP_PSBU_SLOT] = psbu_slot_bytes(p)
-    ip[IP_US_HDR] = p.us_burst_header_bytes
-    ip[IP_US_TRL] = p.us_burst_trailer_bytes
     ip[IP_DBRU] = p.dbru_bytes
-    ip[IP_MAX_ALLOCS] = p.max_allocations_per_frame
-    ip[IP_MAX_GRANT_UNITS] = p.max_grant_units
-    ip[IP_MAX_START_UNITS] = p.max_start_units
     if spec.us_fec is not None:
         ip[IP_US_FEC_N], ip[IP_US_FEC_K] = spec.us_fec.n, spec.us_fec.k
     if spec.ds_fec is not None:
@@ -705,38 +453,24 @@ def run_compiled_loop(
     ip[IP_CYCLE] = spec.cycle_frames
     ip[IP_USES_REPORTS] = 1 if dba.uses_reports else 0
     ip[IP_REPORT_UNIT] = p.report_unit_bytes
-    ip[IP_DBA_KIND] = dba.compiled_kind
-    ip[IP_MIN_GRANT] = getattr(dba, "min_grant_bytes", 0)
-    ip[IP_HISTORY] = GRANT_HISTORY_FRAMES
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
-    ip[IP_MIN_USEFUL] = getattr(dba, "min_useful_bytes", 0)
     ip[IP_DRR_QUANTUM] = drr_quantum_bytes(p)
     # Statistics folded inside the loop unless departures must be kept one by one.
     fold = not (up.stats.keeps_packets or down.stats.keeps_packets)
     ip[IP_FOLD] = 1 if fold else 0
     ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS] = up.stats.warmup_ps, up.stats.end_ps
     ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS] = down.stats.warmup_ps, down.stats.end_ps
-    const_grants = np.asarray(getattr(dba, "_grants", np.zeros(n_t)), dtype=np.int64)
-    zeros = np.zeros(n_t, dtype=np.int64)
-    rate_mb = np.asarray(getattr(dba, "rate_mb", zeros), dtype=np.int64)
-    depth_mb = np.asarray(getattr(dba, "depth_mb", zeros), dtype=np.int64)
-    # A copy: the kernel updates the buckets in place; the Python DBA object is not used.
-    credit_mb = np.array(getattr(dba, "credit_mb", zeros), dtype=np.int64)
+    # The DBA's kernel and arrays (olt.dba.kernel); its state is updated in place.
+    dba_fn = type(dba).kernel.loop_callable
+    dba_ctx = dba.kernel_ctx()
+    dba_reports = np.zeros((R_N, n_t), dtype=np.int64)
+    state_i = np.ascontiguousarray(dba.state_i, dtype=np.int64)
+    state_f = np.ascontiguousarray(dba.state_f, dtype=np.float64)
 
-    olt = np.zeros((n_t, O_N), dtype=np.int64)
-    olt[:, O_REPORT_FRAME] = -1
-    olt[:, O_REPORT_ARRIVAL] = -1
-    olt[:, O_LAST_DBRU] = -(10**9)
-    cum_granted = np.zeros((GRANT_HISTORY_FRAMES, n_t), dtype=np.int64)
-    # Pending DBRus in flight: at most (Teqd + 2 frames) worth of frames × T-CONTs.
-    pend_cap = (n_t + 1) * (spec.teqd_ps // frame_ps + spec.report_latency_frames + 4)
-    pend_cap = 1 << (pend_cap - 1).bit_length()  # a power of two: the kernel masks indices
-    if GRANT_HISTORY_FRAMES & (GRANT_HISTORY_FRAMES - 1):
-        raise AssertionError("the compiled loop needs a power-of-two grant history")
-    pend = np.zeros((pend_cap, 6), dtype=np.int64)
-    pend_ht = np.zeros(2, dtype=np.int64)
+    # The OLT's state is the OltUpstream's own arrays: the kernels update them in place.
+    olt, cum_granted, pend, pend_ht = olt_py.olt, olt_py.cum_granted, olt_py.pend, olt_py.pend_ht
     cycle_grants = np.zeros((spec.cycle_frames, n_t), dtype=np.int64)
     cycle_start = np.full(1, -1, dtype=np.int64)
     order = olt_py.builder.order
@@ -761,7 +495,7 @@ def run_compiled_loop(
     drr_deficit = np.zeros(len(spec.downstream), dtype=np.int64)
     drr_pointer = np.zeros(len(ds_levels), dtype=np.int64)
     drr_cut = np.zeros(len(ds_levels), dtype=np.int64)
-    err = np.zeros(4, dtype=np.int64)
+    err = np.zeros(8, dtype=np.int64)
     alloc_count = np.zeros(1, dtype=np.int64)
     n_uout = np.zeros(1, dtype=np.int64)
     n_dout = np.zeros(1, dtype=np.int64)
@@ -822,10 +556,13 @@ def run_compiled_loop(
             onu_of,
             spec.n_onus,
             spec.one_way_ps,
-            const_grants,
-            rate_mb,
-            depth_mb,
-            credit_mb,
+            dba_fn,
+            dba_ctx,
+            dba.ctx.tcont_i,
+            dba.ctx.tcont_f,
+            dba_reports,
+            state_i,
+            state_f,
             us_st.qs,
             us_st.arrival_ps,
             us_st.size_bytes,
@@ -883,30 +620,21 @@ def run_compiled_loop(
         down.stats.granted_bytes += ds_granted
         down.stats.used_bytes += ds_used
         if stopped != k1:
-            raise DbaError(dba.name, int(err[1]), _error_rule(err, p, spec))
+            raise DbaError(dba.name, int(err[1]), _error_rule(err, p, spec, dba))
         if progress is not None and (k // every) != (k1 // every):
             progress(k1, n_frames)
         yield env.timeout((k1 - k) * frame_ps)
         k = k1
     olt_py.allocations_total = int(alloc_count[0])
-    olt_py.granted_bytes_total = olt[:, O_GRANTED_TOTAL].copy()
 
 
-def _error_rule(err: I64, p: Any, spec: Any) -> str:
+def _error_rule(err: I64, p: Any, spec: Any, dba: Any) -> str:
     code = int(err[0])
-    if code == ERR_TOO_MANY_ALLOCS:
-        return (
-            f"{int(err[2])} allocation structures, at most {p.max_allocations_per_frame} per frame"
-        )
-    if code == ERR_GRANT_UNITS:
+    if code == ERR_DBA_STATUS:
+        return str(dba.error_text(int(err[2])))
+    if code == ERR_RING_FULL:
+        return "more DBRus in flight than the OLT's ring holds (an ftth bug)"
+    if code == ERR_NEGATIVE_GRANT:
         j = int(err[2])
-        return (
-            f"GrantSize {int(err[3])} units for Alloc-ID {int(spec.tconts.alloc_id[j])}"
-            f" exceeds the maximum {p.max_grant_units}"
-        )
-    if code == ERR_FRAME_OVERFLOW:
-        return (
-            f"allocations need {int(err[2])} bytes of upstream frame, only {p.us_bytes_per_frame}"
-            f" exist ({int(err[3])} allocations)"
-        )
-    return f"StartTime {int(err[2])} beyond {p.max_start_units}"
+        return f"negative grant for T-CONT {j} (Alloc-ID {int(spec.tconts.alloc_id[j])})"
+    return layout_rule(err[4:8], spec.tconts.alloc_id, p)

@@ -25,6 +25,8 @@ from ftth.engines import FAST
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
+from olt.dba.base import KernelDba
+from onu.report import dbru_values
 
 ProgressFn = Callable[[int, int], None]
 
@@ -187,10 +189,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 sel = bw.dbru
                 tc = bw.tcont[sel]
                 qs = up.store.qs
-                value = np.where(
-                    qs[tc, UNBOUNDED] == 1,
-                    np.maximum(qs[tc, QENCAP], qs[tc, BUFFER]),
-                    qs[tc, QENCAP],
+                value = dbru_values(
+                    qs[tc, QENCAP], qs[tc, UNBOUNDED] == 1, qs[tc, BUFFER], p.report_unit_bytes
                 )
                 olt.post_reports(
                     k,
@@ -224,7 +224,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                     planner.shaper.consume(dplan.queue, ds_used)
 
     env = simpy.Environment()
-    compiled = ACCELERATED and getattr(olt.dba, "compiled_kind", 0) > 0 and not FORCE_STEPPED
+    compiled = ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED
 
     def frame_clock(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         every = max(1, n_frames // 200)

@@ -31,6 +31,7 @@ from ftth.phy import (
     max_piece_payload,
     padded_payload_bytes,
 )
+from onu.report import dbru_value_bytes
 
 
 class RefQueue:
@@ -204,9 +205,12 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             when = plan.time_base_ps + (line * frame_ps) // p.us_bytes_per_frame
             env.process(depart(up_stats, j, arrival, size, when))
         if bw.dbru[i]:
-            value = queue.encapsulated_bytes()
-            if queue.greedy_size:
-                value = max(value, queue.buffer_bytes)
+            value = int(
+                dbru_value_bytes(
+                    queue.encapsulated_bytes(), bool(queue.greedy_size), queue.buffer_bytes,
+                    p.report_unit_bytes,
+                )
+            )  # fmt: skip
             env.process(report(k, j, value, int(plan.dbru_arrival_ps[i]), room - used, room))
 
     def report(

@@ -44,6 +44,10 @@ MTU_FRAME_BYTES = 1518
 #: Upper bound accepted for any rate parameter: 1 Tb/s is beyond every PON and catches
 #: rates typed in the wrong unit (kb/s vs b/s mistakes go the other way and are caught by > 0).
 MAX_RATE_BPS = 1e12
+#: Lower bound of any rate parameter: 1 bit/s (one 64-byte frame every 512 s, already beyond
+#: the longest run).  Smaller rates make periods and gaps that overflow a float (1e-300 b/s
+#: gives an infinite period), so they are refused rather than saturated.
+MIN_RATE_BPS = 1.0
 
 #: Times at or beyond this (2^61 ps ≈ 27 days) mean "never": generators saturate here
 #: instead of overflowing int64 when a tiny rate makes gaps astronomically long.

@@ -6,9 +6,11 @@ import numpy as np
 
 from ftth.errors import InputError
 from ftth.traffic.base import (
+    FAR_PS,
     MAX_FRAME_BYTES,
     MAX_RATE_BPS,
     MIN_FRAME_BYTES,
+    MIN_RATE_BPS,
     MTU_FRAME_BYTES,
     BufferedSource,
     Params,
@@ -21,18 +23,21 @@ from ftth.traffic.base import (
 from ftth.units import PS_PER_MS, PS_PER_S
 
 _SIZE_ALLOWED = f"an integer in {MIN_FRAME_BYTES}..{MAX_FRAME_BYTES} bytes"
-_RATE_ALLOWED = f"a rate in (0, {MAX_RATE_BPS:g}] bit/s"
+_RATE_ALLOWED = f"a rate in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bit/s"
 
 
 class CbrParams(Params):
     """Parameters of ``cbr``."""
 
-    rate_bps: float = param(allowed=_RATE_ALLOWED, gt=0, le=MAX_RATE_BPS)
+    rate_bps: float = param(allowed=_RATE_ALLOWED, ge=MIN_RATE_BPS, le=MAX_RATE_BPS)
     size_bytes: int = param(
         MTU_FRAME_BYTES, allowed=_SIZE_ALLOWED, ge=MIN_FRAME_BYTES, le=MAX_FRAME_BYTES
     )
     phase_ps: int | None = param(
-        None, allowed="an integer >= 0 (ps after the origin of the first packet)", ge=0
+        None,
+        allowed=f"an integer in 0..{FAR_PS} (ps after the origin of the first packet)",
+        ge=0,
+        le=FAR_PS,
     )
 
 
@@ -42,7 +47,7 @@ class GreedyParams(Params):
     size_bytes: int = param(
         MTU_FRAME_BYTES, allowed=_SIZE_ALLOWED, ge=MIN_FRAME_BYTES, le=MAX_FRAME_BYTES
     )
-    rate_bps: float | None = param(None, allowed=_RATE_ALLOWED, gt=0, le=MAX_RATE_BPS)
+    rate_bps: float | None = param(None, allowed=_RATE_ALLOWED, ge=MIN_RATE_BPS, le=MAX_RATE_BPS)
 
 
 class _PeriodicSource(BufferedSource):

@@ -86,6 +86,7 @@ from ftth.errors import InputError
 from ftth.traffic.base import (
     MAX_RATE_BPS,
     MIN_FRAME_BYTES,
+    MIN_RATE_BPS,
     MTU_FRAME_BYTES,
     BufferedSource,
     Params,
@@ -153,9 +154,9 @@ class HouseholdParams(Params):
     direction: Direction = param("downstream", allowed="'downstream' or 'upstream'")
     mean_bps: float | None = param(
         None,
-        allowed=f"a busy-hour mean in (0, {MAX_RATE_BPS:g}] bit/s "
+        allowed=f"a busy-hour mean in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bit/s "
         f"(default {DEFAULT_MEAN_BPS['downstream']:g} down, {DEFAULT_MEAN_BPS['upstream']:g} up)",
-        gt=0,
+        ge=MIN_RATE_BPS,
         le=MAX_RATE_BPS,
     )
     shares: dict[str, float] | None = param(

@@ -12,6 +12,7 @@ from ftth.errors import InputError
 from ftth.traffic.base import (
     FAR_PS,
     MAX_RATE_BPS,
+    MIN_RATE_BPS,
     NEVER_PS,
     BufferedSource,
     SizeArray,
@@ -49,7 +50,9 @@ class ParetoOnOffParams(SizesParams):
     """Parameters of ``pareto-onoff``."""
 
     rate_bps: float = param(
-        allowed=f"a mean total rate in (0, {MAX_RATE_BPS:g}] bit/s", gt=0, le=MAX_RATE_BPS
+        allowed=f"a mean total rate in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bit/s",
+        ge=MIN_RATE_BPS,
+        le=MAX_RATE_BPS,
     )
     sources: int = param(
         16, allowed="an integer number of sub-sources in 1..100000", ge=1, le=100_000
@@ -58,8 +61,8 @@ class ParetoOnOffParams(SizesParams):
     alpha_off: float = param(1.4, allowed=_ALPHA_ALLOWED, gt=1, lt=2)
     peak_bps: float | None = param(
         None,
-        allowed=f"a per-sub-source ON rate in (0, {MAX_RATE_BPS:g}] bit/s",
-        gt=0,
+        allowed=f"a per-sub-source ON rate in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bit/s",
+        ge=MIN_RATE_BPS,
         le=MAX_RATE_BPS,
     )
     mean_on_packets: float = param(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ftth.errors import InputError
-from ftth.traffic.base import NEVER_PS, BufferedSource, Params, SizeArray, TimeArray, param
+from ftth.traffic.base import FAR_PS, NEVER_PS, BufferedSource, Params, SizeArray, TimeArray, param
 from ftth.units import PS_PER_S
 
 #: Classic pcap file header and per-record header lengths (bytes).
@@ -28,7 +28,10 @@ class PcapParams(Params):
     path: str = param(allowed="the path of a pcap or pcapng file", min_length=1)
     loop: bool = param(True, allowed="true or false")
     speed: float = param(
-        1.0, allowed="a time-scale factor in (0, 1e6] (2 = twice as fast)", gt=0, le=1e6
+        1.0,
+        allowed="a time-scale factor in [1e-6, 1e6] (2 = twice as fast)",
+        ge=1e-6,
+        le=1e6,
     )
 
 
@@ -172,7 +175,9 @@ class PcapSource(BufferedSource):
                 raise InputError(
                     f"{where}.speed", "too fast for this capture: the loop would last < 1 ps"
                 )
-        self._offsets_ps = np.rint(offsets_ps / params.speed).astype(np.int64)
+        # Saturate at FAR_PS ("never"), as every source does: a long capture replayed slowly
+        # would otherwise overflow int64.
+        self._offsets_ps = np.minimum(np.rint(offsets_ps / params.speed), FAR_PS).astype(np.int64)
         self._period_ps = period_ps
         self.mean_rate_bps = (
             0.0 if span_ps == 0 else float(self._size_bytes.sum()) * 8 * PS_PER_S / period_ps
@@ -204,9 +209,11 @@ class PcapSource(BufferedSource):
         loops = np.arange(self._next_loop, self._next_loop + self._loops_per_step)
         self._next_loop += self._loops_per_step
         # Loop starts from the loop index directly (no accumulated rounding).
-        loop_start_ps = self._origin + np.floor(loops * self._period_ps).astype(np.int64)
+        loop_start_ps = self._origin + np.minimum(np.floor(loops * self._period_ps), FAR_PS).astype(
+            np.int64
+        )
         arrival_ps = (loop_start_ps[:, None] + self._offsets_ps[None, :]).ravel()
         size_bytes = np.tile(self._size_bytes, self._loops_per_step)
         # Every later packet arrives at or after the next loop's start.
-        next_start_ps = self._origin + int(np.floor(self._next_loop * self._period_ps))
+        next_start_ps = self._origin + int(min(np.floor(self._next_loop * self._period_ps), FAR_PS))
         return arrival_ps, size_bytes, next_start_ps

@@ -7,6 +7,7 @@ import numpy as np
 from ftth.traffic.base import (
     FAR_PS,
     MAX_RATE_BPS,
+    MIN_RATE_BPS,
     BufferedSource,
     SizeArray,
     SizesParams,
@@ -20,7 +21,11 @@ from ftth.units import PS_PER_S
 class PoissonParams(SizesParams):
     """Parameters of ``poisson``."""
 
-    rate_bps: float = param(allowed=f"a rate in (0, {MAX_RATE_BPS:g}] bit/s", gt=0, le=MAX_RATE_BPS)
+    rate_bps: float = param(
+        allowed=f"a rate in [{MIN_RATE_BPS:g}, {MAX_RATE_BPS:g}] bit/s",
+        ge=MIN_RATE_BPS,
+        le=MAX_RATE_BPS,
+    )
 
 
 class PoissonSource(BufferedSource):

@@ -32,7 +32,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from ftth.phy import FecCode, Profile, psbu_slot_bytes
+from ftth.phy import ETH_MAX_FRAME_BYTES, FecCode, Profile, encapsulated_bytes, psbu_slot_bytes
+from olt.dba import kernel as dk
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -120,41 +121,74 @@ class DbaContext:
         self.fixed_bytes_per_frame: F64 = tconts.fixed_bps * frame_s / 8
         self.assured_bytes_per_frame: F64 = tconts.assured_bps * frame_s / 8
         self.max_bytes_per_frame: F64 = tconts.max_bps * frame_s / 8
+        #: Most a T-CONT may get per frame, from the type rules (one place: olt.dba.kernel).
+        self.ceiling_bytes_per_frame: F64 = dk.ceiling_bytes_per_frame(
+            self.fixed_bytes_per_frame, self.assured_bytes_per_frame, self.max_bytes_per_frame
+        )
+        self.onu_of: I64 = np.ascontiguousarray(tconts.onu_index, dtype=np.int64)
+        self.kernel_ctx: I64 = self._kernel_ctx()
+        # The provisioned table as the kernels see it (olt.dba.kernel TI_* / TF_* rows).
+        self.tcont_i: I64 = np.ascontiguousarray(
+            np.stack([tconts.onu_index, tconts.alloc_id, tconts.tcont_type, tconts.priority]),
+            dtype=np.int64,
+        )
+        self.tcont_f: F64 = np.ascontiguousarray(
+            np.stack(
+                [
+                    self.fixed_bytes_per_frame,
+                    self.assured_bytes_per_frame,
+                    self.max_bytes_per_frame,
+                    np.asarray(tconts.weight, dtype=np.float64),
+                    self.ceiling_bytes_per_frame,
+                ]
+            ),
+            dtype=np.float64,
+        )
+
+    def _kernel_ctx(self) -> I64:
+        """The ``ctx`` vector of :mod:`olt.dba.kernel` (the frame fields are set per call)."""
+        p, unit = self.profile, self.grant_unit_bytes
+        v = np.zeros(dk.C_N, dtype=np.int64)
+        v[dk.C_FRAME_PS] = p.frame_ps
+        v[dk.C_CYCLE] = self.cycle_frames
+        v[dk.C_UNIT] = unit
+        v[dk.C_US_BPF] = self.frame_line_bytes
+        v[dk.C_PSBU_SLOT] = psbu_slot_bytes(p)
+        v[dk.C_US_HDR] = p.us_burst_header_bytes
+        v[dk.C_US_TRL] = p.us_burst_trailer_bytes
+        dbru = p.dbru_bytes if self.dbru_in_every_allocation else 0
+        v[dk.C_DBRU] = dbru
+        v[dk.C_MAX_ALLOCS] = p.max_allocations_per_frame
+        if self.fec is not None:
+            v[dk.C_FEC_N], v[dk.C_FEC_K] = self.fec.n, self.fec.k
+        v[dk.C_N_ONUS] = self.n_onus
+        v[dk.C_MIN_FRAME] = p.encap_min_frame_bytes
+        v[dk.C_MIN_USEFUL] = max(
+            p.encap_min_frame_bytes, p.encap_header_bytes + p.encap_align_bytes
+        )
+        v[dk.C_MTU_GRANT] = -(-(encapsulated_bytes(p, ETH_MAX_FRAME_BYTES) + dbru) // unit) * unit
+        v[dk.C_MAX_GRANT_UNITS] = p.max_grant_units
+        v[dk.C_MAX_START_UNITS] = p.max_start_units
+        return v
 
     def payload_capacity(self, allocated: B) -> int:
-        """Payload bytes one frame can grant when the T-CONTs in ``allocated`` get allocations.
+        """Payload bytes one frame can grant when the T-CONTs in ``allocated`` get allocations
+        (:func:`olt.dba.kernel.payload_capacity`, the function compiled DBAs call).
 
         Conservative by at most one grant unit per allocation and burst, so any grants that
-        sum to this (per frame) always fit the BWmap: it charges each burst its PSBu slot, TC
-        header and trailer, one unit of alignment slack and one FEC rounding byte, and each
-        allocation a DBRu (if the DBA uses reports) and one unit of rounding.
+        sum to this (per frame) always fit the BWmap.
         """
-        allocated = np.asarray(allocated, dtype=bool)
-        n_allocs = int(np.count_nonzero(allocated))
-        if n_allocs == 0:
-            return 0
-        n_bursts = len(np.unique(self.tconts.onu_index[allocated]))
-        p = self.profile
-        unit = self.grant_unit_bytes
-        line = self.frame_line_bytes - n_bursts * (psbu_slot_bytes(p) + unit + 1)
-        data = self.fec.data_bytes(line) if self.fec else line
-        data -= n_bursts * (p.us_burst_header_bytes + p.us_burst_trailer_bytes)
-        dbru = p.dbru_bytes if self.dbru_in_every_allocation else 0
-        data -= n_allocs * (unit + dbru)
-        return max(0, data)
+        mask = np.ascontiguousarray(allocated, dtype=np.bool_)
+        return int(dk.payload_capacity(mask, self.onu_of, self.kernel_ctx))
 
     def limit_allocations(self, grants: I64, poll_mask: B) -> I64:
         """Drop the smallest grants (ties: higher index first) so that grants plus polls fit
         the frame's allocation structures (512 in XG(S)-PON, G.987.3 §8.1.1).  Dropped
-        T-CONTs keep their demand and are served in a later frame."""
-        limit = self.profile.max_allocations_per_frame
-        if int(np.count_nonzero((grants > 0) | poll_mask)) <= limit:
-            return grants
-        room = max(0, limit - int(np.count_nonzero(poll_mask)))
-        candidates = np.flatnonzero((grants > 0) & ~poll_mask)
-        order = np.argsort(-grants[candidates], kind="stable")
-        out = grants.copy()
-        out[candidates[order[room:]]] = 0
+        T-CONTs keep their demand and are served in a later frame
+        (:func:`olt.dba.kernel.limit_allocations`)."""
+        out = np.array(grants, dtype=np.int64)
+        poll = np.ascontiguousarray(poll_mask, dtype=np.int64)
+        dk.limit_allocations(out, poll, self.kernel_ctx)
         return out
 
     def per_frame(self, bytes_per_cycle: I64) -> I64:
@@ -198,6 +232,71 @@ class Dba:
         raise NotImplementedError
 
 
+class KernelDba(Dba):
+    """Base of a frame DBA written as a kernel (:mod:`olt.dba.kernel`): runs at compiled
+    speed inside the fast engine's frame loop, and the same function serves every engine.
+
+    Subclasses set :attr:`kernel` to a :func:`olt.dba.kernel.dba_kernel` function and, in
+    ``__init__``, fill :attr:`state_i` / :attr:`state_f` with whatever the kernel keeps
+    between cycles (token buckets, timers, …).  :meth:`allocate` is implemented here.
+    """
+
+    #: The DBA's allocate function over arrays (an :class:`olt.dba.kernel.DbaKernel`).
+    kernel: ClassVar[Any] = None
+
+    def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
+        super().__init__(ctx, params)
+        #: The kernel's own state, updated in place by every call.
+        self.state_i: I64 = np.zeros(1, dtype=np.int64)
+        self.state_f: F64 = np.zeros(1, dtype=np.float64)
+        n = ctx.tconts.count
+        self._reports = np.zeros((dk.R_N, n), dtype=np.int64)
+        self._grants = np.zeros((ctx.cycle_frames, n), dtype=np.int64)
+
+    def kernel_ctx(self) -> I64:
+        """The ``ctx`` vector the kernel receives (frame fields set per call)."""
+        v = self.ctx.kernel_ctx.copy()
+        if not self.uses_reports:
+            v[dk.C_DBRU] = 0
+        return v
+
+    def error_text(self, code: int) -> str:
+        """Words for a non-zero status returned by the kernel (override to explain yours)."""
+        return f"the DBA kernel returned error code {code}"
+
+    def allocate(self, now_ps: int, reports: Reports) -> I64:
+        rep = self._reports
+        rep[dk.R_REPORT] = reports.report_bytes
+        rep[dk.R_AGE_PS] = reports.report_age_ps
+        rep[dk.R_SINCE] = reports.granted_since_bytes
+        rep[dk.R_DEMAND] = reports.demand_bytes
+        rep[dk.R_IDLE] = reports.idle_bytes
+        rep[dk.R_GRANTED_LAST] = reports.granted_last_bytes
+        rep[dk.R_POLL] = reports.poll_mask
+        ctx = self._ctx_vector
+        ctx[dk.C_FRAME] = reports.frame
+        ctx[dk.C_NOW_PS] = now_ps
+        grants = self._grants
+        grants[:] = 0
+        status = self.kernel(
+            ctx, self.ctx.tcont_i, self.ctx.tcont_f, rep, self.state_i, self.state_f, grants
+        )
+        if status != 0:
+            from ftth.errors import DbaError
+
+            raise DbaError(self.name, int(reports.frame), self.error_text(int(status)))
+        # One frame per cycle: the plain (n,) form most callers and tests expect.
+        return grants[0].copy() if grants.shape[0] == 1 else grants.copy()
+
+    @property
+    def _ctx_vector(self) -> I64:
+        cached: I64 | None = self.__dict__.get("_ctx_cache")
+        if cached is None:
+            cached = self.kernel_ctx()
+            self.__dict__["_ctx_cache"] = cached
+        return cached
+
+
 class EponDba(Dba):
     """Base of the MPCP polling DBAs (EPON, IEEE 802.3ah/av): one grant per ONU per poll.
 
@@ -222,6 +321,7 @@ class EponDba(Dba):
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         super().__init__(ctx, params)
         from ftth.errors import InputError
+        from olt.dba.params import read_param
 
         allowed = ("guard_us", *self.param_names)
         for key in params:
@@ -230,9 +330,8 @@ class EponDba(Dba):
                     f"dba.params.{key}",
                     f"unknown parameter for {self.name!r}; valid: {', '.join(allowed)}",
                 )
-        guard_us = float(params.get("guard_us", ctx.profile.default_guard_ps / 1e6))
-        if not 0 <= guard_us <= 1000:
-            raise InputError("dba.params.guard_us", f"must be in 0..1000 µs, got {guard_us}")
+        default_us = ctx.profile.default_guard_ps / 1e6
+        guard_us = read_param("guard_us", params.get("guard_us", default_us), "float", 0, 1000)
         self.guard_ps = int(round(guard_us * 1e6))
         #: Ignore propagation (textbook polling systems have zero round trip).
         self.rtt_zero = False

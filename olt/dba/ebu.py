@@ -37,6 +37,13 @@ Simplifications
   T-CONT class at SI expiry and uses it to cancel negative counters); the effect — idle
   assured bandwidth goes to busy assured T-CONTs first — is the same.
 * Rounding, rate buckets and the fixed bandwidth are those of :mod:`olt.dba.max_min`.
+
+Kernel state (:class:`olt.dba.base.KernelDba`; ``n`` T-CONTs)
+-------------------------------------------------------------
+``state_f``: ``[overdraft_cycles, unit_cost, fixed bucket × 3n, ceiling bucket × 3n,
+AB × n, VB × n, AB weight × n, guarantee weight × n]`` — bytes; ``unit_cost`` is what one
+grant unit in every frame of a cycle costs a counter (unit × cycle frames); the AB weight is
+AB (1 without R_A), the guarantee weight R_F + R_A (1 without guarantees).
 """
 
 from __future__ import annotations
@@ -46,23 +53,98 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from olt.dba.base import F64, I64, Dba, DbaContext, Reports
+from olt.dba import kernel as dk
+from olt.dba import shares as sh
+from olt.dba.base import F64, I64, DbaContext, KernelDba
 from olt.dba.registry import register
-from olt.dba.shares import (
-    ParamSpec,
-    RateLimiter,
-    ceiling_bytes_per_frame,
-    demand_units,
-    fill_by_priority,
-    grant_fixed_first,
-    integer_fill,
-    read_params,
-)
+from olt.dba.shares import ParamSpec, read_params
+
+# ``state_f``: scalars, then per-T-CONT arrays at _F_ARRAYS + (these multiples of n).
+_F_OVERDRAFT, _F_UNIT_COST, _F_ARRAYS = 0, 1, 2
+_A_FIXED, _A_CEILING, _A_AB, _A_VB, _A_AB_WEIGHT, _A_G_WEIGHT = 0, 3, 6, 7, 8, 9
+
+
+@dk.dba_kernel
+def ebu_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: F64, reports: I64, state_i: I64, state_f: F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """Fixed → own assured (counter may go negative) → pool of unused assured → surplus to
+    T-CONTs with guarantees → best effort (the same grant every frame of the cycle)."""
+    n = reports.shape[1]
+    unit = ctx[dk.C_UNIT]
+    cycle = ctx[dk.C_CYCLE]
+    frame_units = float(unit * cycle)
+    overdraft = state_f[_F_OVERDRAFT]
+    unit_cost = state_f[_F_UNIT_COST]
+    a = state_f[_F_ARRAYS:]
+    fixed_bucket = a[_A_FIXED * n : (_A_FIXED + 3) * n]
+    ceiling_bucket = a[_A_CEILING * n : (_A_CEILING + 3) * n]
+    ab = a[_A_AB * n : (_A_AB + 1) * n]
+    vb = a[_A_VB * n : (_A_VB + 1) * n]
+    ab_weight = a[_A_AB_WEIGHT * n : (_A_AB_WEIGHT + 1) * n]
+    g_weight = a[_A_G_WEIGHT * n : (_A_G_WEIGHT + 1) * n]
+    cap = np.empty(n, dtype=np.int64)
+    sh.bucket_allowance(ceiling_bucket, frame_units, cap)
+    want = sh.demand_units(ctx, reports[dk.R_DEMAND])
+    for j in range(n):
+        if want[j] > cap[j]:
+            want[j] = cap[j]
+    # 1. fixed R_F, whatever the demand.
+    grant, left = sh.grant_fixed_first(
+        ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
+    )
+    # Rule 1: own assured share, up to VB + overdraft (VB may go negative).
+    request = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        v = vb[j] + ab[j]
+        vb[j] = v if v < ab[j] else ab[j]
+        limit_bytes = vb[j] + overdraft * ab[j]
+        limit = np.int64(np.floor((limit_bytes if limit_bytes > 0.0 else 0.0) / unit_cost))
+        request[j] = min(max(want[j] - grant[j], 0), limit) if ab[j] > 0 and vb[j] > 0 else 0
+    got = sh.integer_fill(request, ab_weight, left)
+    for j in range(n):
+        vb[j] -= got[j] * unit_cost
+        grant[j] += got[j]
+        left -= got[j]
+    # Rule 2: the unused remainder of positive counters, to assured T-CONTs still busy.
+    unused = 0.0
+    for j in range(n):
+        if vb[j] > 0.0:
+            unused += vb[j]
+    pool = int(np.floor(unused / unit_cost))
+    for j in range(n):
+        request[j] = max(want[j] - grant[j], 0) if ab[j] > 0 else 0
+    got = sh.integer_fill(request, ab_weight, pool if pool < left else left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    # Surplus: non-assured (T-CONTs with guarantees), then best effort.
+    for j in range(n):
+        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
+        request[j] = max(want[j] - grant[j], 0) if guaranteed else 0
+    got = sh.integer_fill(request, g_weight, left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    for j in range(n):
+        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
+        request[j] = 0 if guaranteed else max(want[j] - grant[j], 0)
+    got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+    for j in range(n):
+        grant[j] += got[j]
+    sh.bucket_charge(ceiling_bucket, frame_units, grant)
+    # ≤ 512 allocations: admit_allocations trimmed the candidates.
+    for f in range(cycle):
+        for j in range(n):
+            grants[f, j] = grant[j] * unit
+    return 0
 
 
 @register
-class EbuDba(Dba):
+class EbuDba(KernelDba):
     name = "ebu"
+    kernel = ebu_kernel
     summary = "EBU: negative byte counters; unused assured bandwidth reused in the same cycle"
     PARAMS: ClassVar[dict[str, ParamSpec]] = {"overdraft_cycles": ("float", 1.0, 0.0, 16.0)}
 
@@ -71,50 +153,30 @@ class EbuDba(Dba):
         values = read_params(self.name, params, self.PARAMS)
         self.overdraft_cycles: float = values["overdraft_cycles"]
         cycle, unit = ctx.cycle_frames, ctx.grant_unit_bytes
-        self.fixed = RateLimiter(ctx.fixed_bytes_per_frame, cycle, unit)
-        self.ceiling = RateLimiter(ceiling_bytes_per_frame(ctx), cycle, unit)
-        #: Assured bytes per cycle (AB) and the available byte counters (VB), in bytes.
-        self.ab_bytes: F64 = ctx.assured_bytes_per_frame * cycle
-        self.vb_bytes: F64 = np.zeros(ctx.tconts.count, dtype=np.float64)
-        self.assured = self.ab_bytes > 0
-        self.ab_weight: F64 = np.where(self.assured, self.ab_bytes, 1.0)
+        ab_bytes = ctx.assured_bytes_per_frame * cycle
         guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-        self.has_guarantee = guaranteed > 0
-        self.guarantee_weight: F64 = np.where(self.has_guarantee, guaranteed, 1.0)
-        #: Bytes a cycle's counter spends per grant unit granted in every frame of the cycle.
-        self.unit_cost = float(unit * cycle)
+        self.state_f = np.concatenate(
+            [
+                np.array([self.overdraft_cycles, float(unit * cycle)]),
+                sh.rate_bucket(ctx.fixed_bytes_per_frame, cycle, unit),
+                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit),
+                ab_bytes,
+                np.zeros(ctx.tconts.count),
+                np.where(ab_bytes > 0, ab_bytes, 1.0),
+                np.where(guaranteed > 0, guaranteed, 1.0),
+            ]
+        ).astype(np.float64)
 
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        ctx = self.ctx
-        unit = ctx.grant_unit_bytes
-        cap = self.ceiling.allowance()
-        want = np.minimum(demand_units(ctx, reports), cap)
-        # 1. fixed R_F, whatever the demand.
-        grant, want, left = grant_fixed_first(
-            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
-        )
-        # Rule 1: own assured share, up to VB + overdraft (VB may go negative).
-        self.vb_bytes = np.minimum(self.vb_bytes + self.ab_bytes, self.ab_bytes)
-        limit_bytes = self.vb_bytes + self.overdraft_cycles * self.ab_bytes
-        limit = np.floor(np.maximum(limit_bytes, 0.0) / self.unit_cost).astype(np.int64)
-        eligible = self.assured & (self.vb_bytes > 0)
-        rest = np.maximum(want - grant, 0)
-        own = integer_fill(np.where(eligible, np.minimum(rest, limit), 0), self.ab_weight, left)
-        self.vb_bytes -= own * self.unit_cost
-        grant += own
-        left -= int(own.sum())
-        # Rule 2: the unused remainder of positive counters, to assured T-CONTs still busy.
-        pool = int(np.floor(np.maximum(self.vb_bytes, 0.0).sum() / self.unit_cost))
-        rest = np.where(self.assured, np.maximum(want - grant, 0), 0)
-        borrowed = integer_fill(rest, self.ab_weight, min(pool, left))
-        grant += borrowed
-        left -= int(borrowed.sum())
-        # Surplus: non-assured (T-CONTs with guarantees), then best effort.
-        rest = np.where(self.has_guarantee, np.maximum(want - grant, 0), 0)
-        got = integer_fill(rest, self.guarantee_weight, left)
-        grant += got
-        left -= int(got.sum())
-        rest = np.where(self.has_guarantee, 0, np.maximum(want - grant, 0))
-        grant += fill_by_priority(rest, ctx.tconts.priority, ctx.tconts.weight, left)
-        self.ceiling.charge(grant)
-        return grant * unit  # ≤ 512 allocations: admit_allocations trimmed the candidates
+    def _field(self, k: int) -> F64:
+        n = self.ctx.tconts.count
+        return self.state_f[_F_ARRAYS + k * n : _F_ARRAYS + (k + 1) * n]
+
+    @property
+    def ab_bytes(self) -> F64:
+        """Assured bytes per cycle (AB) per T-CONT (a view into the kernel state)."""
+        return self._field(_A_AB)
+
+    @property
+    def vb_bytes(self) -> F64:
+        """The available byte counters (VB), bytes (a view into the kernel state)."""
+        return self._field(_A_VB)

@@ -64,26 +64,33 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from olt.dba.base import F64, I64, B, Dba, DbaContext, Reports
+from ftth.jit import inline_kernel
+from olt.dba import kernel as dk
+from olt.dba.base import F64, I64, B, DbaContext, KernelDba
 from olt.dba.registry import register
-from olt.dba.shares import (
-    ParamSpec,
-    ceil_div,
-    ceiling_bytes_per_frame,
-    demand_units,
-    read_params,
-    serve_with_overhead,
-)
+from olt.dba.shares import ParamSpec, ceil_div, demand_units, read_params, serve_with_overhead
 
 #: Service classes in the order GIANT serves them.
 SERVICES = ("fixed", "assured", "non-assured", "best-effort")
 FIXED, ASSURED, NON_ASSURED, BEST_EFFORT = range(4)
+N_SERVICES = 4
+
+# Kernel state (olt.dba.kernel), n = number of T-CONTs; (4, n) blocks are row-major by class.
+# ``state_i``: [immediate (X-GIANT: 1), turn (rotation of ties), si × 4 (frames),
+#               ab_units (4, n), timer (4, n), partial (4, n)]
+# ``state_f``: [rate (4, n), bytes per frame]
+S_IMMEDIATE = 0
+S_TURN = 1
+S_SI = 2
+S_ARRAYS = S_SI + N_SERVICES
+#: Offsets of the (4, n) blocks of ``state_i``, in units of 4·n.
+BLOCK_AB, BLOCK_TIMER, BLOCK_PARTIAL = range(3)
 
 
 def service_rates(ctx: DbaContext) -> F64:
     """Rate of each T-CONT's four services in bytes per frame, shape ``(4, n_tconts)``."""
     guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-    surplus = np.maximum(ceiling_bytes_per_frame(ctx) - guaranteed, 0.0)
+    surplus = np.maximum(ctx.ceiling_bytes_per_frame - guaranteed, 0.0)
     has_guarantee = guaranteed > 0
     return np.stack(
         [
@@ -95,9 +102,206 @@ def service_rates(ctx: DbaContext) -> F64:
     ).astype(np.float64)
 
 
+# --------------------------------------------------------------------------- the kernel
+@inline_kernel
+def service_order(request: I64, timer_k: I64, turn: int, order: I64, scratch: I64) -> int:
+    """T-CONTs with a request, longest overdue first (smallest ``timer_k``), ties in an
+    order rotating every cycle (starting at T-CONT ``turn``), so no T-CONT is always last.
+    Writes them to ``order[:m]`` and returns ``m`` (``scratch``: n entries).
+
+    The rotation is the scan order; timers take few values, so a stable counting sort on
+    the timer finishes it in linear time (a stable merge sort when they spread wider)."""
+    n = request.shape[0]
+    m = 0
+    lo = 0
+    hi = 0
+    for r in range(n):
+        j = turn + r
+        if j >= n:
+            j -= n
+        if request[j] > 0:
+            t = timer_k[j]
+            if m == 0 or t < lo:
+                lo = t
+            if m == 0 or t > hi:
+                hi = t
+            scratch[m] = j
+            m += 1
+    if m == 0:
+        return 0
+    span = hi - lo + 1
+    if span == 1:
+        for i in range(m):
+            order[i] = scratch[i]
+    elif span <= n:
+        start = np.zeros(span + 1, dtype=np.int64)
+        for i in range(m):
+            start[timer_k[scratch[i]] - lo + 1] += 1
+        for v in range(span):
+            start[v + 1] += start[v]
+        for i in range(m):
+            j = scratch[i]
+            v = timer_k[j] - lo
+            order[start[v]] = j
+            start[v] += 1
+    else:
+        keys = np.empty(m, dtype=np.int64)
+        for i in range(m):
+            keys[i] = timer_k[scratch[i]]
+        ranked = np.argsort(keys, kind="mergesort")
+        for i in range(m):
+            order[i] = scratch[ranked[i]]
+    return m
+
+
+@inline_kernel
+def _serve_class(
+    ctx: I64, onu_of: I64, request: I64, timer_k: I64, turn: int, allocated: B,
+    used_units: int, got: I64, scratch: I64,
+) -> int:  # fmt: skip
+    """One class: order its requests (:func:`service_order`) and serve them while the
+    frame has room, each new T-CONT charging its allocation and, if new, its ONU's burst
+    (:func:`olt.dba.shares.serve_with_overhead`).  Writes ``got`` (0 where nothing was
+    served); ``scratch``: (2, n).  Returns Σ got."""
+    m = service_order(request, timer_k, turn, scratch[0], scratch[1])
+    total = 0
+    if m == 0:
+        for j in range(got.shape[0]):
+            got[j] = 0
+        return 0
+    served = serve_with_overhead(ctx, onu_of, request, scratch[0][:m], allocated, used_units)
+    for j in range(got.shape[0]):
+        got[j] = served[j]
+        total += served[j]
+    return total
+
+
+@dk.dba_kernel
+def giant_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: dk.F64, reports: I64, state_i: I64, state_f: dk.F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """GIANT (and X-GIANT when ``state_i[S_IMMEDIATE]``): serve the due services class by
+    class, then (X-GIANT) the frame's spare room early; the same grant in every frame."""
+    n = reports.shape[1]
+    cycle = ctx[dk.C_CYCLE]
+    unit = ctx[dk.C_UNIT]
+    onu_of = tcont_i[dk.TI_ONU]
+    poll = reports[dk.R_POLL]
+    turn = state_i[S_TURN]
+    size = N_SERVICES * n
+    ab = state_i[S_ARRAYS : S_ARRAYS + size].reshape((N_SERVICES, n))
+    timer = state_i[S_ARRAYS + size : S_ARRAYS + 2 * size].reshape((N_SERVICES, n))
+    partial = state_i[S_ARRAYS + 2 * size : S_ARRAYS + 3 * size].reshape((N_SERVICES, n))
+    rate = state_f[:size].reshape((N_SERVICES, n))
+    # Unserved demand per frame of the cycle, whole units rounded up (shares.demand_units).
+    want = demand_units(ctx, reports[dk.R_DEMAND])
+    grant = np.zeros(n, dtype=np.int64)
+    # Polled T-CONTs are in the frame anyway; every other T-CONT served adds its
+    # allocation (and its ONU's burst, if new) to the frame's overhead.
+    allocated = np.empty(n, dtype=np.bool_)
+    for j in range(n):
+        allocated[j] = poll[j] != 0
+    request = np.empty(n, dtype=np.int64)
+    got = np.empty(n, dtype=np.int64)
+    scratch = np.empty((2, n), dtype=np.int64)
+    used = 0
+    for k in range(N_SERVICES):
+        any_due = False
+        for j in range(n):
+            timer[k, j] -= cycle
+            due = timer[k, j] <= 0 and rate[k, j] > 0
+            request[j] = 0
+            got[j] = 0
+            if due:
+                any_due = True
+                need = ab[k, j] - partial[k, j]
+                request[j] = need if k == FIXED or need < want[j] else want[j]
+        if not any_due:
+            continue
+        used += _serve_class(ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch)
+        for j in range(n):
+            if timer[k, j] <= 0 and rate[k, j] > 0:
+                g = got[j]
+                grant[j] += g
+                if g > 0:
+                    allocated[j] = True
+                    want[j] = want[j] - g if want[j] > g else 0
+                if g == request[j]:  # served in full: the timer restarts
+                    timer[k, j] = state_i[S_SI + k]
+                    partial[k, j] = 0
+                else:  # cut short by the frame: stays due, first in line next cycle
+                    partial[k, j] += g
+            else:
+                partial[k, j] = 0
+    if state_i[S_IMMEDIATE] != 0:
+        _immediate(
+            ctx, onu_of, state_i, rate, timer, want, allocated, used, grant, request, got,
+            scratch,
+        )  # fmt: skip
+    state_i[S_TURN] = (turn + 1) % (n if n > 1 else 1)
+    out = grants[0]
+    for j in range(n):
+        out[j] = grant[j] * unit
+    # No-op by construction (prefix capacities stop at the frame's allocation structures);
+    # kept as a guard.
+    dk.limit_allocations(out, poll, ctx)
+    for f in range(1, cycle):
+        for j in range(n):
+            grants[f, j] = out[j]
+    return 0
+
+
+@inline_kernel
+def _immediate(
+    ctx: I64, onu_of: I64, state_i: I64, rate: dk.F64, timer: I64, want: I64, allocated: B,
+    used: int, grant: I64, request: I64, got: I64, scratch: I64,
+) -> None:  # fmt: skip
+    """X-GIANT: spend the frame's spare room on demand whose timer has not expired.
+
+    A service is brought forward: it gets the bytes its rate earned since its last service
+    (``rate × elapsed frames``, at most AB) and its timer moves on by the share of that
+    entitlement it used, so the average rate stays within R_M and the guaranteed schedule
+    is not disturbed.  A service still due was cut short by a full frame or by the
+    allocation structures: it waits for its turn next cycle, not for spare room.
+    """
+    n = want.shape[0]
+    cycle = ctx[dk.C_CYCLE]
+    unit = ctx[dk.C_UNIT]
+    turn = state_i[S_TURN]
+    for k in range(ASSURED, N_SERVICES):
+        si = state_i[S_SI + k]
+        any_waiting = False
+        for j in range(n):
+            request[j] = 0
+            got[j] = 0
+            if rate[k, j] > 0 and timer[k, j] > 0 and want[j] > 0:
+                any_waiting = True
+                elapsed = si - timer[k, j]  # frames since the last service
+                earned = int(np.ceil(rate[k, j] * elapsed / cycle / unit))
+                request[j] = earned if earned < want[j] else want[j]
+        if not any_waiting:
+            continue
+        used += _serve_class(ctx, onu_of, request, timer[k], turn, allocated, used, got, scratch)
+        for j in range(n):
+            g = got[j]
+            if g <= 0:
+                continue
+            grant[j] += g
+            allocated[j] = True
+            want[j] = want[j] - g if want[j] > g else 0
+            elapsed = si - timer[k, j]
+            earned = int(np.ceil(rate[k, j] * elapsed / cycle / unit))
+            # Frames of entitlement used: all of them when the whole earned amount went out.
+            e = earned if earned > 1 else 1
+            timer[k, j] += (elapsed * (g if g < earned else earned)) // e
+
+
+# --------------------------------------------------------------------------- the class
 @register
-class GiantDba(Dba):
+class GiantDba(KernelDba):
     name = "giant"
+    kernel = giant_kernel
     summary = "GIANT: per-T-CONT service timers, AB_min / AB_sur, fixed → assured → surplus"
     PARAMS: ClassVar[dict[str, ParamSpec]] = {
         "si_max_frames": ("int", 8, 1, 64),
@@ -113,86 +317,53 @@ class GiantDba(Dba):
         self.immediate: bool = bool(values.get("immediate_allocation", False))
         cycle, unit = ctx.cycle_frames, ctx.grant_unit_bytes
         n = ctx.tconts.count
-        self.rate: F64 = service_rates(ctx)
+        rate = service_rates(ctx)
         si = np.array(
             [self.si_max_frames, self.si_max_frames, self.si_min_frames, self.si_min_frames]
         )
         # Timers advance one cycle at a time, so an SI is a whole number of cycles.
-        self.si: I64 = (ceil_div(si, cycle) * cycle).astype(np.int64)
-        ab_bytes = self.rate * self.si[:, None]
-        #: AB per frame of the cycle, in grant units (≥ 1 unit for a service with a rate).
-        self.ab_units: I64 = np.where(
-            self.rate > 0, np.maximum(np.ceil(ab_bytes / cycle / unit), 1), 0
+        si = (ceil_div(si, cycle) * cycle).astype(np.int64)
+        ab_bytes = rate * si[:, None]
+        # AB per frame of the cycle, in grant units (≥ 1 unit for a service with a rate).
+        ab_units = np.where(rate > 0, np.maximum(np.ceil(ab_bytes / cycle / unit), 1), 0)
+        zeros = np.zeros(N_SERVICES * n, dtype=np.int64)
+        self.state_i = np.concatenate(
+            [
+                np.array([int(self.immediate), 0], dtype=np.int64),
+                si,
+                ab_units.astype(np.int64).ravel(),
+                zeros,  # timers: every service starts due
+                zeros,
+            ]
         ).astype(np.int64)
-        self.timer: I64 = np.zeros((4, n), dtype=np.int64)  # frames to the next service
-        self.partial: I64 = np.zeros((4, n), dtype=np.int64)  # units given to a due service
-        self._turn = 0
+        self.state_f = np.ascontiguousarray(rate.ravel(), dtype=np.float64)
 
-    def _order(self, candidates: I64, timer: I64) -> I64:
-        """Longest overdue (smallest timer) first; ties in an order rotating every cycle."""
+    def _block(self, b: int) -> I64:
         n = self.ctx.tconts.count
-        rotation = (candidates - self._turn) % n
-        return candidates[np.lexsort((rotation, timer[candidates]))]
+        start = S_ARRAYS + b * N_SERVICES * n
+        return self.state_i[start : start + N_SERVICES * n].reshape(N_SERVICES, n)
 
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        ctx = self.ctx
-        self.timer -= ctx.cycle_frames
-        due = (self.timer <= 0) & (self.rate > 0)
-        want = demand_units(ctx, reports)
-        grant = np.zeros(ctx.tconts.count, dtype=np.int64)
-        # Polled T-CONTs are in the frame anyway; every other T-CONT served adds its
-        # allocation (and its ONU's burst, if new) to the frame's overhead.
-        allocated = reports.poll_mask.copy()
-        for k in range(4):
-            due_k = due[k]
-            if not np.any(due_k):
-                continue
-            need = self.ab_units[k] - self.partial[k]
-            request = np.where(due_k, need if k == FIXED else np.minimum(need, want), 0)
-            order = self._order(np.flatnonzero(due_k), self.timer[k])
-            got = serve_with_overhead(ctx, request, order, allocated, int(grant.sum()))
-            grant += got
-            allocated |= got > 0
-            want = np.maximum(want - got, 0)
-            done = due_k & (got == request)
-            self.timer[k] = np.where(done, self.si[k], self.timer[k])
-            self.partial[k] = np.where(done, 0, np.where(due_k, self.partial[k] + got, 0))
-        if self.immediate:
-            grant += self._immediate(want, allocated, grant)
-        self._turn = (self._turn + 1) % max(1, ctx.tconts.count)
-        # No-op by construction (prefix capacities stop at 512 allocations); kept as a guard.
-        return ctx.limit_allocations(grant * ctx.grant_unit_bytes, reports.poll_mask)
+    @property
+    def rate(self) -> F64:
+        """Rate of each service, bytes per frame, ``(4, n)`` (a view into the kernel state)."""
+        return self.state_f.reshape(N_SERVICES, self.ctx.tconts.count)
 
-    def _immediate(self, want: I64, allocated: B, grant: I64) -> I64:
-        """X-GIANT: spend the frame's spare room on demand whose timer has not expired.
+    @property
+    def si(self) -> I64:
+        """Service interval of each class, frames (whole cycles), shape ``(4,)`` (a view)."""
+        return self.state_i[S_SI : S_SI + N_SERVICES]
 
-        A service is brought forward: it gets the bytes its rate earned since its last
-        service (``rate × elapsed frames``, at most AB) and its timer moves on by the share of
-        that entitlement it used, so the average rate stays within R_M and the guaranteed
-        schedule is not disturbed.
-        """
-        cycle, unit = self.ctx.cycle_frames, self.ctx.grant_unit_bytes
-        allocated = allocated.copy()
-        used = int(grant.sum())
-        extra = np.zeros(len(want), dtype=np.int64)
-        for k in (ASSURED, NON_ASSURED, BEST_EFFORT):
-            # A service still due was cut short by a full frame or by the 512 allocation
-            # structures: it waits for its turn next cycle, not for spare room.
-            waiting = (self.rate[k] > 0) & (self.timer[k] > 0) & (want > 0)
-            if not np.any(waiting):
-                continue
-            elapsed = self.si[k] - self.timer[k]  # frames since the last service
-            earned = np.ceil(self.rate[k] * elapsed / cycle / unit).astype(np.int64)
-            request = np.where(waiting, np.minimum(earned, want), 0)
-            order = self._order(np.flatnonzero(waiting), self.timer[k])
-            got = serve_with_overhead(self.ctx, request, order, allocated, used)
-            used += int(got.sum())
-            allocated |= got > 0
-            extra += got
-            want = np.maximum(want - got, 0)
-            # Frames of entitlement used: all of it when the whole earned amount went out.
-            used_frames = np.where(
-                got > 0, (elapsed * np.minimum(got, earned)) // np.maximum(earned, 1), 0
-            )
-            self.timer[k] = self.timer[k] + used_frames
-        return extra
+    @property
+    def ab_units(self) -> I64:
+        """AB per frame of the cycle, grant units, ``(4, n)`` (a view into the kernel state)."""
+        return self._block(BLOCK_AB)
+
+    @property
+    def timer(self) -> I64:
+        """Frames to each service, ``(4, n)``; ≤ 0: due (a view into the kernel state)."""
+        return self._block(BLOCK_TIMER)
+
+    @property
+    def partial(self) -> I64:
+        """Units already given to a due service cut short, ``(4, n)`` (a view)."""
+        return self._block(BLOCK_PARTIAL)

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 from ftth.errors import InputError
 from olt.dba.base import DbaContext, EponDba
+from olt.dba.params import read_param
 from olt.dba.registry import register
 
 SERVICES = ("fixed", "limited", "gated", "constant-credit", "linear-credit")
@@ -53,17 +54,15 @@ class IpactDba(EponDba):
                 "dba.params.service",
                 f"unknown IPACT service {self.service!r}; valid: {', '.join(SERVICES)}",
             )
-        self.w_max_bytes = int(params.get("w_max_bytes", 15_000))
-        self.credit_bytes = int(params.get("credit_bytes", 1_538))
-        self.credit_ratio = float(params.get("credit_ratio", 0.1))
-        if not 84 <= self.w_max_bytes <= 10_000_000:
-            raise InputError(
-                "dba.params.w_max_bytes", f"must be in 84..10000000, got {self.w_max_bytes}"
-            )
-        if self.credit_bytes < 0 or not 0 <= self.credit_ratio <= 10:
-            raise InputError(
-                "dba.params.credit_bytes", "credit_bytes ≥ 0 and credit_ratio in 0..10 required"
-            )
+        self.w_max_bytes: int = read_param(
+            "w_max_bytes", params.get("w_max_bytes", 15_000), "int", 84, 10_000_000
+        )
+        self.credit_bytes: int = read_param(
+            "credit_bytes", params.get("credit_bytes", 1_538), "int", 0, 10_000_000
+        )
+        self.credit_ratio: float = read_param(
+            "credit_ratio", params.get("credit_ratio", 0.1), "float", 0, 10
+        )
 
     def window_bytes(self, onu: int, reported_bytes: int) -> int:
         r, w = reported_bytes, self.w_max_bytes

@@ -34,81 +34,122 @@ Simplifications
 * Grants are whole grant units.  The float water-filling level is turned into units by
   flooring and handing the remaining units one by one to the largest remainders (ties: lower
   T-CONT index), so a grant differs from its ideal share by less than one unit.
-* Rates are held with per-T-CONT token buckets in bytes (:class:`RateLimiter`), so R_F is
-  granted exactly on average and R_M is never exceeded on average; the bucket banks at most
-  one cycle plus one grant unit, so an idle T-CONT cannot save up bandwidth.  The assured
-  entitlement of a frame is R_A rounded *up* to a grant unit (at most one unit above R_A per
-  frame while R_M allows it).
+* Rates are held with per-T-CONT token buckets in bytes (rate buckets of
+  :mod:`olt.dba.shares`), so R_F is granted exactly on average and R_M is never exceeded
+  on average; the bucket banks at most one cycle plus one grant unit, so an idle T-CONT
+  cannot save up bandwidth.  The assured entitlement of a frame is R_A rounded *up* to a
+  grant unit (at most one unit above R_A per frame while R_M allows it).
 * Unused fixed grants (idle type-1 T-CONTs) are not reclaimed: fixed bandwidth is reserved.
 * The frame's overhead is charged for every T-CONT with a request (each gets a share).  When
   they need more than the 512 allocation structures of a frame, the smallest requests wait
   for a later frame (:meth:`DbaContext.limit_allocations`) before the shares are computed.
 
-The vector helpers it shares with the GIANT family, EBU and TM-DBA (water-filling, service
-in order, rate buckets, parameter reading) live in :mod:`olt.dba.shares`.
+The kernels it shares with the GIANT family, EBU and TM-DBA (water-filling, service in
+order, rate buckets, guarantees first, parameter reading) live in :mod:`olt.dba.shares`.
+
+Kernel state (:class:`olt.dba.base.KernelDba`; ``n`` T-CONTs)
+-------------------------------------------------------------
+``state_i``: ``[strict_priority, assured_units × n]`` (R_A per frame in grant units, rounded up).
+``state_f``: ``[fixed bucket × 3n, ceiling bucket × 3n, guarantee weight × n]`` (rate buckets
+of :mod:`olt.dba.shares`; the weight is R_F + R_A, or 1 without guarantees).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from olt.dba.base import F64, I64, Dba, DbaContext, Reports
+from olt.dba import kernel as dk
+from olt.dba import shares as sh
+from olt.dba.base import F64, I64, DbaContext, KernelDba
 from olt.dba.registry import register
-from olt.dba.shares import (
-    ParamSpec,
-    RateLimiter,
-    ceil_div,
-    ceiling_bytes_per_frame,
-    demand_units,
-    fill_by_priority,
-    grant_fixed_first,
-    integer_fill,
-    read_params,
-)
+from olt.dba.shares import ParamSpec, read_params
+
+# ``state_i``: scalars, then per-T-CONT arrays.
+_I_STRICT = 0
+_I_ASSURED = 1
+# ``state_f``: per-T-CONT arrays, at these multiples of n.
+_F_FIXED, _F_CEILING, _F_WEIGHT = 0, 3, 6
+
+
+@dk.dba_kernel
+def max_min_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: F64, reports: I64, state_i: I64, state_f: F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """Fixed → assured → weighted max-min of the surplus (the same grant every frame)."""
+    n = reports.shape[1]
+    unit = ctx[dk.C_UNIT]
+    cycle = ctx[dk.C_CYCLE]
+    frame_units = float(unit * cycle)
+    assured_units = state_i[_I_ASSURED : _I_ASSURED + n]
+    fixed_bucket = state_f[_F_FIXED * n : (_F_FIXED + 3) * n]
+    ceiling_bucket = state_f[_F_CEILING * n : (_F_CEILING + 3) * n]
+    g_weight = state_f[_F_WEIGHT * n : (_F_WEIGHT + 1) * n]
+    cap = np.empty(n, dtype=np.int64)
+    sh.bucket_allowance(ceiling_bucket, frame_units, cap)
+    want = sh.demand_units(ctx, reports[dk.R_DEMAND])
+    for j in range(n):
+        if want[j] > cap[j]:
+            want[j] = cap[j]
+    # 1. fixed R_F, whatever the demand.
+    grant, left = sh.grant_fixed_first(
+        ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
+    )
+    # 2. assured up to the demand, within R_M.
+    request = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        a = min(max(want[j] - grant[j], 0), assured_units[j])
+        request[j] = min(a, max(cap[j] - grant[j], 0))
+    got = sh.integer_fill(request, g_weight, left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    # 3. surplus: weighted max-min of what is left.
+    for j in range(n):
+        request[j] = max(min(want[j], cap[j]) - grant[j], 0)
+    if state_i[_I_STRICT] != 0:
+        got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+    else:
+        got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
+    for j in range(n):
+        grant[j] += got[j]
+    sh.bucket_charge(ceiling_bucket, frame_units, grant)
+    # ≤ 512 allocations: admit_allocations trimmed the candidates.
+    for f in range(cycle):
+        for j in range(n):
+            grants[f, j] = grant[j] * unit
+    return 0
 
 
 @register
-class MaxMinDba(Dba):
+class MaxMinDba(KernelDba):
     name = "max-min"
+    kernel = max_min_kernel
     summary = "guarantees first, then weighted max-min fair shares (water-filling) of the rest"
-    PARAMS: dict[str, ParamSpec] = {"strict_priority": ("bool", True, None, None)}
+    PARAMS: ClassVar[dict[str, ParamSpec]] = {"strict_priority": ("bool", True, None, None)}
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         super().__init__(ctx, params)
         values = read_params(self.name, params, self.PARAMS)
         self.strict_priority: bool = values["strict_priority"]
         unit, cycle = ctx.grant_unit_bytes, ctx.cycle_frames
-        self.fixed = RateLimiter(ctx.fixed_bytes_per_frame, cycle, unit)
-        self.ceiling = RateLimiter(ceiling_bytes_per_frame(ctx), cycle, unit)
-        self.assured_units: I64 = ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
+        assured_units = sh.ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
         guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-        self.guarantee_weight: F64 = np.where(guaranteed > 0, guaranteed, 1.0)
+        self.state_i = np.concatenate(
+            [np.array([int(self.strict_priority)]), assured_units]
+        ).astype(np.int64)
+        self.state_f = np.concatenate(
+            [
+                sh.rate_bucket(ctx.fixed_bytes_per_frame, cycle, unit),
+                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit),
+                np.where(guaranteed > 0, guaranteed, 1.0),
+            ]
+        ).astype(np.float64)
 
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        ctx = self.ctx
-        unit = ctx.grant_unit_bytes
-        cap = self.ceiling.allowance()
-        want = np.minimum(demand_units(ctx, reports), cap)
-        # 1. fixed R_F, whatever the demand.
-        grant, want, left = grant_fixed_first(
-            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
-        )
-        rest = np.maximum(want - grant, 0)
-        # 2. assured up to the demand, within R_M.
-        assured = np.minimum(np.minimum(rest, self.assured_units), np.maximum(cap - grant, 0))
-        got = integer_fill(assured, self.guarantee_weight, left)
-        grant += got
-        left -= int(got.sum())
-        # 3. surplus: weighted max-min of what is left.
-        rest = np.maximum(np.minimum(want, cap) - grant, 0)
-        if self.strict_priority:
-            got = fill_by_priority(rest, ctx.tconts.priority, ctx.tconts.weight, left)
-        else:
-            got = integer_fill(rest, ctx.tconts.weight, left)
-        grant += got
-        out = grant * unit  # ≤ 512 allocations: admit_allocations trimmed the candidates
-        self.ceiling.charge(grant)
-        return out
+    @property
+    def assured_units(self) -> I64:
+        """R_A per frame in grant units, rounded up (a view into the kernel state)."""
+        return self.state_i[_I_ASSURED:]

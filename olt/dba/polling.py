@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from ftth.errors import InputError
 from olt.dba.base import DbaContext, EponDba
+from olt.dba.params import read_param
 from olt.dba.registry import register
 
 
@@ -36,7 +37,7 @@ class PollingDba(EponDba):
                 "dba.params.service", f"must be 'gated' or 'exhaustive', got {service!r}"
             )
         self.exhaustive = service == "exhaustive"
-        self.rtt_zero = bool(params.get("zero_rtt", True))
+        self.rtt_zero = read_param("zero_rtt", params.get("zero_rtt", True), "bool", None, None)
 
     def window_bytes(self, onu: int, reported_bytes: int) -> int:
         return reported_bytes

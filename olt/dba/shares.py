@@ -1,270 +1,379 @@
-"""Vector helpers several DBAs share: parameter reading, water-filling, service in order,
-per-prefix frame capacity, rate buckets.
+"""Kernels several DBAs share: parameter reading (:mod:`olt.dba.params`, re-exported),
+water-filling, service in order, per-prefix frame capacity, rate buckets, guarantees first.
 
-Used by ``max-min``, the GIANT family, ``ebu`` and ``tm-dba`` (one file per DBA, one place for
-the arithmetic they have in common).
+Used by ``max-min``, the GIANT family, ``ebu``, ``tm-dba`` and ``sr-dba`` (one file per DBA,
+one place for the arithmetic they have in common).
+
+Every helper below except :func:`read_params`, :func:`rate_bucket` and :func:`ceil_div` (run
+once, in Python, when a DBA is built) is a kernel (:mod:`ftth.jit`): a DBA kernel
+(:mod:`olt.dba.kernel`) calls it compiled, Python calls the same function, and without numba
+it is plain Python.  Array arguments are contiguous ``float64`` / ``int64`` / ``bool`` arrays;
+helpers that need the frame arithmetic take the kernel ``ctx`` vector and the T-CONTs' ONUs
+(``tcont_i[TI_ONU]``, :attr:`DbaContext.onu_of`) instead of a :class:`DbaContext`.
+
+Floats are summed in index order by explicit loops (never ``np.sum``, whose pairwise
+summation numba does not reproduce), so numba and plain Python give identical results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from ftth.errors import InputError
-from ftth.phy import psbu_slot_bytes
-from olt.dba.base import F64, I64, B, DbaContext, Reports
+from ftth.jit import inline_kernel, kernel
+from olt.dba import kernel as dk
+from olt.dba.base import F64, I64, B
 
-# --------------------------------------------------------------------------- parameters
-#: kind, default, minimum, maximum (inclusive; ``None`` = unbounded) of one parameter.
-ParamSpec = tuple[str, Any, float | None, float | None]
-
-
-def read_params(
-    dba: str, params: Mapping[str, Any], spec: Mapping[str, ParamSpec]
-) -> dict[str, Any]:
-    """Validate ``[dba.params]`` against ``spec``; return every parameter with its value.
-
-    Unknown keys, wrong types (a bool is not a number, a float is not an int) and values out
-    of range raise :class:`InputError` naming ``dba.params.<key>`` and what is allowed.
-    """
-    unknown = sorted(set(params) - set(spec))
-    if unknown:
-        valid = ", ".join(sorted(spec)) or "(none)"
-        raise InputError(
-            f"dba.params.{unknown[0]}", f"unknown parameter for {dba!r}; valid: {valid}"
-        )
-    out: dict[str, Any] = {}
-    for key, (kind, default, lo, hi) in spec.items():
-        value = params.get(key, default)
-        where = f"dba.params.{key}"
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise InputError(where, f"must be true or false, got {value!r}")
-            out[key] = value
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError(where, f"must be a number ({_range(kind, lo, hi)}), got {value!r}")
-        if kind == "int":
-            if isinstance(value, float) and not value.is_integer():
-                raise InputError(
-                    where, f"must be a whole number ({_range(kind, lo, hi)}), got {value!r}"
-                )
-            value = int(value)
-        else:
-            value = float(value)
-            if not np.isfinite(value):
-                raise InputError(where, f"must be finite ({_range(kind, lo, hi)}), got {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise InputError(where, f"must be {_range(kind, lo, hi)}, got {value!r}")
-        out[key] = value
-    return out
+# Re-exported: the DBAs import their parameter reading from here.
+from olt.dba.params import ParamSpec as ParamSpec
+from olt.dba.params import read_params as read_params
 
 
-def _range(kind: str, lo: float | None, hi: float | None) -> str:
-    fmt = (lambda v: str(int(v))) if kind == "int" else (lambda v: f"{v:g}")
-    if lo is not None and hi is not None:
-        return f"in {fmt(lo)}..{fmt(hi)}"
-    if lo is not None:
-        return f"≥ {fmt(lo)}"
-    return f"≤ {fmt(hi)}" if hi is not None else "any number"
-
-
-# --------------------------------------------------------------------------- vector helpers
 def ceil_div(a: Any, b: Any) -> I64:
-    """Element-wise ``ceil(a / b)`` for non-negative integers."""
+    """Element-wise ``ceil(a / b)`` for non-negative integers (set-up code, in Python)."""
     return np.asarray(-(-np.asarray(a, dtype=np.int64) // b), dtype=np.int64)
 
 
-def ceiling_bytes_per_frame(ctx: DbaContext) -> F64:
-    """Most a T-CONT may get per frame: R_M, or R_F + R_A for types 1 and 2 (no R_M)."""
-    return np.maximum(
-        ctx.max_bytes_per_frame, ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-    )
+# --------------------------------------------------------------------------- demand
+@kernel
+def demand_units(ctx: I64, demand_bytes: I64) -> I64:
+    """Reported unserved demand (``reports[R_DEMAND]``) per frame of the cycle, in grant
+    units rounded up (the per-frame split rounded up too, as :meth:`DbaContext.per_frame`)."""
+    n = demand_bytes.shape[0]
+    cycle = ctx[dk.C_CYCLE]
+    unit = ctx[dk.C_UNIT]
+    out = np.zeros(n, dtype=np.int64)
+    for j in range(n):
+        d = demand_bytes[j]
+        if d > 0:
+            out[j] = dk.ceil_div(dk.ceil_div(d, cycle), unit)
+    return out
 
 
-def demand_units(ctx: DbaContext, reports: Reports) -> I64:
-    """Reported unserved demand per frame of the cycle, in grant units rounded up."""
-    per_frame = ctx.per_frame(np.maximum(reports.demand_bytes, 0))
-    return ceil_div(per_frame, ctx.grant_unit_bytes)
-
-
-def admit_allocations(ctx: DbaContext, fixed: I64, want: I64, poll: B) -> tuple[I64, I64, int]:
-    """Trim the T-CONTs asking for an allocation to the frame's allocation structures
-    (:meth:`DbaContext.limit_allocations`: the smallest requests wait for a later frame) and
-    return the trimmed fixed and wanted units with the payload capacity, in units, of that
-    set plus the polls — a safe bound whatever subset of it ends up allocated."""
-    unit = ctx.grant_unit_bytes
-    keep = ctx.limit_allocations((fixed + want) * unit, poll) > 0
-    fixed = np.where(keep, fixed, 0)
-    want = np.where(keep, want, 0)
-    return fixed, want, ctx.payload_capacity(poll | keep) // unit
-
-
-def prefix_capacity_units(ctx: DbaContext, allocated: B, order: I64) -> I64:
+# --------------------------------------------------------------------------- frame capacity
+@kernel
+def prefix_capacity_units(ctx: I64, onu_of: I64, allocated: B, order: I64) -> I64:
     """Capacity in grant units when ``allocated`` and the first ``i + 1`` T-CONTs of
-    ``order`` get allocations, for every ``i`` — :meth:`DbaContext.payload_capacity` of each
-    prefix at once, so a DBA that serves T-CONTs one after another charges only the bursts
-    and allocation structures it really uses.  0 where the prefix would exceed the frame's
-    allocation structures.  (Same arithmetic as ``payload_capacity``; a test holds them equal.)
+    ``order`` get allocations, for every ``i`` — :func:`olt.dba.kernel.payload_capacity` of
+    each prefix at once (through the same :func:`olt.dba.kernel.capacity_for`), so a DBA that
+    serves T-CONTs one after another charges only the bursts and allocation structures it
+    really uses.  0 where the prefix would exceed the frame's allocation structures.
     """
-    order = np.asarray(order, dtype=np.int64)
-    if len(order) == 0:
-        return np.zeros(0, dtype=np.int64)
-    p, unit = ctx.profile, ctx.grant_unit_bytes
-    onu = ctx.tconts.onu_index
-    allocated = np.asarray(allocated, dtype=bool)
-    have_onu = np.zeros(ctx.n_onus, dtype=bool)
-    have_onu[onu[allocated]] = True
-    # Each T-CONT of ``order`` is new (an allocation structure) unless already allocated;
-    # its ONU is a new burst the first time it appears and was not already transmitting.
-    new_alloc = ~allocated[order]
-    onu_o = onu[order]
-    first = np.zeros(len(order), dtype=bool)
-    first[np.unique(onu_o, return_index=True)[1]] = True
-    new_burst = first & ~have_onu[onu_o]
-    n_allocs = int(np.count_nonzero(allocated)) + np.cumsum(new_alloc)
-    n_bursts = int(np.count_nonzero(have_onu)) + np.cumsum(new_burst)
-    line = ctx.frame_line_bytes - n_bursts * (psbu_slot_bytes(p) + unit + 1)
-    data = ctx.fec.data_bytes(line) if ctx.fec else line  # type: ignore[arg-type]
-    data = data - n_bursts * (p.us_burst_header_bytes + p.us_burst_trailer_bytes)
-    dbru = p.dbru_bytes if ctx.dbru_in_every_allocation else 0
-    data = data - n_allocs * (unit + dbru)
-    units = np.maximum(data, 0) // unit
-    return np.where(n_allocs <= p.max_allocations_per_frame, units, 0).astype(np.int64)
+    m = order.shape[0]
+    out = np.zeros(m, dtype=np.int64)
+    if m == 0:
+        return out
+    unit = ctx[dk.C_UNIT]
+    limit = ctx[dk.C_MAX_ALLOCS]
+    seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
+    n_allocs = 0
+    n_bursts = 0
+    for j in range(allocated.shape[0]):
+        if allocated[j]:
+            n_allocs += 1
+            if not seen[onu_of[j]]:
+                seen[onu_of[j]] = True
+                n_bursts += 1
+    # Each T-CONT of ``order`` is a new allocation structure unless already allocated; its
+    # ONU a new burst the first time it appears, unless it was already transmitting.
+    for i in range(m):
+        j = order[i]
+        if not allocated[j]:
+            n_allocs += 1
+        o = onu_of[j]
+        if not seen[o]:
+            seen[o] = True
+            n_bursts += 1
+        if n_allocs <= limit:
+            out[i] = dk.capacity_for(n_allocs, n_bursts, ctx) // unit
+    return out
 
 
+@kernel
 def serve_with_overhead(
-    ctx: DbaContext, request: I64, order: I64, allocated: B, used_units: int
+    ctx: I64, onu_of: I64, request: I64, order: I64, allocated: B, used_units: int
 ) -> I64:
     """:func:`serve_in_order` where the room shrinks as each new T-CONT adds its burst and
     allocation overhead (:func:`prefix_capacity_units`); ``used_units`` are already granted
     to the ``allocated`` T-CONTs.  Entries with no request are skipped (they cost nothing)."""
-    out = np.zeros(len(request), dtype=np.int64)
-    order = np.asarray(order, dtype=np.int64)
-    order = order[np.asarray(request)[order] > 0]
-    if len(order) == 0:
+    n = request.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    m = 0
+    for i in range(order.shape[0]):
+        if request[order[i]] > 0:
+            m += 1
+    if m == 0:
         return out
-    req = np.asarray(request, dtype=np.int64)[order]
-    room = prefix_capacity_units(ctx, allocated, order) - used_units
-    before = np.cumsum(req) - req
-    out[order] = np.clip(room - before, 0, req)
+    busy = np.empty(m, dtype=np.int64)
+    c = 0
+    for i in range(order.shape[0]):
+        if request[order[i]] > 0:
+            busy[c] = order[i]
+            c += 1
+    room = prefix_capacity_units(ctx, onu_of, allocated, busy)
+    before = 0
+    for i in range(m):
+        j = busy[i]
+        g = room[i] - used_units - before
+        if g < 0:
+            g = 0
+        if g > request[j]:
+            g = request[j]
+        out[j] = g
+        before += request[j]
     return out
 
 
-def water_fill(request: Any, weight: Any, capacity: float) -> F64:
+# --------------------------------------------------------------------------- sharing
+@kernel
+def water_fill(request: F64, weight: F64, capacity: float) -> F64:
     """Weighted max-min shares: ``x_j = min(request_j, λ·weight_j)`` with ``Σ x = capacity``
     (or every request in full when they fit).  Entries with weight ≤ 0 get nothing."""
-    req = np.asarray(request, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    out = np.zeros(len(req), dtype=np.float64)
-    active = (req > 0) & (w > 0)
-    if capacity <= 0 or not np.any(active):
+    n = request.shape[0]
+    out = np.zeros(n, dtype=np.float64)
+    if capacity <= 0:
         return out
-    r, ww = req[active], w[active]
-    if float(r.sum()) <= capacity:
-        out[active] = r
+    m = 0
+    total = 0.0
+    for j in range(n):
+        if request[j] > 0 and weight[j] > 0:
+            m += 1
+            total += request[j]
+    if m == 0:
         return out
-    level = r / ww
-    order = np.argsort(level, kind="stable")
-    lv, rs, ws = level[order], r[order], ww[order]
-    cum_r = np.cumsum(rs)
-    suffix_w = np.cumsum(ws[::-1])[::-1]  # Σ ws[i:]
-    # Capacity used if the level were lv[i]: items before i in full, items from i at lv[i]·w.
-    used_at = cum_r - rs + lv * suffix_w
-    k = int(np.searchsorted(used_at, capacity, side="right"))  # items 0..k-1 served in full
-    # Σ r > capacity, so at least the last item is not served in full; rounding (levels that
-    # underflow to 0 with subnormal requests) can still put every used_at below capacity.
-    k = min(k, len(r) - 1)
-    full = float(cum_r[k - 1]) if k > 0 else 0.0
-    lam = (capacity - full) / float(suffix_w[k])
-    out[active] = np.minimum(r, lam * ww)
+    if total <= capacity:
+        for j in range(n):
+            if request[j] > 0 and weight[j] > 0:
+                out[j] = request[j]
+        return out
+    active = np.empty(m, dtype=np.int64)
+    level = np.empty(m, dtype=np.float64)
+    c = 0
+    for j in range(n):
+        if request[j] > 0 and weight[j] > 0:
+            active[c] = j
+            level[c] = request[j] / weight[j]
+            c += 1
+    order = np.argsort(level, kind="mergesort")  # stable: ties keep index order
+    suffix_w = np.empty(m, dtype=np.float64)  # Σ of the weights from position i on
+    s = 0.0
+    for i in range(m - 1, -1, -1):
+        s += weight[active[order[i]]]
+        suffix_w[i] = s
+    # Capacity used if the level were level_i: entries before i in full, from i at level_i·w.
+    # k = how many entries are served in full.  Σ r > capacity, so at least the last entry
+    # is not; rounding (levels that underflow to 0 with subnormal requests) can still put
+    # every "used" below capacity, hence the bound m - 1.
+    k = m - 1
+    cum = 0.0
+    for i in range(m):
+        j = active[order[i]]
+        if cum + level[order[i]] * suffix_w[i] > capacity:
+            k = i
+            break
+        cum += request[j]
+    full = 0.0
+    for i in range(k):
+        full += request[active[order[i]]]
+    lam = (capacity - full) / suffix_w[k]
+    for i in range(m):
+        j = active[i]
+        x = lam * weight[j]
+        out[j] = request[j] if request[j] < x else x
     return out
 
 
+@kernel
 def serve_in_order(request: I64, order: I64, capacity: int) -> I64:
     """Serve ``request`` (units) in ``order`` until ``capacity`` runs out; the entry on the
     boundary gets what is left.  Returns the grants in the original positions."""
-    out = np.zeros(len(request), dtype=np.int64)
-    if capacity <= 0 or len(order) == 0:
+    out = np.zeros(request.shape[0], dtype=np.int64)
+    if capacity <= 0:
         return out
-    req = np.asarray(request, dtype=np.int64)[order]
-    before = np.cumsum(req) - req
-    out[order] = np.clip(capacity - before, 0, req)
+    before = 0
+    for i in range(order.shape[0]):
+        j = order[i]
+        g = capacity - before
+        if g < 0:
+            g = 0
+        if g > request[j]:
+            g = request[j]
+        out[j] = g
+        before += request[j]
     return out
 
 
-def integer_fill(request: I64, weight: Any, capacity: int) -> I64:
+@kernel
+def integer_fill(request: I64, weight: F64, capacity: int) -> I64:
     """:func:`water_fill` in whole units: never more than ``request`` per entry nor
     ``capacity`` in total, and within one unit of the ideal share."""
-    req = np.asarray(request, dtype=np.int64)
+    n = request.shape[0]
+    out = np.zeros(n, dtype=np.int64)
     if capacity <= 0:
-        return np.zeros(len(req), dtype=np.int64)
-    if int(req.sum()) <= capacity:
-        return req.copy()
-    ideal = water_fill(req, weight, float(capacity))
-    base = np.minimum(np.floor(ideal).astype(np.int64), req)
-    left = capacity - int(base.sum())
-    if left > 0:
-        # Largest remainders first (stable: lower index first on ties).
-        order = np.argsort(-(ideal - base), kind="stable").astype(np.int64)
-        base += serve_in_order(np.minimum(req - base, 1), order, left)
-        left = capacity - int(base.sum())
-        if left > 0:  # only if float rounding lost more than one unit per entry
-            base += serve_in_order(req - base, order, left)
-    return base
-
-
-def fill_by_priority(request: I64, priority: I64, weight: Any, capacity: int) -> I64:
-    """Strict priority between levels (0 first), :func:`integer_fill` inside a level."""
-    out = np.zeros(len(request), dtype=np.int64)
-    w = np.asarray(weight, dtype=np.float64)
+        return out
+    total = 0
+    for j in range(n):
+        total += request[j]
+    if total <= capacity:
+        out[:] = request
+        return out
+    ideal = water_fill(request.astype(np.float64), weight, float(capacity))
     left = capacity
-    for level in np.unique(priority[request > 0]):
+    for j in range(n):
+        b = np.int64(np.floor(ideal[j]))
+        out[j] = b if b < request[j] else request[j]
+        left -= out[j]
+    if left <= 0:
+        return out
+    # Largest remainders first (ties: lower index first), one unit each; only entries with
+    # room left can take one.
+    m = 0
+    for j in range(n):
+        if request[j] > out[j]:
+            m += 1
+    cand = np.empty(m, dtype=np.int64)
+    key = np.empty(m, dtype=np.float64)
+    c = 0
+    for j in range(n):
+        if request[j] > out[j]:
+            cand[c] = j
+            key[c] = -(ideal[j] - out[j])
+            c += 1
+    order = cand[np.argsort(key, kind="mergesort")]
+    for i in range(m):
         if left <= 0:
             break
-        sel = np.flatnonzero((priority == level) & (request > 0))
-        got = integer_fill(request[sel], w[sel], left)
-        out[sel] = got
-        left -= int(got.sum())
+        out[order[i]] += 1
+        left -= 1
+    if left > 0:  # only if float rounding lost more than one unit per entry
+        before = 0
+        for i in range(m):
+            j = order[i]
+            r = request[j] - out[j]
+            g = left - before
+            if g < 0:
+                g = 0
+            if g > r:
+                g = r
+            out[j] += g
+            before += r
     return out
 
 
-class RateLimiter:
-    """Per-T-CONT token buckets: ``rate_bytes_per_frame`` on average, banking at most one
-    cycle plus one grant unit (an idle T-CONT cannot save bandwidth up).
+@kernel
+def fill_by_priority(request: I64, priority: I64, weight: F64, capacity: int) -> I64:
+    """Strict priority between levels (lowest value first), :func:`integer_fill` inside a
+    level.  Only entries with a request take part."""
+    n = request.shape[0]
+    out = np.zeros(n, dtype=np.int64)
+    left = capacity
+    first = True
+    done = 0  # every level ≤ done has been served (once ``first`` is False)
+    while left > 0:
+        level = 0
+        m = 0
+        for j in range(n):
+            p = priority[j]
+            if request[j] <= 0 or (not first and p <= done):
+                continue
+            if m == 0 or p < level:
+                level = p
+                m = 1
+            elif p == level:
+                m += 1
+        if m == 0:
+            break
+        sel = np.empty(m, dtype=np.int64)
+        c = 0
+        for j in range(n):
+            if request[j] > 0 and priority[j] == level:
+                sel[c] = j
+                c += 1
+        got = integer_fill(request[sel], weight[sel], left)
+        for i in range(m):
+            out[sel[i]] = got[i]
+            left -= got[i]
+        done = level
+        first = False
+    return out
 
-    Call :meth:`allowance` once per cycle, then :meth:`charge` with the per-frame grants.
-    """
 
-    def __init__(self, rate_bytes_per_frame: F64, cycle_frames: int, unit: int) -> None:
-        self.per_cycle = np.asarray(rate_bytes_per_frame, dtype=np.float64) * cycle_frames
-        self.frame_units = unit * cycle_frames  # bytes one grant unit per frame costs a cycle
-        self.depth = np.where(self.per_cycle > 0, self.per_cycle + self.frame_units, 0.0)
-        self.tokens = np.zeros(len(self.per_cycle), dtype=np.float64)
-
-    def allowance(self) -> I64:
-        """Add one cycle of tokens; whole grant units per frame the buckets now allow."""
-        self.tokens = np.minimum(self.tokens + self.per_cycle, self.depth)
-        return np.floor(np.maximum(self.tokens, 0.0) / self.frame_units).astype(np.int64)
-
-    def charge(self, grant_units: I64) -> None:
-        self.tokens -= np.asarray(grant_units, dtype=np.float64) * self.frame_units
+# --------------------------------------------------------------------------- rate buckets
+# A rate bucket is a float64 array of 3 n in a DBA's state: rate per cycle, depth, tokens
+# (bytes).  It holds a rate on average, banking at most one cycle plus one grant unit (an
+# idle T-CONT cannot save bandwidth up).  Once per cycle: :func:`bucket_allowance`, then
+# :func:`bucket_charge` with the per-frame grants.
+def rate_bucket(rate_bytes_per_frame: F64, cycle_frames: int, unit: int) -> F64:
+    """A new, empty rate bucket (set-up, in Python) for ``rate_bytes_per_frame``."""
+    per_cycle = np.asarray(rate_bytes_per_frame, dtype=np.float64) * cycle_frames
+    depth = np.where(per_cycle > 0, per_cycle + float(unit * cycle_frames), 0.0)
+    return np.concatenate([per_cycle, depth, np.zeros(len(per_cycle))]).astype(np.float64)
 
 
-# --------------------------------------------------------------------------- the DBA
+@inline_kernel
+def bucket_allowance(bucket: F64, frame_units: float, out: I64) -> None:
+    """Add one cycle of tokens; ``out`` = whole grant units per frame the buckets now allow
+    (``frame_units`` = unit × cycle frames: what one unit in every frame costs a cycle)."""
+    n = out.shape[0]
+    for j in range(n):
+        t = bucket[2 * n + j] + bucket[j]
+        if t > bucket[n + j]:
+            t = bucket[n + j]
+        bucket[2 * n + j] = t
+        out[j] = np.int64(np.floor((t if t > 0.0 else 0.0) / frame_units))
 
 
+@inline_kernel
+def bucket_charge(bucket: F64, frame_units: float, grant_units: I64) -> None:
+    """Take ``grant_units`` per frame of the cycle out of the buckets."""
+    n = grant_units.shape[0]
+    for j in range(n):
+        bucket[2 * n + j] -= grant_units[j] * frame_units
+
+
+# --------------------------------------------------------------------------- guarantees first
+@kernel
+def admit_allocations(ctx: I64, onu_of: I64, fixed: I64, want: I64, poll: I64) -> int:
+    """Trim the T-CONTs asking for an allocation to the frame's allocation structures
+    (:func:`olt.dba.kernel.limit_allocations`: the smallest requests wait for a later frame),
+    zeroing ``fixed`` and ``want`` (units, in place) of those that wait, and return the
+    payload capacity, in units, of the rest plus the polls — a safe bound whatever subset of
+    it ends up allocated."""
+    n = fixed.shape[0]
+    unit = ctx[dk.C_UNIT]
+    asked = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        asked[j] = (fixed[j] + want[j]) * unit
+    dk.limit_allocations(asked, poll, ctx)
+    allocated = np.zeros(n, dtype=np.bool_)
+    for j in range(n):
+        if asked[j] > 0:
+            allocated[j] = True
+        else:
+            fixed[j] = 0
+            want[j] = 0
+            allocated[j] = poll[j] != 0
+    return dk.payload_capacity(allocated, onu_of, ctx) // unit
+
+
+@kernel
 def grant_fixed_first(
-    ctx: DbaContext, fixed: RateLimiter, want: I64, weight: F64, poll: B
-) -> tuple[I64, I64, int]:
+    ctx: I64, onu_of: I64, fixed_bucket: F64, want: I64, weight: F64, poll: I64
+) -> tuple[I64, int]:
     """Step 1 of the guarantee-first DBAs (``ebu``, ``max-min``, ``tm-dba``): trim the
-    allocations to the frame's structures (:func:`admit_allocations`), grant R_F whatever the
-    demand (water-filled by ``weight`` only if admission control was bypassed) and charge it
-    to ``fixed``.  Returns the fixed grant and the trimmed wants (units) and the capacity left.
-    """
-    fixed_units, want, capacity = admit_allocations(ctx, fixed.allowance(), want, poll)
-    grant = integer_fill(fixed_units, weight, capacity)
-    fixed.charge(grant)
-    return grant, want, capacity - int(grant.sum())
+    allocations to the frame's structures (:func:`admit_allocations`, which trims ``want``
+    in place), grant R_F from ``fixed_bucket`` whatever the demand (water-filled by
+    ``weight`` only if admission control was bypassed) and charge it.  Returns the fixed
+    grant (units per frame) and the capacity left (units)."""
+    n = want.shape[0]
+    frame_units = float(ctx[dk.C_UNIT] * ctx[dk.C_CYCLE])
+    fixed = np.empty(n, dtype=np.int64)
+    bucket_allowance(fixed_bucket, frame_units, fixed)
+    capacity = admit_allocations(ctx, onu_of, fixed, want, poll)
+    grant = integer_fill(fixed, weight, capacity)
+    bucket_charge(fixed_bucket, frame_units, grant)
+    left = capacity
+    for j in range(n):
+        left -= grant[j]
+    return grant, left

@@ -42,6 +42,28 @@ padding skews the rates.  Rounding:
   apportionment), so the frame is used, the order of the steps holds to the unit, and
   equal T-CONTs get equal shares over a few cycles.
 
+Slow T-CONTs
+------------
+An assured T-CONT whose cap is below the smallest useful grant (XGS-PON: 100 kb/s is 1.6
+bytes per frame; the smallest rung is 28 bytes, one 16-byte minimum XGEM frame beside the
+DBRu) cannot be served every frame.  Earlier versions gave it the smallest rung whenever
+its carry reached it: each such grant carries one XGEM header and 20 bytes of a packet
+fragment (GPON: a 5-byte GEM header and 1 byte), so its goodput was 71 % of R_A on XGS-PON
+and a few per cent on GPON — a G.711 voice T-CONT (200-byte frames every 20 ms, 80 kb/s on
+R_A = 100 kb/s) queued without bound (mean delay 80 ms on XGS-PON and 0.6 s on GPON after
+1 s, growing; issue 15).  And its carry was reset whenever it had no demand, so no credit
+was saved between two packets: each packet waited at least its own size at R_A (16 ms
+for 200 bytes).
+
+Such a T-CONT now banks its R_A in a token bucket, with or without demand, of at most one
+maximum-size frame (one encapsulated 1518-byte frame beside the DBRu), starting full, and
+gets a grant only once the bank holds a *useful* one: its whole demand (rounded up to a
+rung) or, under a backlog, one maximum-size frame.  A voice packet then goes out whole in
+the first grant after its report (delay ≈ one report loop, 0.3–0.4 ms), and the long-run
+rate never exceeds R_A: over any interval its grants are at most R_A × time plus one
+maximum-size frame.  Its grants exceed R_A per frame, as they did before (no useful grant
+fits in one frame's R_A); faster T-CONTs keep the per-grant bound of "Grant sizes".
+
 The sum of grants never exceeds :meth:`~olt.dba.base.DbaContext.payload_capacity` of the
 T-CONTs that can get an allocation (the polled ones, those with a fixed grant and those with
 demand; for a multi-frame cycle every T-CONT, because the OLT may poll any of them in the
@@ -77,7 +99,9 @@ from typing import Any
 import numpy as np
 
 from ftth.errors import InputError
-from olt.dba.base import F64, I64, B, Dba, DbaContext, Reports
+from ftth.jit import inline_kernel
+from olt.dba import kernel as dk
+from olt.dba.base import F64, I64, B, DbaContext, KernelDba
 from olt.dba.registry import register
 from olt.dba.shares import water_fill
 from olt.upstream import POLL_SHARE_DIVISOR
@@ -94,12 +118,414 @@ PARAMS = ("demand_slack_bytes",)
 #: default slack (Teqd of 20 km ≈ 235 µs: the report is visible 2–3 frames after its burst).
 POLLS_IN_FLIGHT = 2
 
+# Kernel state (olt.dba.kernel), n = number of T-CONTs.
+# ``state_i``: constants, then per-T-CONT arrays of n (flags are 0/1), then the best-effort
+# priority levels in increasing order (the first ``n_levels`` of n slots are used).
+(
+    S_SLACK,  #: demand_slack_bytes
+    S_K_MIN,  #: grant units of the smallest rung
+    S_MIN_RUNG,  #: smallest useful payload grant (one minimum GEM/XGEM frame beside a DBRu)
+    S_MAX_RUNG,  #: largest payload grant (GrantSize field limit)
+    S_RESERVE,  #: allocation structures kept for the OLT's polls in a multi-frame cycle
+    S_N_LEVELS,  #: number of best-effort priority levels
+    S_BANK_TOP,  #: assured credit bank of a slow T-CONT: at most one maximum-size frame
+    S_CONST,
+) = range(8)
+#: Per-T-CONT blocks of ``state_i`` (block b starts at S_CONST + b·n).
+(
+    I_ASSURED_OK,  #: step 2
+    I_BE_OK,  #: step 4 (with a positive weight)
+    I_SURPLUS_OK,  #: step 3 or 4
+    I_PRIORITY,
+    I_RANK,  #: class order for rounding leftovers: 0 non-assured, 1 + priority best effort
+    I_LEVELS,  #: sorted best-effort priority levels (first S_N_LEVELS entries)
+    I_BANK,  #: slow assured T-CONT (cap below the smallest useful grant): banks its R_A
+    I_N,
+) = range(8)
+#: Per-T-CONT blocks of ``state_f`` (block b = [b·n, (b+1)·n)); the last three are kept
+#: between cycles.
+(
+    F_FIXED,  #: R_F of a fixed type, bytes per frame
+    F_ASSURED,  #: R_A of an assured type, bytes per frame
+    F_CAP,  #: cap of the total grant, bytes per frame
+    F_NA_WEIGHT,  #: step-3 weight (R_F + R_A of types 3, 5)
+    F_BE_WEIGHT,  #: step-4 weight
+    F_FIXED_CREDIT,  #: fixed bytes owed, per cycle
+    F_ASSURED_CARRY,  #: fraction of R_A not granted, per frame (a slow T-CONT: its bank)
+    F_SURPLUS_CARRY,  #: fraction of the surplus share, per frame
+    F_N,
+) = range(9)
 
+
+# --------------------------------------------------------------------------- rungs
+@inline_kernel
+def floor_rung(x: float, unit: int, dbru: int, min_rung: int) -> int:
+    """Largest payload ``k·unit − DBRu ≤ x`` (0 if below the smallest rung)."""
+    r = int(np.floor((x + dbru) / unit)) * unit - dbru
+    return r if r >= min_rung else 0
+
+
+@inline_kernel
+def ceil_rung(x: float, unit: int, dbru: int, k_min: int) -> int:
+    """Smallest payload ``k·unit − DBRu ≥ x`` for ``x > 0`` (0 for ``x ≤ 0``).
+
+    Always ``< x + unit``: the overshoot of a rounded-up grant is under one grant unit.
+    """
+    if x <= 0:
+        return 0
+    k = int(np.ceil((x + dbru) / unit))
+    return (k if k > k_min else k_min) * unit - dbru
+
+
+@inline_kernel
+def next_rung(r: int, unit: int, min_rung: int) -> int:
+    """The rung above ``r`` (costs at most one grant unit)."""
+    return r + unit if r > 0 else min_rung
+
+
+# --------------------------------------------------------------------------- shares
+@inline_kernel
+def surplus_shares(
+    pool: float, bound: F64, mask: B, state_i: I64, state_f: F64, x: F64, req: F64,
+) -> None:  # fmt: skip
+    """Steps 3 and 4 on ``pool`` bytes for the T-CONTs in ``mask`` (continuous shares),
+    into ``x`` (``req``: scratch; :func:`olt.dba.shares.water_fill`).
+
+    Step 3 (types 3, 5): weighted max-min in proportion to R_F + R_A; step 4 (types 4, 5):
+    what is left, priority level by priority level (0 first), weighted max-min by weight.
+    Both up to ``bound`` = min(demand left, R_M headroom).
+    """
+    n = bound.shape[0]
+    na_weight = state_f[F_NA_WEIGHT * n : (F_NA_WEIGHT + 1) * n]
+    be_weight = state_f[F_BE_WEIGHT * n : (F_BE_WEIGHT + 1) * n]
+    be_ok = state_i[S_CONST + I_BE_OK * n : S_CONST + (I_BE_OK + 1) * n]
+    priority = state_i[S_CONST + I_PRIORITY * n : S_CONST + (I_PRIORITY + 1) * n]
+    levels = state_i[S_CONST + I_LEVELS * n : S_CONST + (I_LEVELS + 1) * n]
+    for j in range(n):
+        req[j] = bound[j] if mask[j] else 0.0
+    x[:] = water_fill(req, na_weight, pool)
+    for j in range(n):
+        pool -= x[j]
+    for li in range(state_i[S_N_LEVELS]):
+        if pool <= 0:
+            break
+        level = levels[li]
+        found = False
+        for j in range(n):
+            # What step 3 (and nothing else: one level per T-CONT) left of the bound.
+            rest = (bound[j] if mask[j] else 0.0) - x[j]
+            if be_ok[j] != 0 and priority[j] == level and rest > 0:
+                req[j] = rest
+                found = True
+            else:
+                req[j] = 0.0
+        if not found:
+            continue
+        x4 = water_fill(req, be_weight, pool)
+        for j in range(n):
+            x[j] += x4[j]
+        for j in range(n):
+            pool -= x4[j]
+
+
+# --------------------------------------------------------------------------- the kernel
+@dk.dba_kernel
+def sr_dba_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: dk.F64, reports: I64, state_i: I64, state_f: dk.F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """The four steps of the reference SR-DBA (module docstring); the same grant in every
+    frame of the cycle."""
+    n = reports.shape[1]
+    nf = ctx[dk.C_CYCLE]
+    unit = ctx[dk.C_UNIT]
+    dbru = ctx[dk.C_DBRU]
+    slack = state_i[S_SLACK]
+    k_min = state_i[S_K_MIN]
+    min_rung = state_i[S_MIN_RUNG]
+    max_rung = state_i[S_MAX_RUNG]
+    poll = reports[dk.R_POLL]
+
+    assured_ok = state_i[S_CONST + I_ASSURED_OK * n : S_CONST + (I_ASSURED_OK + 1) * n]
+    surplus_ok = state_i[S_CONST + I_SURPLUS_OK * n : S_CONST + (I_SURPLUS_OK + 1) * n]
+    rank = state_i[S_CONST + I_RANK * n : S_CONST + (I_RANK + 1) * n]
+    bank = state_i[S_CONST + I_BANK * n : S_CONST + (I_BANK + 1) * n]
+    bank_top = state_i[S_BANK_TOP]
+    fixed = state_f[F_FIXED * n : (F_FIXED + 1) * n]
+    assured = state_f[F_ASSURED * n : (F_ASSURED + 1) * n]
+    cap = state_f[F_CAP * n : (F_CAP + 1) * n]
+    fixed_credit = state_f[F_FIXED_CREDIT * n : (F_FIXED_CREDIT + 1) * n]
+    assured_carry = state_f[F_ASSURED_CARRY * n : (F_ASSURED_CARRY + 1) * n]
+    surplus_carry = state_f[F_SURPLUS_CARRY * n : (F_SURPLUS_CARRY + 1) * n]
+    # Scratch of this call.
+    fs = np.empty((8, n), dtype=np.float64)
+    demand, allowance, bound, share, y, target, req, carry = fs  # one row each
+    ints = np.empty((4, n), dtype=np.int64)
+    g1, r2, r3, top = ints[0], ints[1], ints[2], ints[3]
+    flags = np.zeros((2, n), dtype=np.bool_)
+    mask, short = flags[0], flags[1]
+    # Per frame of the cycle, with the fragment / poll-room slack (module docstring).
+    for j in range(n):
+        raw = reports[dk.R_DEMAND, j]
+        demand[j] = float(raw + slack) / nf if raw > 0 else 0.0
+
+    # 1. Fixed: R_F every cycle, idle or not, from the credit (G.983.4 fixed bandwidth).
+    total1 = 0
+    for j in range(n):
+        fixed_credit[j] += fixed[j] * nf
+        g = floor_rung(fixed_credit[j] / nf, unit, dbru, min_rung)
+        g1[j] = g if g < max_rung else max_rung
+        total1 += g1[j]
+        # Who may get an allocation: their bursts and allocations cost overhead.  In a
+        # multi-frame cycle the OLT may poll any T-CONT in the later frames.
+        wants_more = demand[j] > 0 and (
+            (assured_ok[j] != 0 and assured[j] > 0) or surplus_ok[j] != 0
+        )
+        mask[j] = nf > 1 or poll[j] != 0 or g1[j] > 0 or wants_more
+        top[j] = ceil_rung(cap[j], unit, dbru, k_min)
+    capacity = dk.payload_capacity(mask, tcont_i[dk.TI_ONU], ctx)
+    if total1 > capacity:
+        # Only if admission control (Σ R_F + R_A ≤ capacity) was bypassed.
+        f = capacity / total1
+        for j in range(n):
+            g1[j] = floor_rung(g1[j] * f, unit, dbru, min_rung)
+    left = capacity
+    for j in range(n):
+        fixed_credit[j] -= g1[j] * nf
+        # Credit may grow to one grant unit beyond R_F, or to the smallest useful rung when
+        # R_F per frame is below it (then the fixed grant comes every few frames).
+        cmax = fixed[j] + unit
+        if fixed[j] > 0 and min_rung > cmax:
+            cmax = float(min_rung)
+        cmax *= nf
+        if fixed_credit[j] > cmax:
+            fixed_credit[j] = cmax
+        left -= g1[j]
+
+    # 2. Assured: min(demand left, R_A), only with demand.  Rounding is applied to the
+    # cumulative grant so that one allocation (one DBRu) stays on a rung.
+    total2 = 0
+    for j in range(n):
+        d1 = demand[j] - g1[j]
+        need = assured_ok[j] != 0 and assured[j] > 0 and d1 > 0
+        short[j] = need and d1 > assured[j]  # rate-limited (short: reused below)
+        allowance[j] = g1[j] + assured[j] + assured_carry[j]
+        r = g1[j]
+        if bank[j] != 0:
+            # A slow T-CONT waits for credit for a useful grant: its whole demand, or one
+            # maximum-size frame (module docstring, "Slow T-CONTs").
+            short[j] = False
+            if need:
+                t = ceil_rung(demand[j], unit, dbru, k_min)
+                t = t if t < bank_top else bank_top
+                if allowance[j] >= t and t > r:
+                    r = t
+            r2[j] = r
+            mask[j] = need
+            total2 += r2[j] - g1[j]
+            continue
+        if need and not short[j]:  # demand-limited: round up
+            r = ceil_rung(demand[j], unit, dbru, k_min)
+        elif short[j]:  # rate-limited: round down, the fraction carried
+            r = floor_rung(allowance[j], unit, dbru, min_rung)
+            r = r if r > g1[j] else g1[j]
+        # Fixed credit paid out this cycle may already exceed R_F by a fraction of a unit:
+        # keep fixed + assured within one unit of the cap.
+        r = r if r < top[j] else top[j]
+        r2[j] = r if r > g1[j] else g1[j]
+        mask[j] = need
+        total2 += r2[j] - g1[j]
+    if total2 > left:
+        # Σ R_A beyond capacity (admission bypassed): scale the assured parts down.
+        f = left / total2
+        for j in range(n):
+            if mask[j]:
+                r = floor_rung(g1[j] + (r2[j] - g1[j]) * f, unit, dbru, min_rung)
+                r2[j] = r if r > g1[j] else g1[j]
+            assured_carry[j] = 0.0
+            if bank[j] != 0:
+                c = allowance[j] - r2[j]
+                assured_carry[j] = c if c < bank_top else float(bank_top)
+    else:
+        # The carry may grow to the smallest rung, so a T-CONT whose R_A is below one
+        # useful grant per frame still gets one every few frames.
+        carry_max = float(unit if unit > min_rung else min_rung)
+        for j in range(n):
+            c = 0.0
+            if short[j]:
+                c = allowance[j] - r2[j]
+                c = 0.0 if c < 0.0 else (carry_max if c > carry_max else c)
+            elif bank[j] != 0:  # the bank fills with or without demand
+                c = allowance[j] - r2[j]
+                c = c if c < bank_top else float(bank_top)
+            assured_carry[j] = c
+    for j in range(n):
+        left -= r2[j] - g1[j]
+
+    # 3.-4. Surplus: non-assured by R_F + R_A, then best effort by priority and weight,
+    # both capped by R_M and the demand left (weighted max-min, water-filling).
+    for j in range(n):
+        b = 0.0
+        if surplus_ok[j] != 0:
+            d2 = demand[j] - r2[j]
+            headroom = cap[j] - r2[j]
+            b = d2 if d2 < headroom else headroom
+            b = b if b > 0.0 else 0.0
+        bound[j] = b
+        mask[j] = b > 0
+    surplus_shares(float(left), bound, mask, state_i, state_f, share, req)
+    sum3 = 0
+    any_short = False
+    for j in range(n):
+        r3[j] = r2[j]
+        short[j] = False
+        target[j] = r2[j] + share[j] + surplus_carry[j]
+        if not mask[j]:
+            continue
+        if share[j] >= bound[j] * (1 - 1e-12):
+            if demand[j] - r2[j] <= cap[j] - r2[j]:
+                # Gets all it asked for: round up.
+                r3[j] = ceil_rung(demand[j], unit, dbru, k_min)
+            else:
+                # Held at R_M: round down, carry the fraction.  The carry of an earlier
+                # capacity-limited cycle may reach two units: never beyond the cap's own
+                # rung (< R_M + one unit).
+                r = floor_rung(target[j], unit, dbru, min_rung)
+                r = r if r < top[j] else top[j]
+                r3[j] = r if r > r2[j] else r2[j]
+        else:
+            short[j] = True  # capacity-limited: whole rungs apportioned below
+            any_short = True
+        sum3 += r3[j] - r2[j]
+    if sum3 > left:
+        # Rounding up does not fit (the frame is exactly full): round everyone down.
+        sum3 = 0
+        for j in range(n):
+            target[j] = r2[j] + share[j]
+            if mask[j] and not short[j]:
+                r = floor_rung(target[j], unit, dbru, min_rung)
+                r = r if r < top[j] else top[j]
+                r3[j] = r if r > r2[j] else r2[j]
+            sum3 += r3[j] - r2[j]
+    for j in range(n):
+        c = 0.0
+        if mask[j] and not short[j] and not (demand[j] - r2[j] <= cap[j] - r2[j]):
+            c = target[j] - r3[j]
+            c = 0.0 if c < 0.0 else (float(unit) if c > unit else c)
+        carry[j] = c
+    if any_short:
+        # What the rounded T-CONTs left is re-shared among the capacity-limited ones,
+        # rounded down to rungs, and the whole units left over go one each by class
+        # (non-assured, then best effort by priority) and then by the largest accumulated
+        # shortfall (largest-remainder apportionment: no T-CONT ends more than one unit
+        # from its share, and shortfalls are made up in later cycles).
+        pool = float(left - sum3)
+        surplus_shares(pool, bound, short, state_i, state_f, y, req)
+        given = 0
+        n_eligible = 0
+        for j in range(n):
+            if not short[j]:
+                continue
+            r = floor_rung(r2[j] + y[j], unit, dbru, min_rung)
+            r3[j] = r if r > r2[j] else r2[j]
+            given += r3[j] - r2[j]
+            # The debt (target, reused): the share not granted, plus the earlier carry.
+            target[j] = r2[j] + y[j] - r3[j] + surplus_carry[j]
+        budget = int(pool - float(given))
+        if budget >= unit:
+            for j in range(n):
+                if (
+                    short[j]
+                    and y[j] > 0
+                    and next_rung(r3[j], unit, min_rung)
+                    <= ceil_rung(r2[j] + bound[j], unit, dbru, k_min)
+                ):
+                    n_eligible += 1
+            if n_eligible > 0:
+                idx = np.empty(n_eligible, dtype=np.int64)
+                key = np.empty(n_eligible, dtype=np.float64)
+                c = 0
+                for j in range(n):
+                    if (
+                        short[j]
+                        and y[j] > 0
+                        and next_rung(r3[j], unit, min_rung)
+                        <= ceil_rung(r2[j] + bound[j], unit, dbru, k_min)
+                    ):
+                        idx[c] = j
+                        key[c] = -target[j]
+                        c += 1
+                # Class first, largest debt next, lower index last (stable sorts).
+                idx = idx[np.argsort(key, kind="mergesort")]
+                ranks = np.empty(n_eligible, dtype=np.int64)
+                for i in range(n_eligible):
+                    ranks[i] = rank[idx[i]]
+                idx = idx[np.argsort(ranks, kind="mergesort")]
+                spent = 0
+                for i in range(n_eligible):
+                    j = idx[i]
+                    raised = next_rung(r3[j], unit, min_rung)
+                    # A step up costs one unit, or the whole smallest rung from zero.
+                    spent += raised - r3[j]
+                    if spent > budget:
+                        break
+                    target[j] -= raised - r3[j]
+                    r3[j] = raised
+        two = 2.0 * unit
+        for j in range(n):
+            if short[j]:
+                c = target[j]
+                carry[j] = -two if c < -two else (two if c > two else c)
+    for j in range(n):
+        surplus_carry[j] = carry[j]
+
+    # Allocation structures (512 per XG(S)-PON frame, G.987.3 §8.1.1): best effort is
+    # dropped first, then assured, fixed last (limit_allocations drops the smallest scores;
+    # dropped T-CONTs keep their demand, and their fixed credit).  In a multi-frame cycle the
+    # OLT may poll up to its poll budget of other T-CONTs in the later frames: room is kept
+    # for them.
+    out = grants[0]
+    limit = ctx[dk.C_MAX_ALLOCS]
+    reserve = state_i[S_RESERVE] if nf > 1 else 0
+    count = 0
+    big = 0
+    for j in range(n):
+        out[j] = r3[j]
+        if r3[j] > 0 or poll[j] != 0:
+            count += 1
+        if r3[j] > big:
+            big = r3[j]
+    if count + reserve > limit:
+        big += 1
+        for j in range(n):
+            if r3[j] > 0:
+                cls = 2 * (1 if g1[j] > 0 else 0) + (1 if r2[j] > g1[j] else 0)
+                out[j] = r3[j] + big * cls
+        limited = ctx.copy()
+        limited[dk.C_MAX_ALLOCS] = limit - reserve
+        dk.limit_allocations(out, poll, limited)
+        for j in range(n):
+            if r3[j] > 0 and out[j] == 0:  # dropped: its fixed grant stays owed
+                fixed_credit[j] += g1[j] * nf
+                assured_carry[j] = 0.0
+                if bank[j] != 0:  # nothing of the bank was spent
+                    c = allowance[j] - g1[j]
+                    assured_carry[j] = c if c < bank_top else float(bank_top)
+                surplus_carry[j] = 0.0
+            out[j] = r3[j] if out[j] > 0 else 0
+    for f in range(1, nf):
+        for j in range(n):
+            grants[f, j] = out[j]
+    return 0
+
+
+# --------------------------------------------------------------------------- the class
 @register
-class SrDba(Dba):
+class SrDba(KernelDba):
     """The reference SR-DBA (see the module docstring)."""
 
     name = "sr-dba"
+    kernel = sr_dba_kernel
     summary = "ITU reference SR-DBA: fixed, assured, non-assured by R_F+R_A, best effort"
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
@@ -113,10 +539,11 @@ class SrDba(Dba):
         t = ctx.tconts
         n = t.count
         p = ctx.profile
-        self.unit = ctx.grant_unit_bytes
+        kctx = self.kernel_ctx()
+        self.unit = int(kctx[dk.C_UNIT])
         # Every allocation of a report-using DBA carries a DBRu (olt.upstream); rungs are the
         # payloads that make DBRu + payload a whole number of grant units.
-        self.dbru = p.dbru_bytes if ctx.dbru_in_every_allocation else 0
+        self.dbru = int(kctx[dk.C_DBRU])
         poll_room = -(-self.dbru // self.unit) * self.unit - self.dbru
         default_slack = p.encap_header_bytes + POLLS_IN_FLIGHT * poll_room
         slack = params.get("demand_slack_bytes", default_slack)
@@ -129,211 +556,77 @@ class SrDba(Dba):
         # The smallest rung must carry a minimum GEM/XGEM frame: a smaller room (12 bytes
         # beside a DBRu in a 16-byte XGS-PON block) carries nothing and would starve a slow
         # T-CONT forever.
-        useful = max(p.encap_min_frame_bytes, p.encap_header_bytes + p.encap_align_bytes)
+        useful = int(kctx[dk.C_MIN_USEFUL])
         self.k_min = max(self.dbru // self.unit + 1, -(-(useful + self.dbru) // self.unit))
         self.min_rung = self.k_min * self.unit - self.dbru
-        self.max_rung = p.max_grant_units * self.unit - self.dbru
+        self.max_rung = int(kctx[dk.C_MAX_GRANT_UNITS]) * self.unit - self.dbru
         ty = t.tcont_type
-        self.fixed_ok: B = np.isin(ty, FIXED_TYPES)
-        self.assured_ok: B = np.isin(ty, ASSURED_TYPES)
+        fixed_ok: B = np.isin(ty, FIXED_TYPES)
+        assured_ok: B = np.isin(ty, ASSURED_TYPES)
         na_ok = np.isin(ty, NON_ASSURED_TYPES)
         be_ok = np.isin(ty, BEST_EFFORT_TYPES)
         # Per-frame rates (bytes) of the parts each type has.
-        self.fixed: F64 = np.where(self.fixed_ok, ctx.fixed_bytes_per_frame, 0.0)
-        self.assured: F64 = np.where(self.assured_ok, ctx.assured_bytes_per_frame, 0.0)
-        guaranteed = self.fixed + self.assured
-        # Cap of the total grant: R_F (type 1), R_A (type 2), max(R_M, R_F + R_A) otherwise.
-        cap = np.where(
-            ty == 1,
-            self.fixed,
-            np.where(ty == 2, self.assured, np.maximum(ctx.max_bytes_per_frame, guaranteed)),
-        )
-        self.cap: F64 = np.minimum(cap, float(self.max_rung))
+        fixed: F64 = np.where(fixed_ok, ctx.fixed_bytes_per_frame, 0.0)
+        assured: F64 = np.where(assured_ok, ctx.assured_bytes_per_frame, 0.0)
+        guaranteed = fixed + assured
+        # Cap of the total grant: R_F (type 1), R_A (type 2), max(R_M, R_F + R_A) otherwise —
+        # never above the type-rule ceiling (olt.dba.kernel.ceiling_bytes_per_frame).
+        others = np.maximum(ctx.max_bytes_per_frame, guaranteed)
+        cap = np.where(ty == 1, fixed, np.where(ty == 2, assured, others))
+        cap = np.minimum(np.minimum(cap, ctx.ceiling_bytes_per_frame), float(self.max_rung))
         # Step 3 weights: the guaranteed rate (G.983.4 non-assured share); step 4: the weight.
-        self.na_weight: F64 = np.where(na_ok, guaranteed, 0.0)
-        self.be_weight: F64 = np.where(be_ok, t.weight.astype(np.float64), 0.0)
-        self.be_ok: B = be_ok & (self.be_weight > 0)
-        self.surplus_ok: B = (self.na_weight > 0) | self.be_ok
-        self.priority: I64 = t.priority.astype(np.int64)
-        self.levels: list[int] = sorted({int(v) for v in self.priority[self.be_ok]})
+        na_weight: F64 = np.where(na_ok, guaranteed, 0.0)
+        be_weight: F64 = np.where(be_ok, t.weight.astype(np.float64), 0.0)
+        be_ok = be_ok & (be_weight > 0)
+        surplus_ok: B = (na_weight > 0) | be_ok
+        priority: I64 = t.priority.astype(np.int64)
+        levels = np.zeros(n, dtype=np.int64)
+        used_levels = np.unique(priority[be_ok])
+        levels[: len(used_levels)] = used_levels
         # Extras for rounding leftovers go to the highest class first: non-assured (0),
         # then best effort by priority (1 + priority).
-        self.rank: I64 = np.where(self.na_weight > 0, 0, 1 + self.priority).astype(np.int64)
-        # State carried between cycles.
-        self.fixed_credit: F64 = np.zeros(n)  #: fixed bytes owed, per cycle
-        self.assured_carry: F64 = np.zeros(n)  #: fraction of R_A not granted, per frame
-        self.surplus_carry: F64 = np.zeros(n)  #: fraction of the surplus share, per frame
+        rank: I64 = np.where(na_weight > 0, 0, 1 + priority).astype(np.int64)
+        reserve = p.max_allocations_per_frame // POLL_SHARE_DIVISOR
+        const = np.zeros(S_CONST, dtype=np.int64)
+        const[S_SLACK], const[S_K_MIN] = self.slack, self.k_min
+        const[S_MIN_RUNG], const[S_MAX_RUNG] = self.min_rung, self.max_rung
+        const[S_RESERVE], const[S_N_LEVELS] = reserve, len(used_levels)
+        # Slow assured T-CONTs (cap below the smallest useful grant) bank their R_A, up to
+        # one maximum-size frame, and start with a full bank (module docstring).
+        bank = assured_ok & (assured > 0) & (cap < self.min_rung)
+        mtu_grant = int(kctx[dk.C_MTU_GRANT])
+        self.bank_top = mtu_grant - self.dbru  # a rung: mtu_grant is whole grant units
+        const[S_BANK_TOP] = self.bank_top
+        blocks_i = [assured_ok, be_ok, surplus_ok, priority, rank, levels, bank]
+        self.state_i = np.ascontiguousarray(
+            np.concatenate([const, *(np.asarray(b, dtype=np.int64) for b in blocks_i)]),
+            dtype=np.int64,
+        )
+        zeros = np.zeros(n)
+        banked = np.where(bank, float(self.bank_top), 0.0)
+        blocks_f = [fixed, assured, cap, na_weight, be_weight, zeros, banked, zeros]
+        self.state_f = np.ascontiguousarray(np.concatenate(blocks_f), dtype=np.float64)
 
-    # ------------------------------------------------------------------ rungs
-    def floor_rung(self, x: F64) -> I64:
-        """Largest payload ``k·unit − DBRu ≤ x`` (0 if below the smallest rung)."""
-        u, d = self.unit, self.dbru
-        r = np.floor((np.asarray(x, dtype=np.float64) + d) / u) * u - d
-        return np.where(r >= self.min_rung, r, 0).astype(np.int64)
+    def _f(self, b: int) -> F64:
+        n = self.ctx.tconts.count
+        return self.state_f[b * n : (b + 1) * n]
 
-    def ceil_rung(self, x: F64) -> I64:
-        """Smallest payload ``k·unit − DBRu ≥ x`` for ``x > 0`` (0 for ``x ≤ 0``).
+    @property
+    def cap(self) -> F64:
+        """Cap of each T-CONT's total grant, bytes per frame (a view into the kernel state)."""
+        return self._f(F_CAP)
 
-        Always ``< x + unit``: the overshoot of a rounded-up grant is under one grant unit.
-        """
-        u, d = self.unit, self.dbru
-        xx = np.asarray(x, dtype=np.float64)
-        k = np.maximum(np.ceil((xx + d) / u), self.k_min)
-        return np.where(xx > 0, k * u - d, 0).astype(np.int64)
+    @property
+    def fixed_credit(self) -> F64:
+        """Fixed bytes owed, per cycle (a view into the kernel state)."""
+        return self._f(F_FIXED_CREDIT)
 
-    def next_rung(self, r: I64) -> I64:
-        """The rung above ``r`` (costs at most one grant unit)."""
-        return np.where(r > 0, r + self.unit, self.min_rung).astype(np.int64)
+    @property
+    def assured_carry(self) -> F64:
+        """Fraction of R_A not granted, per frame (a view into the kernel state)."""
+        return self._f(F_ASSURED_CARRY)
 
-    # ------------------------------------------------------------------ allocation
-    def _surplus(self, pool: float, bound: F64, mask: B) -> F64:
-        """Steps 3 and 4 on ``pool`` bytes for the T-CONTs in ``mask`` (continuous shares).
-
-        Step 3 (types 3, 5): weighted max-min in proportion to R_F + R_A; step 4 (types 4, 5):
-        what is left, priority level by priority level (0 first), weighted max-min by weight.
-        Both up to ``bound`` = min(demand left, R_M headroom).
-        """
-        b = np.where(mask, bound, 0.0)
-        x = water_fill(b, self.na_weight, pool)
-        pool -= float(x.sum())
-        rest = np.where(self.be_ok, b - x, 0.0)
-        for level in self.levels:
-            if pool <= 0:
-                break
-            m = self.be_ok & (self.priority == level) & (rest > 0)
-            if np.any(m):
-                x4 = water_fill(rest[m], self.be_weight[m], pool)
-                x[m] += x4
-                pool -= float(x4.sum())
-        return x
-
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        ctx = self.ctx
-        n_frames = ctx.cycle_frames
-        unit = self.unit
-        raw = reports.demand_bytes
-        # Per frame of the cycle, with the fragment / poll-room slack (module docstring).
-        demand: F64 = np.where(raw > 0, raw + self.slack, 0).astype(np.float64) / n_frames
-
-        # 1. Fixed: R_F every cycle, idle or not, from the credit (G.983.4 fixed bandwidth).
-        self.fixed_credit += self.fixed * n_frames
-        g1 = np.minimum(self.floor_rung(self.fixed_credit / n_frames), self.max_rung)
-        # Who may get an allocation: their bursts and allocations cost overhead.
-        wants_more = (demand > 0) & ((self.assured_ok & (self.assured > 0)) | self.surplus_ok)
-        if n_frames > 1:
-            candidates = np.ones(len(demand), dtype=bool)
-        else:
-            candidates = reports.poll_mask | (g1 > 0) | wants_more
-        capacity = ctx.payload_capacity(candidates)
-        total1 = int(g1.sum())
-        if total1 > capacity:
-            # Only if admission control (Σ R_F + R_A ≤ capacity) was bypassed.
-            g1 = self.floor_rung(g1 * (capacity / total1))
-        self.fixed_credit -= g1 * n_frames
-        # Credit may grow to one grant unit beyond R_F, or to the smallest useful rung when
-        # R_F per frame is below it (then the fixed grant comes every few frames).
-        credit_max = np.maximum(self.fixed + unit, np.where(self.fixed > 0, self.min_rung, 0))
-        np.minimum(self.fixed_credit, credit_max * n_frames, out=self.fixed_credit)
-        left = capacity - int(g1.sum())
-
-        # 2. Assured: min(demand left, R_A), only with demand.  Rounding is applied to the
-        # cumulative grant so that one allocation (one DBRu) stays on a rung.
-        d1 = np.maximum(demand - g1, 0.0)
-        need = self.assured_ok & (self.assured > 0) & (d1 > 0)
-        demand_limited = need & (d1 <= self.assured)
-        rate_limited = need & ~demand_limited
-        allowance = g1 + self.assured + self.assured_carry
-        r2 = g1.copy()
-        r2[demand_limited] = self.ceil_rung(demand[demand_limited])
-        r2[rate_limited] = np.maximum(g1, self.floor_rung(allowance))[rate_limited]
-        # Fixed credit paid out this cycle may already exceed R_F by a fraction of a unit:
-        # keep fixed + assured within one unit of the cap.
-        r2 = np.maximum(g1, np.minimum(r2, self.ceil_rung(self.cap)))
-        total2 = int((r2 - g1).sum())
-        if total2 > left:
-            # Σ R_A beyond capacity (admission bypassed): scale the assured parts down.
-            scaled = g1 + (r2 - g1) * (left / total2)
-            r2 = np.where(need, np.maximum(g1, self.floor_rung(scaled)), g1)
-            self.assured_carry[:] = 0.0
-        else:
-            # The carry may grow to the smallest rung, so a T-CONT whose R_A is below one
-            # useful grant per frame still gets one every few frames.
-            carry_max = float(max(unit, self.min_rung))
-            self.assured_carry = np.where(
-                rate_limited, np.clip(allowance - r2, 0.0, carry_max), 0.0
-            )
-        left -= int((r2 - g1).sum())
-
-        # 3.-4. Surplus: non-assured by R_F + R_A, then best effort by priority and weight,
-        # both capped by R_M and the demand left (weighted max-min, water-filling).
-        d2 = np.maximum(demand - r2, 0.0)
-        headroom = np.maximum(self.cap - r2, 0.0)
-        bound = np.where(self.surplus_ok, np.minimum(d2, headroom), 0.0)
-        part = bound > 0
-        share = self._surplus(float(left), bound, part)
-        full = part & (share >= bound * (1 - 1e-12))
-        demand_met = full & (d2 <= headroom)  # gets all it asked for: round up
-        capped = full & ~demand_met  # held at R_M: round down, carry the fraction
-        short = part & ~full  # capacity-limited: whole rungs apportioned below
-        r3 = r2.copy()
-        r3[demand_met] = self.ceil_rung(demand[demand_met])
-        capped_target = r2 + share + self.surplus_carry
-        # The carry of an earlier capacity-limited cycle may reach two units: never beyond
-        # the cap's own rung (< R_M + one unit).
-        top = self.ceil_rung(self.cap)
-        r3[capped] = np.maximum(r2, np.minimum(self.floor_rung(capped_target), top))[capped]
-        if int((r3 - r2).sum()) > left:
-            # Rounding up does not fit (the frame is exactly full): round everyone down.
-            decided = demand_met | capped
-            r3[decided] = np.maximum(r2, np.minimum(self.floor_rung(r2 + share), top))[decided]
-            capped_target = r2 + share
-        carry = np.where(capped, np.clip(capped_target - r3, 0.0, unit), 0.0)
-        if np.any(short):
-            # What the rounded T-CONTs left is re-shared among the capacity-limited ones,
-            # rounded down to rungs, and the whole units left over go one each by class
-            # (non-assured, then best effort by priority) and then by the largest
-            # accumulated shortfall (largest-remainder apportionment: no T-CONT ends more
-            # than one unit from its share, and shortfalls are made up in later cycles).
-            pool = float(left - int((r3 - r2).sum()))
-            y = self._surplus(pool, bound, short)
-            r3[short] = np.maximum(r2, self.floor_rung(r2 + y))[short]
-            debt = np.where(short, r2 + y - r3 + self.surplus_carry, 0.0)
-            budget = int(pool - float((r3 - r2)[short].sum()))
-            if budget >= unit:
-                eligible = short & (y > 0) & (self.next_rung(r3) <= self.ceil_rung(r2 + bound))
-                idx = np.flatnonzero(eligible)
-                ranked = idx[np.lexsort((-debt[idx], self.rank[idx]))]
-                # A step up costs one unit, or the whole smallest rung from zero.
-                cost = self.next_rung(r3[ranked]) - r3[ranked]
-                pick = ranked[np.cumsum(cost) <= budget]
-                raised = self.next_rung(r3[pick])
-                debt[pick] -= raised - r3[pick]
-                r3[pick] = raised
-            carry = np.where(short, np.clip(debt, -2.0 * unit, 2.0 * unit), carry)
-        self.surplus_carry = carry
-
-        # Allocation structures (512 per XG(S)-PON frame, G.987.3 §8.1.1): best effort is
-        # dropped first, then assured, fixed last (limit_allocations drops the smallest
-        # scores; dropped T-CONTs keep their demand, and their fixed credit).  In a
-        # multi-frame cycle the OLT may poll up to its poll budget of other T-CONTs in the
-        # later frames: room is kept for them.
-        grants = np.asarray(r3, dtype=np.int64)
-        polls = reports.poll_mask
-        limit = ctx.profile.max_allocations_per_frame
-        reserve = limit // POLL_SHARE_DIVISOR if n_frames > 1 else 0
-        if int(np.count_nonzero((grants > 0) | polls)) + reserve > limit:
-            big = int(grants.max()) + 1
-            score = np.where(grants > 0, grants + big * (2 * (g1 > 0) + (r2 > g1)), 0)
-            if reserve == 0:
-                kept = ctx.limit_allocations(score, polls) > 0
-            else:  # the same rule, with room kept for the later frames' polls
-                room = max(0, limit - reserve - int(np.count_nonzero(polls)))
-                cand = np.flatnonzero((grants > 0) & ~polls)
-                kept = polls.copy()
-                kept[cand[np.argsort(-score[cand], kind="stable")[:room]]] = True
-            dropped = (grants > 0) & ~kept
-            self.fixed_credit[dropped] += g1[dropped] * n_frames
-            self.assured_carry[dropped] = 0.0
-            self.surplus_carry[dropped] = 0.0
-            grants = np.where(kept, grants, 0)
-        return grants
+    @property
+    def surplus_carry(self) -> F64:
+        """Fraction of the surplus share, per frame (a view into the kernel state)."""
+        return self._f(F_SURPLUS_CARRY)

@@ -56,6 +56,13 @@ Simplifications
   record it, not a count of idle XGEM frames (the same quantity, without the framing).
 * One observation per burst; with a multi-frame cycle only the latest burst visible at the
   cycle start is used.
+
+Kernel state (:class:`olt.dba.base.KernelDba`; ``n`` T-CONTs)
+-------------------------------------------------------------
+``state_i``: ``[assured_units × n]`` (R_A per frame in grant units, rounded up).
+``state_f``: ``[increase_factor, increase_bytes, decrease_factor, idle_threshold_bytes,
+floor × n, ceiling × n, grant size × n, guarantee weight × n, fixed bucket × 3n,
+ceiling bucket × 3n]`` — bytes per frame; the buckets are :mod:`olt.dba.shares` rate buckets.
 """
 
 from __future__ import annotations
@@ -65,22 +72,101 @@ from typing import Any
 
 import numpy as np
 
-from olt.dba.base import F64, I64, Dba, DbaContext, Reports
+from ftth.jit import inline_kernel
+from olt.dba import kernel as dk
+from olt.dba import shares as sh
+from olt.dba.base import F64, I64, DbaContext, KernelDba, Reports
 from olt.dba.registry import register
-from olt.dba.shares import (
-    ParamSpec,
-    RateLimiter,
-    ceil_div,
-    ceiling_bytes_per_frame,
-    grant_fixed_first,
-    integer_fill,
-    read_params,
-)
+from olt.dba.shares import ParamSpec, read_params
+
+# ``state_f``: scalars, then per-T-CONT arrays at _F_ARRAYS + (these multiples of n).
+_F_INC_FACTOR, _F_INC_BYTES, _F_DEC_FACTOR, _F_IDLE_THRESHOLD, _F_ARRAYS = range(5)
+_A_FLOOR, _A_CEILING, _A_GRANT, _A_G_WEIGHT, _A_FIXED_BUCKET, _A_LIMIT_BUCKET = 0, 1, 2, 3, 4, 7
+
+
+@inline_kernel
+def tm_observe(granted_last: I64, idle_bytes: I64, state_f: F64) -> None:
+    """Update the grant sizes in ``state_f`` from the bursts seen since the last cycle
+    (``reports[R_GRANTED_LAST]`` and ``reports[R_IDLE]``)."""
+    n = granted_last.shape[0]
+    inc_factor = state_f[_F_INC_FACTOR]
+    inc_bytes = state_f[_F_INC_BYTES]
+    dec_factor = state_f[_F_DEC_FACTOR]
+    threshold = state_f[_F_IDLE_THRESHOLD]
+    a = state_f[_F_ARRAYS:]
+    floor = a[_A_FLOOR * n : (_A_FLOOR + 1) * n]
+    ceiling = a[_A_CEILING * n : (_A_CEILING + 1) * n]
+    grant = a[_A_GRANT * n : (_A_GRANT + 1) * n]
+    for j in range(n):
+        # Nothing reported yet, or a DBRu-only poll (no payload granted): no information.
+        if granted_last[j] <= 0:
+            continue
+        observed = float(granted_last[j])
+        idle = float(min(idle_bytes[j], granted_last[j]))
+        if idle < threshold:  # fully used: grow (never below the current size)
+            target = observed * inc_factor + inc_bytes
+            if grant[j] > target:
+                target = grant[j]
+        else:  # the queue emptied: shrink by the idle bytes
+            target = observed - dec_factor * idle
+        if target < floor[j]:
+            target = floor[j]
+        if target > ceiling[j]:
+            target = ceiling[j]
+        grant[j] = target
+
+
+@dk.dba_kernel
+def tm_dba_kernel(
+    ctx: I64, tcont_i: I64, tcont_f: F64, reports: I64, state_i: I64, state_f: F64,
+    grants: I64,
+) -> int:  # fmt: skip
+    """Grant sizes from the idle bytes seen; fixed → assured → weighted rest when the
+    frame is full (the same grant every frame of the cycle)."""
+    n = reports.shape[1]
+    unit = ctx[dk.C_UNIT]
+    cycle = ctx[dk.C_CYCLE]
+    frame_units = float(unit * cycle)
+    tm_observe(reports[dk.R_GRANTED_LAST], reports[dk.R_IDLE], state_f)
+    assured_units = state_i[:n]
+    a = state_f[_F_ARRAYS:]
+    size = a[_A_GRANT * n : (_A_GRANT + 1) * n]
+    g_weight = a[_A_G_WEIGHT * n : (_A_G_WEIGHT + 1) * n]
+    fixed_bucket = a[_A_FIXED_BUCKET * n : (_A_FIXED_BUCKET + 3) * n]
+    limit_bucket = a[_A_LIMIT_BUCKET * n : (_A_LIMIT_BUCKET + 3) * n]
+    want = np.empty(n, dtype=np.int64)
+    sh.bucket_allowance(limit_bucket, frame_units, want)
+    for j in range(n):
+        w = dk.ceil_div(int(np.ceil(size[j])), unit)
+        if w < want[j]:
+            want[j] = w
+    grant, left = sh.grant_fixed_first(
+        ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
+    )
+    request = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        request[j] = min(max(want[j] - grant[j], 0), assured_units[j])
+    got = sh.integer_fill(request, g_weight, left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    for j in range(n):
+        request[j] = max(want[j] - grant[j], 0)
+    got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
+    for j in range(n):
+        grant[j] += got[j]
+    sh.bucket_charge(limit_bucket, frame_units, grant)
+    # ≤ 512 allocations: admit_allocations trimmed the candidates.
+    for f in range(cycle):
+        for j in range(n):
+            grants[f, j] = grant[j] * unit
+    return 0
 
 
 @register
-class TmDba(Dba):
+class TmDba(KernelDba):
     name = "tm-dba"
+    kernel = tm_dba_kernel
     # See the module docstring: the engines report idle bytes only with a DBRu.
     uses_reports = True
     summary = "traffic monitoring: grants grow when fully used, shrink by the idle bytes seen"
@@ -101,47 +187,54 @@ class TmDba(Dba):
         self.idle_threshold_bytes: int = values["idle_threshold_bytes"]
         self.min_grant_bytes: int = values["min_grant_bytes"]
         cycle, unit = ctx.cycle_frames, ctx.grant_unit_bytes
-        ceiling = ceiling_bytes_per_frame(ctx)
+        ceiling = ctx.ceiling_bytes_per_frame
         guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
-        self.ceiling_bytes: F64 = ceiling
-        #: Smallest grant: the guarantee, and at least the probe (never above R_M).
-        self.floor_bytes: F64 = np.minimum(np.maximum(guaranteed, self.min_grant_bytes), ceiling)
-        #: Current grant size per frame, bytes.
-        self.grant_bytes: F64 = self.floor_bytes.copy()
-        self.fixed = RateLimiter(ctx.fixed_bytes_per_frame, cycle, unit)
-        self.limiter = RateLimiter(ceiling, cycle, unit)
-        self.assured_units: I64 = ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
-        self.weight: F64 = np.asarray(ctx.tconts.weight, dtype=np.float64)
-        self.guarantee_weight: F64 = np.where(guaranteed > 0, guaranteed, 1.0)
+        # Smallest grant: the guarantee, and at least the probe (never above R_M).
+        floor = np.minimum(np.maximum(guaranteed, self.min_grant_bytes), ceiling)
+        self.state_i = sh.ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
+        self.state_f = np.concatenate(
+            [
+                np.array(
+                    [
+                        self.increase_factor,
+                        float(self.increase_bytes),
+                        self.decrease_factor,
+                        float(self.idle_threshold_bytes),
+                    ]
+                ),
+                floor,
+                ceiling,
+                floor,  # the current grant size starts at the floor
+                np.where(guaranteed > 0, guaranteed, 1.0),
+                sh.rate_bucket(ctx.fixed_bytes_per_frame, cycle, unit),
+                sh.rate_bucket(ceiling, cycle, unit),
+            ]
+        ).astype(np.float64)
+
+    def _field(self, k: int) -> F64:
+        n = self.ctx.tconts.count
+        return self.state_f[_F_ARRAYS + k * n : _F_ARRAYS + (k + 1) * n]
+
+    @property
+    def floor_bytes(self) -> F64:
+        """Smallest grant per frame, bytes (a view into the kernel state)."""
+        return self._field(_A_FLOOR)
+
+    @property
+    def ceiling_bytes(self) -> F64:
+        """Largest grant per frame (the type-rule ceiling), bytes (a view)."""
+        return self._field(_A_CEILING)
+
+    @property
+    def grant_bytes(self) -> F64:
+        """Current grant size per frame, bytes (a view into the kernel state)."""
+        return self._field(_A_GRANT)
 
     def observe(self, now_ps: int, reports: Reports) -> None:
-        """Update the grant sizes from the bursts seen since the last cycle."""
-        # Nothing reported yet, or a DBRu-only poll (no payload granted): no information.
-        new = reports.granted_last_bytes > 0
-        if not np.any(new):
-            return
-        observed = reports.granted_last_bytes.astype(np.float64)
-        idle = np.minimum(reports.idle_bytes, reports.granted_last_bytes).astype(np.float64)
-        full = idle < self.idle_threshold_bytes
-        grown = observed * self.increase_factor + self.increase_bytes
-        shrunk = observed - self.decrease_factor * idle
-        target = np.where(full, np.maximum(self.grant_bytes, grown), shrunk)
-        target = np.clip(target, self.floor_bytes, self.ceiling_bytes)
-        self.grant_bytes = np.where(new, target, self.grant_bytes)
-
-    def allocate(self, now_ps: int, reports: Reports) -> I64:
-        ctx = self.ctx
-        unit = ctx.grant_unit_bytes
-        self.observe(now_ps, reports)
-        cap = self.limiter.allowance()
-        want = np.minimum(ceil_div(np.ceil(self.grant_bytes), unit), cap)
-        grant, want, left = grant_fixed_first(
-            ctx, self.fixed, want, self.guarantee_weight, reports.poll_mask
+        """Update the grant sizes from the bursts seen since the last cycle (what the
+        kernel does first every cycle, :func:`tm_observe`)."""
+        tm_observe(
+            np.ascontiguousarray(reports.granted_last_bytes, dtype=np.int64),
+            np.ascontiguousarray(reports.idle_bytes, dtype=np.int64),
+            self.state_f,
         )
-        assured = np.minimum(np.maximum(want - grant, 0), self.assured_units)
-        got = integer_fill(assured, self.guarantee_weight, left)
-        grant += got
-        left -= int(got.sum())
-        grant += integer_fill(np.maximum(want - grant, 0), self.weight, left)
-        self.limiter.charge(grant)
-        return grant * unit  # ≤ 512 allocations: admit_allocations trimmed the candidates

@@ -28,6 +28,12 @@ immediate_allocation : bool, default true
     Serve reported demand from the frame's spare room without waiting for the timer.
     ``false`` gives GIANT with X-GIANT's timers.
 
+Implementation
+--------------
+One kernel for both DBAs: :func:`olt.dba.giant.giant_kernel`, whose immediate-allocation
+step runs when ``state_i[S_IMMEDIATE]`` is set (this class sets it from
+``immediate_allocation``); nothing of GIANT is written twice.
+
 Simplifications
 ---------------
 Those of :mod:`olt.dba.giant`, plus: the paper's tuned split of a type-3 T-CONT's

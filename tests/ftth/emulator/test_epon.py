@@ -156,8 +156,9 @@ def test_ipact_cycle_bounded_by_rtt_at_light_load() -> None:
 
 
 def test_frame_dba_on_epon_is_refused() -> None:
+    # The DBA's kind is checked where DBAs are known: building the run (ftth.emulator.build).
     with pytest.raises(InputError) as exc:
-        scenario({"name": "proportional"}, 10e6, 0.01)
+        build_spec(scenario({"name": "proportional"}, 10e6, 0.01))
     assert exc.value.where == "dba.name" and "ipact" in exc.value.why
 
 
@@ -165,5 +166,5 @@ def test_epon_dba_on_xgs_pon_is_refused() -> None:
     from ftth.scenario import load_scenario
 
     with pytest.raises(InputError) as exc:
-        load_scenario(None, ['dba.name="ipact"'])
+        build_spec(load_scenario(None, ['dba.name="ipact"']))
     assert exc.value.where == "dba.name" and "proportional" in exc.value.why

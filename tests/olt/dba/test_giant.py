@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from ftth.phy import get_profile
 from olt.dba.giant import GiantDba
 from olt.dba.registry import get_dba
+from tests.ftth.emulator.helpers import assert_variant, use_fast_variant
 from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,
@@ -129,12 +130,13 @@ def test_partial_service_stays_due_and_rotates() -> None:
 def test_multi_frame_cycle_spreads_ab() -> None:
     ctx = make_ctx(TECH, make_table(TECH, 1, max_bps=100e6), cycle=2)
     dba = GiantDba(ctx, {"si_min_frames": 3})  # rounded up to 4 frames = 2 cycles
-    grants = [
-        int(dba.allocate(2 * k * ctx.frame_ps, make_reports([10**7], frame=2 * k))[0])
+    # One row per frame of the cycle: AB spread evenly, the same grant in both frames.
+    rows = [
+        dba.allocate(2 * k * ctx.frame_ps, make_reports([10**7], frame=2 * k))[:, 0].tolist()
         for k in range(4)
     ]
     per_frame = math.ceil(100e6 * 125e-6 / 8 * 4 / 2 / WORD) * WORD  # AB over 2 frames
-    assert grants == [per_frame, 0, per_frame, 0]
+    assert rows == [[per_frame] * 2, [0] * 2, [per_frame] * 2, [0] * 2]
 
 
 @pytest.mark.parametrize("cycle", [1, 3])
@@ -194,6 +196,11 @@ def test_engine_half_load() -> None:
     assert abs(throughput_ratio(run) - 1) < 0.03
 
 
-def test_fast_and_reference_identical() -> None:
+@pytest.mark.parametrize("variant", ["stepped", "compiled"])
+def test_fast_and_reference_identical(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both paths of the fast engine (the stepped Python frame loop calling the kernel, and
+    the compiled frame loop calling it directly) give the reference engine's departures."""
+    use_fast_variant(variant, monkeypatch)
     fast, ref = engine_pair("giant")
+    assert_variant(fast, variant)
     assert_same_departures(fast, ref)

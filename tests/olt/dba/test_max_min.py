@@ -27,9 +27,11 @@ from ftth.phy import get_profile
 from olt.dba.max_min import MaxMinDba
 from olt.dba.registry import get_dba
 from olt.dba.shares import (
-    RateLimiter,
+    bucket_allowance,
+    bucket_charge,
     integer_fill,
     prefix_capacity_units,
+    rate_bucket,
     read_params,
     water_fill,
 )
@@ -62,7 +64,7 @@ def test_water_fill_is_weighted_max_min(request_: list[float], data: st.DataObje
     weight = np.array(
         data.draw(st.lists(st.sampled_from([0.5, 1.0, 2.0, 7.0]), min_size=n, max_size=n))
     )
-    req = np.array(request_)
+    req = np.array(request_, dtype=np.float64)
     capacity = data.draw(st.floats(0, 1.2 * float(req.sum()) + 1))
     x = water_fill(req, weight, capacity)
     tol = 1e-9 * max(1.0, float(req.sum()))
@@ -86,7 +88,7 @@ def test_prefix_capacity_matches_payload_capacity(data: st.DataObject) -> None:
     n = table.count
     allocated = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     order = np.array(data.draw(st.permutations(range(n))), dtype=np.int64)
-    got = prefix_capacity_units(ctx, allocated, order)
+    got = prefix_capacity_units(ctx.kernel_ctx, ctx.onu_of, allocated, order)
     for i in range(n):
         mask = allocated.copy()
         mask[order[: i + 1]] = True
@@ -95,7 +97,9 @@ def test_prefix_capacity_matches_payload_capacity(data: st.DataObject) -> None:
 
 def test_prefix_capacity_stops_at_the_allocation_limit() -> None:
     ctx = make_ctx("xgs-pon", make_table("xgs-pon", 300, 2))
-    got = prefix_capacity_units(ctx, np.zeros(600, dtype=bool), np.arange(600))
+    got = prefix_capacity_units(
+        ctx.kernel_ctx, ctx.onu_of, np.zeros(600, dtype=bool), np.arange(600, dtype=np.int64)
+    )
     assert np.all(got[:512] > 0) and np.all(got[512:] == 0)
 
 
@@ -103,11 +107,14 @@ def test_prefix_capacity_stops_at_the_allocation_limit() -> None:
 @given(request_=st.lists(st.integers(0, 5000), min_size=1, max_size=40), data=st.data())
 def test_integer_fill_within_one_unit(request_: list[int], data: st.DataObject) -> None:
     n = len(request_)
-    weight = np.array(data.draw(st.lists(st.sampled_from([0.5, 1.0, 3.0]), min_size=n, max_size=n)))
+    weight = np.array(
+        data.draw(st.lists(st.sampled_from([0.5, 1.0, 3.0]), min_size=n, max_size=n)),
+        dtype=np.float64,
+    )
     req = np.array(request_, dtype=np.int64)
     capacity = data.draw(st.integers(0, int(req.sum()) + 10))
     got = integer_fill(req, weight, capacity)
-    ideal = water_fill(req, weight, float(capacity))
+    ideal = water_fill(req.astype(np.float64), weight, float(capacity))
     assert got.dtype == np.int64
     assert np.all((got >= 0) & (got <= req))
     assert int(got.sum()) == min(capacity, int(req.sum()))  # no unit left on the table
@@ -116,19 +123,23 @@ def test_integer_fill_within_one_unit(request_: list[int], data: st.DataObject) 
 
 def test_water_fill_numbers() -> None:
     # 10 units over demands 2, 8, 8 with equal weights: 2, 4, 4.
-    np.testing.assert_allclose(water_fill([2, 8, 8], [1, 1, 1], 10), [2, 4, 4])
+    def f(x: list[float]) -> Any:
+        return np.array(x, dtype=np.float64)
+
+    np.testing.assert_allclose(water_fill(f([2, 8, 8]), f([1, 1, 1]), 10.0), [2, 4, 4])
     # Weights 1:2 over two large demands: 10 → 3⅓, 6⅔.
-    np.testing.assert_allclose(water_fill([100, 100], [1, 2], 10), [10 / 3, 20 / 3])
+    np.testing.assert_allclose(water_fill(f([100, 100]), f([1, 2]), 10.0), [10 / 3, 20 / 3])
     # Zero weight or zero demand: nothing.
-    np.testing.assert_allclose(water_fill([5, 5], [0, 1], 10), [0, 5])
+    np.testing.assert_allclose(water_fill(f([5, 5]), f([0, 1]), 10.0), [0, 5])
 
 
 def test_rate_limiter_holds_average_rate() -> None:
-    lim = RateLimiter(np.array([15.625, 1000.0, 0.0]), cycle_frames=1, unit=16)
+    bucket = rate_bucket(np.array([15.625, 1000.0, 0.0]), cycle_frames=1, unit=16)
     total = np.zeros(3, dtype=np.int64)
+    a = np.zeros(3, dtype=np.int64)
     for _ in range(800):
-        a = lim.allowance()
-        lim.charge(a)
+        bucket_allowance(bucket, 16.0, a)
+        bucket_charge(bucket, 16.0, a)
         total += a * 16
     # 800 frames: 12,500 B and 800,000 B exactly in the long run, minus at most one unit.
     assert 12_500 - 16 <= total[0] <= 12_500

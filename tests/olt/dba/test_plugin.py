@@ -66,3 +66,28 @@ def test_without_the_plugin_the_name_is_unknown() -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "equal-share" in proc.stderr and "valid:" in proc.stderr
+
+
+def _run_json(plugin: Path, tmp_path: Path, dba: str) -> dict:
+    out = tmp_path / f"{dba}.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ftth", "run", "--duration", "0.01", "-q",
+         "--set", f'dba.name="{dba}"', "--json", str(out)],
+        env=_env(plugin), capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode in (0, 1), proc.stderr
+    return dict(json.loads(out.read_text()))
+
+
+def test_kernel_form_runs_compiled_with_the_same_results(plugin_path: Path, tmp_path: Path) -> None:
+    """The example's two forms implement one rule: the kernel form runs inside the compiled
+    frame loop (when numba is present) and every number of the run is the same."""
+    plain = _run_json(plugin_path, tmp_path, "equal-share")
+    compiled = _run_json(plugin_path, tmp_path, "equal-share-kernel")
+    from ftth.jit import ACCELERATED
+
+    if ACCELERATED:
+        assert compiled["backend"].endswith("compiled-loop"), compiled["backend"]
+        assert not plain["backend"].endswith("compiled-loop")
+    for key in ("upstream", "downstream", "tconts", "households", "conservation"):
+        assert plain[key] == compiled[key], key

@@ -126,8 +126,11 @@ def test_never_exceeds_capacity_and_builds(
     demand = np.array(data.draw(st.lists(one_demand, min_size=n, max_size=n)))
     poll = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
     dba = ProportionalDba(ctx, {"min_grant_bytes": min_grant})
-    g = dba.allocate(0, reports(demand, poll))
-    assert g.shape == (n,) and g.dtype == np.int64
+    frames = dba.allocate(0, reports(demand, poll))
+    # One row per frame of the cycle, the same grant in each (a single row for 1-frame cycles).
+    assert frames.shape == ((n,) if cycle == 1 else (cycle, n)) and frames.dtype == np.int64
+    g = np.atleast_2d(frames)[0]
+    assert np.all(np.atleast_2d(frames) == g)
     assert np.all(g >= 0) and exact_fill(g, ctx)
     assert np.all(g[demand == 0] == 0), "grant without demand"
     assert int(g.sum()) <= ctx.payload_capacity(poll | (g > 0))
@@ -198,7 +201,7 @@ def test_min_grant_bytes() -> None:
 def test_multi_frame_cycle_splits_demand() -> None:
     ctx = make_ctx("xg-pon", 2, cycle=2)
     g = ProportionalDba(ctx, {}).allocate(0, reports([1000, 1001]))
-    assert g.tolist() == [500, 504]  # ceil(demand / 2) in 4-byte words, each frame
+    assert g.tolist() == [[500, 504]] * 2  # ceil(demand / 2) in 4-byte words, each frame
 
 
 @pytest.mark.parametrize("key", ["bogus", "min_grant", "max_bps"])

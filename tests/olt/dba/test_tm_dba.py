@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ftth.emulator import fast as fast_engine
 from ftth.phy import get_profile
 from olt.dba.registry import get_dba
 from olt.dba.tm_dba import TmDba
@@ -154,18 +155,23 @@ def test_engine_half_load() -> None:
 
 
 def test_engine_is_blind_without_dbru(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pins the engine limitation: without DBRus the OLT never learns the idle bytes."""
+    """Pins the engine limitation: without DBRus the OLT never learns the idle bytes.
+    (Stepped engine: the reports the kernel receives pass through Python there.)"""
     ages: list[int] = []
-    real = TmDba.observe
+    seen: list[int] = []
+    real = TmDba.allocate
 
-    def spy(self: TmDba, now_ps: int, reports: Any) -> None:
+    def spy(self: TmDba, now_ps: int, reports: Any) -> Any:
         ages.append(int(reports.report_age_ps.max()))
-        real(self, now_ps, reports)
+        seen.append(int(reports.granted_last_bytes.max()))
+        return real(self, now_ps, reports)
 
+    monkeypatch.setattr(fast_engine, "FORCE_STEPPED", True)
     monkeypatch.setattr(TmDba, "uses_reports", False)
-    monkeypatch.setattr(TmDba, "observe", spy)
+    monkeypatch.setattr(TmDba, "allocate", spy)
     run = engine_half_load("tm-dba")
     assert ages and max(ages) == -1  # not a single burst reported
+    assert max(seen) == 0  # so no grant was ever observed
     assert throughput_ratio(run) < 0.5  # 64-byte probes cannot carry 50 % load
 
 

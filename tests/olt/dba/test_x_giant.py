@@ -25,6 +25,7 @@ from ftth.phy import get_profile
 from olt.dba.giant import GiantDba
 from olt.dba.registry import get_dba
 from olt.dba.x_giant import XGiantDba
+from tests.ftth.emulator.helpers import assert_variant, use_fast_variant
 from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,
@@ -186,5 +187,11 @@ def test_engine_half_load_and_lower_delay_than_giant() -> None:
     assert mean_delay(run) < 0.85 * mean_delay(giant), (mean_delay(run), mean_delay(giant))
 
 
-def test_fast_and_reference_identical() -> None:
-    assert_same_departures(*engine_pair("x-giant"))
+@pytest.mark.parametrize("variant", ["stepped", "compiled"])
+def test_fast_and_reference_identical(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both paths of the fast engine (the stepped Python frame loop calling the kernel, and
+    the compiled frame loop calling it directly) give the reference engine's departures."""
+    use_fast_variant(variant, monkeypatch)
+    fast, ref = engine_pair("x-giant")
+    assert_variant(fast, variant)
+    assert_same_departures(fast, ref)
