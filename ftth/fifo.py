@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.jit import ACCELERATED, inline_kernel, kernel
-from ftth.phy import Profile
+from ftth.phy import Profile, max_piece_payload
 
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
@@ -70,10 +70,7 @@ def encap_vector(profile: Profile) -> I64:
     if align < 1 or align & (align - 1):
         raise ValueError(f"encapsulation alignment {align} is not a power of two")
     min_payload = max(0, profile.encap_min_frame_bytes - header)
-    if profile.encap_max_fragment_bytes > 0:
-        max_piece = (profile.encap_max_fragment_bytes // align) * align
-    else:
-        max_piece = 1 << 40
+    max_piece = max_piece_payload(profile)
     mode = MODE_WHOLE if profile.encap == "ethernet" else MODE_FRAGMENT
     return np.array([header, align, min_payload, max_piece, mode], dtype=np.int64)
 

@@ -629,6 +629,18 @@ def encapsulated_bytes(profile: Profile, packet_bytes: int, room_bytes: int | No
     return sum(profile.encap_header_bytes + padded_payload_bytes(profile, f) for f in sizes)
 
 
+#: "No limit" for a byte count (the piece size of an encapsulation that never fragments, an
+#: exhaustive EPON window): far above anything a run moves, far below int64 overflow.
+UNLIMITED_BYTES: Final = 1 << 40
+
+
+def max_piece_payload(profile: Profile) -> int:
+    """Most payload bytes one GEM/XGEM frame carries: the maximum fragment rounded down to the
+    alignment, or :data:`UNLIMITED_BYTES` when frames are never fragmented (Ethernet)."""
+    align = profile.encap_align_bytes
+    return (profile.encap_max_fragment_bytes // align) * align or UNLIMITED_BYTES
+
+
 def max_fragment_payload(profile: Profile, room_bytes: int) -> int:
     """Largest fragment payload that fits in ``room_bytes`` (0 if not even a minimum frame fits)."""
     if room_bytes < profile.encap_min_frame_bytes:

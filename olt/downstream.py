@@ -39,6 +39,14 @@ class DrrScheduler:
         Class priority of each queue (0 = highest).
     quantum_bytes
         DRR quantum.
+
+    Attributes
+    ----------
+    use_kernel
+        Share through the compiled twin :func:`olt.downstream_kernel.drr_share` (the default
+        when numba is present) or through the numpy code here.  They give the same integers;
+        the reference engine sets it False so that it shares no compiled code with the fast
+        engine's compiled loop, which calls the twin directly.
     """
 
     def __init__(self, priority: I64, quantum_bytes: int) -> None:
@@ -51,12 +59,13 @@ class DrrScheduler:
         #: turn was cut short by the end of the previous frame.
         self.pointer = np.zeros(len(self.levels), dtype=np.int64)
         self.cut = np.zeros(len(self.levels), dtype=np.int64)  # 0 / 1 (the kernel's layout)
+        self.use_kernel = ACCELERATED
 
     def share(self, demand_bytes: I64, room_bytes: int) -> tuple[I64, I64]:
         """Share one frame: queue indices in transmission order and their byte shares."""
         demand = np.asarray(demand_bytes, dtype=np.int64)
         n = len(demand)
-        if ACCELERATED:
+        if self.use_kernel:
             # The compiled twin: the same integers, without a dozen numpy calls per class.
             share = drr_share(
                 demand, self.priority, self.levels, int(room_bytes), self.quantum,

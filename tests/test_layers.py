@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "ftth.jit": 0,
     "ftth.memory": 0,
     "ftth.phy": 0,
+    "ftth.engines": 0,  # engine names (imports nothing)
     "ftth.output": 0,
     "ftth.plots": 0,
     "ftth.traffic": 1,

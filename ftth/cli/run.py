@@ -16,6 +16,7 @@ from ftth.cli.common import (
     scenario_inputs,
     with_progress,
 )
+from ftth.engines import ENGINES
 from ftth.errors import InputError
 from ftth.output import (
     Output,
@@ -95,8 +96,8 @@ def run(
     if seed is not None:
         overrides.append(f"seed={seed}")
     if engine is not None:
-        if engine not in ("fast", "reference"):
-            raise InputError("--engine", f"unknown engine {engine!r}; valid: fast, reference")
+        if engine not in ENGINES:
+            raise InputError("--engine", f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
         overrides.append(f'engine="{engine}"')
     sc = load_scenario(scenario, overrides)
     out_json = json_path if json_path is not None else sc.output.json_path

@@ -12,14 +12,11 @@ from ftth.emulator.collector import RawRun
 from ftth.emulator.fast import ProgressFn, run_fast
 from ftth.emulator.reference import run_reference
 from ftth.emulator.spec import EmulationSpec
+from ftth.engines import ENGINES, FAST, REFERENCE
 from ftth.memory import run_memory_policy
 
-ENGINES = ("fast", "reference")
 
-
-def run_spec(
-    spec: EmulationSpec, engine: str = "fast", progress: ProgressFn | None = None
-) -> RawRun:
+def run_spec(spec: EmulationSpec, engine: str = FAST, progress: ProgressFn | None = None) -> RawRun:
     """Run a resolved spec with the named engine."""
     with run_memory_policy():
         return _run(spec, engine, progress)
@@ -32,9 +29,9 @@ def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRu
         from ftth.emulator.epon import run_epon
 
         return run_epon(spec, progress, engine)
-    if engine == "fast":
+    if engine == FAST:
         return run_fast(spec, progress)
-    if engine == "reference":
+    if engine == REFERENCE:
         return run_reference(spec)
     raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
 

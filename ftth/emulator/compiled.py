@@ -304,12 +304,20 @@ def run_frames(
                 payload += g_used[a_i]
                 if g_dbru[a_i]:
                     value = dbru_value_bytes(
-                        uqs[j, QENCAP], uqs[j, UNBOUNDED] == 1, uqs[j, BUFFER],
+                        uqs[j, QENCAP],
+                        uqs[j, UNBOUNDED] == 1,
+                        uqs[j, BUFFER],
                         ip[IP_REPORT_UNIT],
                     )
                     if not post_report(
-                        pend, pend_head_tail, j, value, g_dbru_arr[a_i], k,
-                        g_room[a_i] - g_used[a_i], g_room[a_i],
+                        pend,
+                        pend_head_tail,
+                        j,
+                        value,
+                        g_dbru_arr[a_i],
+                        k,
+                        g_room[a_i] - g_used[a_i],
+                        g_room[a_i],
                     ):
                         err[0], err[1] = ERR_RING_FULL, k
                         return k

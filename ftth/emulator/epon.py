@@ -53,6 +53,7 @@ from ftth.fifo import (
     ADMIT,
     BUFFER,
     ENC_MODE,
+    GREEDY_SIZE,
     HEAD,
     HI,
     MODE_OVERRUN,
@@ -66,14 +67,15 @@ from ftth.fifo import (
 )
 from ftth.fold import fold_departures
 from ftth.jit import ACCELERATED, backend_name, inline_kernel, kernel
+from ftth.phy import UNLIMITED_BYTES
 from olt.dba.base import DbaContext, EponDba
-from olt.dba.epon_kernel import E_NOW_PS, UNLIMITED_BYTES, KernelEponDba
+from olt.dba.epon_kernel import E_NOW_PS, KernelEponDba
 from olt.dba.registry import get_dba
 from olt.downstream import DrrScheduler
 from olt.downstream_kernel import drr_share
 
 SLICE_PS = 125_000_000  # downstream sharing slice (same 125 µs as the ITU frame)
-#: A window without byte limit (exhaustive service); the one definition is the DBA hook's.
+#: A window without byte limit (exhaustive service): the one sentinel of ftth.phy.
 UNLIMITED = UNLIMITED_BYTES
 
 ProgressFn = Callable[[int, int], None]
@@ -544,6 +546,14 @@ def run_epon(spec: EmulationSpec, progress: Any = None, engine: str = "fast") ->
         )
     ctx = DbaContext(p, spec.us_fec, spec.tconts, spec.n_onus, 1, True)
     dba: EponDba = dba_cls(ctx, spec.dba_params)
+    if dba.exhaustive and any(q.greedy_size_bytes for q in spec.upstream):
+        # An exhaustive window lasts until the queue is empty, which an unbounded source
+        # never is: the first window would never end.
+        raise InputError(
+            "dba.params.service",
+            "exhaustive polling never ends the window of an unbounded greedy source; use"
+            ' service = "gated" or give the greedy source a rate_bps',
+        )
     up_stats, down_stats = make_stats(spec)
     up = _Direction(spec, spec.upstream, up_stats, 1)
     down = _Direction(spec, spec.downstream, down_stats, 1)
@@ -806,7 +816,11 @@ class _EponRun:
     ) -> int:  # fmt: skip
         """Serve queue ``q`` once; departures to the statistics; return bytes used."""
         st = d.store
+        # The kernel writes one row per packet completed and does not check the bounds: the
+        # stored packets, plus for an unbounded (greedy) queue the frames the room holds.
         cap = len(st.arrival_ps) + 4096
+        if st.qs[q, UNBOUNDED] == 1:
+            cap += room // max(1, int(st.qs[q, GREEDY_SIZE])) + 1
         if len(d.out[0]) < cap:
             d.out = [np.empty(2 * cap, dtype=np.int64) for _ in range(4)]
         out = d.out

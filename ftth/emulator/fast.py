@@ -21,6 +21,7 @@ from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, m
 from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.prefetch import Prefetcher, prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
+from ftth.engines import FAST
 from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
@@ -265,7 +266,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
     return RawRun(
         upstream=up_stats,
         downstream=down_stats,
-        engine="fast",
+        engine=FAST,
         backend=backend_name() + ("-compiled-loop" if compiled else ""),
         wall_s=time.perf_counter() - wall0,
         frames=n_frames,

@@ -1,11 +1,13 @@
 """The reference engine: one simpy event per packet, small and obviously correct.
 
-Every packet arrival is a simpy event that enqueues (or tail-drops) it at its arrival time;
-every burst is a simpy process that wakes at the instant the ONU starts transmitting and
+Every arrival instant is a simpy event that enqueues (or tail-drops) the packets arriving
+then; every burst is a simpy process that wakes at the instant the ONU starts transmitting and
 dequeues packet by packet, cutting fragments with :mod:`ftth.phy`'s rules; every departure is a
 simpy event at the moment the packet's last byte is received.  It shares only the OLT's
 decisions (DBA, BWmap, downstream shares) with the fast engine, not its data plane, so the two
-checking each other's departure times is a real test.  It is the speed baseline too.
+checking each other's departure times is a real test.  It is the speed baseline too.  It uses
+SimPy's public API only (processes and timeouts; see ``after_all_due`` for the order of the
+events of one instant).
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from typing import Any
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, EventPriority
 
 from ftth.emulator.collector import RawRun
 from ftth.emulator.common import DownstreamPlanner, make_olt_upstream, make_stats
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
-from ftth.phy import FecCode, Profile, max_fragment_payload, padded_payload_bytes
+from ftth.engines import REFERENCE
+from ftth.phy import (
+    FecCode,
+    Profile,
+    max_fragment_payload,
+    max_piece_payload,
+    padded_payload_bytes,
+)
 from onu.report import dbru_value_bytes
 
 
@@ -47,8 +55,7 @@ class RefQueue:
             ),
             0,
         )
-        align = profile.encap_align_bytes
-        self.max_piece = (profile.encap_max_fragment_bytes // align) * align or (1 << 40)
+        self.max_piece = max_piece_payload(profile)
 
     def offer(self, arrival_ps: int, size: int) -> None:
         self.c["offered_bytes"] += size
@@ -131,6 +138,9 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     down_q = [RefQueue(p, q) for q in spec.downstream]
     olt = make_olt_upstream(spec)
     planner = DownstreamPlanner(spec)
+    # The numpy DRR, not its compiled twin: the fast engine's compiled loop calls the twin, so
+    # the two engines checking each other also checks the twin against the numpy code.
+    planner.drr.use_kernel = False
     end_ps = spec.duration_ps
     n_frames = spec.n_frames
     used_line = np.zeros(n_frames, dtype=np.int64)
@@ -139,13 +149,22 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     def now() -> int:
         return int(env.now)
 
-    def at(delay_ps: int, priority: EventPriority = NORMAL) -> simpy.Event:
-        """An event ``delay_ps`` from now; URGENT ones go before NORMAL ones at the same instant."""
-        ev = simpy.Event(env)
-        ev._ok = True
-        ev._value = None
-        env.schedule(ev, priority, delay_ps)
-        return ev
+    def at(instant_ps: int) -> simpy.Timeout:
+        """A timeout that fires at ``instant_ps`` (now or later)."""
+        return env.timeout(instant_ps - now())
+
+    def after_all_due(instant_ps: int) -> Generator[Any, Any, None]:
+        """Wait until ``instant_ps``, then until every event already due at that instant ran.
+
+        Events at one instant run in the order they were scheduled.  Arrivals and DBRus are
+        scheduled before their instant (a source schedules its next arrival when it offers
+        the previous one, at an earlier time; a DBRu when its burst is sent), so a second,
+        zero timeout taken at ``instant_ps`` runs after every one of them: a packet arriving
+        exactly when a burst or a downstream frame is served is eligible for it, as in the
+        fast engines (inclusive cut-off).
+        """
+        yield at(instant_ps)
+        yield env.timeout(0)
 
     def arrivals(
         queue: RefQueue, qspec: QueueSpec, stats: Any, qi: int
@@ -153,13 +172,15 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         arr, size = merged_batch([make() for make in qspec.sources], 0, end_ps)
         stats.offered(qi, arr, size)
         for a, s in zip(arr.tolist(), size.tolist(), strict=True):
-            yield at(a - now(), URGENT)
+            if a > now():
+                yield at(a)
+            # Packets of one instant are offered in one step (see after_all_due).
             queue.offer(a, s)
 
     def depart(
         stats: Any, qi: int, arrival: int, size: int, when_ps: int
     ) -> Generator[Any, Any, None]:
-        yield at(when_ps - now())
+        yield at(when_ps)
         one = np.array([qi], dtype=np.int64)
         stats.departures(
             one,
@@ -168,10 +189,10 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             np.array([when_ps], dtype=np.int64),
         )
 
-    def burst(k: int, plan: Any, i: int, frame_used: list[int]) -> Generator[Any, Any, None]:
+    def burst(k: int, plan: Any, i: int) -> Generator[Any, Any, None]:
         bw = plan.bwmap
         j = int(bw.tcont[i])
-        yield at(int(plan.cutoff_ps[i]) - now())
+        yield from after_all_due(int(plan.cutoff_ps[i]))
         queue = up_q[j]
         room = int(bw.room_bytes[i])
         used, done = queue.serve(room, now())
@@ -195,7 +216,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     def report(
         k: int, j: int, value: int, arrival_ps: int, idle: int, room: int
     ) -> Generator[Any, Any, None]:
-        yield at(arrival_ps - now(), URGENT)
+        yield at(arrival_ps)
         one = np.array([j], dtype=np.int64)
         olt.post_reports(
             k, one, np.array([value]), np.array([arrival_ps]), np.array([idle]), np.array([room])
@@ -226,12 +247,16 @@ def run_reference(spec: EmulationSpec) -> RawRun:
 
     def frame_clock() -> Generator[Any, Any, None]:
         for k in range(n_frames):
+            # Frame k starts after every arrival and DBRu due at t_k (after_all_due): a packet
+            # arriving exactly at t_k is in its queue when the frame is shared, as the fast
+            # engines admit arrivals up to t_k inclusive.  Frame 0 too: run straight from the
+            # process's start it would go before the sources' first arrivals at 0 ps.
+            yield from after_all_due(k * frame_ps)
             plan = olt.plan_frame(k)
             used_line[k] = plan.bwmap.used_line_bytes
             for i in range(plan.bwmap.n_allocations):
-                env.process(burst(k, plan, i, []))
+                env.process(burst(k, plan, i))
             downstream_frame(k, plan.bwmap.n_allocations)
-            yield at(frame_ps)
 
     for qi, (queue, qspec) in enumerate(zip(up_q, spec.upstream, strict=True)):
         env.process(arrivals(queue, qspec, up_stats, qi))
@@ -247,7 +272,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     return RawRun(
         upstream=up_stats,
         downstream=down_stats,
-        engine="reference",
+        engine=REFERENCE,
         backend="python",
         wall_s=time.perf_counter() - wall0,
         frames=n_frames,

@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from ftth.engines import FAST, Engine
 from ftth.phy import (
     DEFAULT_MARGIN_DB,
     PROFILES,
@@ -81,7 +82,6 @@ def _usable_path(value: Path) -> Path:
 #: A path written as a TOML string (strict mode would demand a ``Path`` object).
 LaxPath = Annotated[Path, Field(strict=False), AfterValidator(_usable_path)]
 FaultKind = Literal["onu-down", "onu-up", "rogue-onu", "fibre-cut"]
-Engine = Literal["fast", "reference"]
 
 # Tags of the two forms of `onus`; pydantic puts them in error locations, the translator
 # drops them so users see `onus.count` / `onus[3].id`.
@@ -695,7 +695,7 @@ class Scenario(_Model):
         description="Root seed; each source gets its own SeedSequence child.",
     )
     engine: Engine = Field(
-        default="fast", description="Simulation engine; reference is the per-packet oracle."
+        default=FAST, description="Simulation engine; reference is the per-packet oracle."
     )
     fec: Fec = _section(Fec, "fec")
     tree: Tree = Field(..., description="See [tree].")

@@ -36,14 +36,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.jit import kernel
+from ftth.phy import UNLIMITED_BYTES
 from olt.dba.base import DbaContext, EponDba
 from olt.dba.kernel import DbaKernel
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 
-#: A window with no byte limit: the ONU sends until its queues are empty.
-UNLIMITED_BYTES = 1 << 40
+# A window with no byte limit (the ONU sends until its queues are empty) is
+# ftth.phy.UNLIMITED_BYTES, re-exported here for the polling kernels.
 
 # ``ctx`` vector.
 (

@@ -11,11 +11,14 @@ from ftth.fifo import ADMIT, HEAD, LO, div_floor, encap_vector, flatten_batches
 from ftth.phy import PROFILES
 
 
+# No deadline: the first example loads the compiled kernel (seconds on a busy machine).
+@settings(deadline=None)
 @given(st.integers(0, 2**62), st.integers(1, 2**40))
 def test_div_floor_is_exact(x: int, b: int) -> None:
     assert div_floor(x, b, 1.0 / b) == x // b
 
 
+@settings(deadline=None)
 @given(st.integers(0, 2**20), st.sampled_from([1, 3, 7, 8000, 155520, 125_000_000, 216]))
 def test_div_floor_exact_at_multiples(k: int, b: int) -> None:
     # Exact multiples and their neighbours are where a float estimate is most likely off.

@@ -15,12 +15,14 @@ from ftth.phy import (
     RS_248_232,
     RS_255_223,
     RS_255_239,
+    UNLIMITED_BYTES,
     XG_PON,
     XGS_PON,
     FecCode,
     Profile,
     encapsulated_bytes,
     fragment_sizes,
+    max_piece_payload,
     saturation_goodput_bps,
 )
 
@@ -252,3 +254,15 @@ def test_fec_code_constants() -> None:
     assert (RS_255_239.parity_bytes, RS_248_216.parity_bytes) == (16, 32)
     assert RS_248_232.parity_bytes == 16
     assert RS_255_223.parity_bytes == 32
+
+
+@pytest.mark.parametrize(
+    "profile,expected",
+    # G.984.3 §8.3.1: GEM PLI is 12 bits (4095 B), no alignment; G.987.3 / G.9807.1: XGEM
+    # PLI is 14 bits (16 383 B) and payloads are whole 4-byte words, so 16 380 B.
+    [(GPON, 4095), (XG_PON, 16_380), (XGS_PON, 16_380), (EPON_1G, None), (EPON_10G, None)],
+    ids=lambda v: getattr(v, "name", str(v)),
+)
+def test_max_piece_payload(profile: Profile, expected: int | None) -> None:
+    """The largest piece the GEM/XGEM framing carries; Ethernet (EPON) is never cut."""
+    assert max_piece_payload(profile) == (UNLIMITED_BYTES if expected is None else expected)

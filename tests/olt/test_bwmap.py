@@ -349,8 +349,7 @@ def test_every_engine_path_words_the_same_dba_error(path: str) -> None:
     512 allocation structures.  The compiled frame loop checks the rules in its own kernel;
     it must refuse exactly like the BWmap builder used by the other paths."""
     from ftth.emulator import run_spec
-    from tests.ftth.emulator.helpers import make_spec
-    from tests.ftth.emulator.test_equivalence import use_fast_variant
+    from tests.ftth.emulator.helpers import make_spec, use_fast_variant
 
     kwargs = dict(technology="xgs-pon", onus=200, tconts_per_onu=3, frames=4, dba="static",
                   up=None, down=None, record=False)  # fmt: skip

@@ -1,4 +1,5 @@
-"""Hand-built emulation specs for engine tests (no scenario file needed)."""
+"""Shared pieces of the engine tests: hand-built emulation specs (no scenario file needed)
+and the engine-equivalence checks (the fast engine's paths against the reference engine)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pytest
 
+from ftth.emulator import RawRun
+from ftth.emulator import fast as fast_engine
+from ftth.emulator import reference as reference_engine
 from ftth.emulator.spec import EmulationSpec, QueueSpec
+from ftth.engines import FAST
+from ftth.jit import ACCELERATED
 from ftth.phy import get_profile
 from ftth.topology import default_teqd_ps
 from ftth.traffic import make_source
@@ -110,3 +117,94 @@ def make_spec(
         window_ps=10 * 10**9,
         record_packets=record,
     )
+
+
+# --------------------------------------------------------------------------- equivalence
+#: The fast engine's two code paths (see :func:`use_fast_variant`).
+FAST_VARIANTS = ("compiled", "stepped")
+
+COUNTER_KEYS = (
+    "offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
+    "queued_bytes", "queued_packets", "dropped_bytes", "dropped_packets",
+)  # fmt: skip
+
+
+class FragmentSpy:
+    """Counts reference-engine services that ended with a packet partly sent (a cut fragment)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.cuts = 0
+        self.services = 0
+        original = reference_engine.RefQueue.serve
+        spy = self
+
+        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int) -> Any:
+            out = original(queue, room, cutoff_ps)
+            spy.services += 1
+            if queue.head_sent > 0:
+                spy.cuts += 1
+            return out
+
+        monkeypatch.setattr(reference_engine.RefQueue, "serve", serve)
+
+
+def assert_identical(
+    fast: RawRun, ref: RawRun, names: tuple[str, str] = ("fast", "reference")
+) -> None:
+    """Two runs of one spec agree exactly: every packet (queue, arrival, size, departure, in
+    integer ps), every per-queue ledger counter, grant and window total, and the upstream
+    line use.  ``names`` label the two runs in the failure message."""
+    for direction in ("upstream", "downstream"):
+        f, r = getattr(fast, direction), getattr(ref, direction)
+        fp, rp = f.packets(), r.packets()
+        assert len(fp[0]) == len(rp[0]), (
+            f"{direction}: {len(fp[0])} ({names[0]}) vs {len(rp[0])} ({names[1]}) packets"
+        )
+        for name, a, b in zip(("queue", "arrival_ps", "size", "departure_ps"), fp, rp, strict=True):
+            assert a.dtype == np.int64 and b.dtype == np.int64
+            if not np.array_equal(a, b):
+                bad = np.flatnonzero(a != b)
+                i = int(bad[0])
+                pytest.fail(
+                    f"{direction} {name} differs at {len(bad)} of {len(a)} packets, first at "
+                    f"packet {i} (queue {fp[0][i]}, arrival {fp[1][i]} ps): "
+                    f"{names[0]} {a[i]} vs {names[1]} {b[i]}"
+                )
+        assert set(f.counters) == set(r.counters) == set(COUNTER_KEYS)
+        for key in COUNTER_KEYS:
+            np.testing.assert_array_equal(
+                f.counters[key], r.counters[key], err_msg=f"{direction} {key}"
+            )
+        np.testing.assert_array_equal(
+            f.granted_bytes, r.granted_bytes, err_msg=f"{direction} granted"
+        )
+        np.testing.assert_array_equal(f.used_bytes, r.used_bytes, err_msg=f"{direction} used")
+        np.testing.assert_array_equal(f.window_delivered_bytes, r.window_delivered_bytes)
+        np.testing.assert_array_equal(f.window_offered_bytes, r.window_offered_bytes)
+    np.testing.assert_array_equal(fast.us_used_line_bytes, ref.us_used_line_bytes)
+    np.testing.assert_array_equal(fast.us_payload_used_bytes, ref.us_payload_used_bytes)
+    assert fast.allocations == ref.allocations
+
+
+def total(run: RawRun, direction: str, key: str) -> int:
+    """A ledger counter summed over a direction's queues."""
+    return int(getattr(run, direction).counters[key].sum())
+
+
+def use_fast_variant(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Select the fast engine's path: the whole-frame compiled loop (numba, built-in DBAs)
+    or the stepped per-frame loop (Python OLT + framing kernel)."""
+    if variant == "compiled" and not ACCELERATED:
+        pytest.skip("the compiled frame loop needs numba")
+    monkeypatch.setattr(fast_engine, "FORCE_STEPPED", variant == "stepped")
+
+
+def is_compiled_loop(run: RawRun) -> bool:
+    """Whether a fast run went through the compiled frame loop."""
+    return run.backend.endswith("-compiled-loop")
+
+
+def assert_variant(run: RawRun, variant: str) -> None:
+    """``run`` is a fast run that took the ``variant`` path."""
+    assert run.engine == FAST
+    assert is_compiled_loop(run) == (variant == "compiled"), run.backend

@@ -36,11 +36,11 @@ from ftth.emulator import EmulationSpec, RawRun, run_spec
 from ftth.emulator.spec import merged_batch
 from ftth.jit import ACCELERATED
 from ftth.phy import get_profile, psbu_slot_bytes
-from tests.ftth.emulator.helpers import make_spec
-from tests.ftth.emulator.test_equivalence import (
+from tests.ftth.emulator.helpers import (
     FAST_VARIANTS,
     assert_identical,
     assert_variant,
+    make_spec,
     use_fast_variant,
 )
 

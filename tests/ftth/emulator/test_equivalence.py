@@ -26,20 +26,17 @@ import numpy as np
 import pytest
 
 from ftth.emulator import EmulationSpec, RawRun, run_spec
-from ftth.emulator import fast as fast_engine
-from ftth.emulator import reference as reference_engine
-from ftth.jit import ACCELERATED
-from tests.ftth.emulator.helpers import make_spec
+from tests.ftth.emulator.helpers import (
+    FAST_VARIANTS,
+    FragmentSpy,
+    assert_identical,
+    assert_variant,
+    make_spec,
+    total,
+    use_fast_variant,
+)
 
 REPO = Path(__file__).resolve().parents[3]
-
-#: The fast engine's two code paths (see :func:`use_fast_variant`).
-FAST_VARIANTS = ("compiled", "stepped")
-
-COUNTER_KEYS = (
-    "offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
-    "queued_bytes", "queued_packets", "dropped_bytes", "dropped_packets",
-)  # fmt: skip
 
 # --------------------------------------------------------------------------- scenarios
 #: name -> make_spec keyword arguments.  Small on purpose: the reference engine is slow.
@@ -146,64 +143,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
-class FragmentSpy:
-    """Counts reference-engine services that ended with a packet partly sent (a cut fragment)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.cuts = 0
-        self.services = 0
-        original = reference_engine.RefQueue.serve
-        spy = self
-
-        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int) -> Any:
-            out = original(queue, room, cutoff_ps)
-            spy.services += 1
-            if queue.head_sent > 0:
-                spy.cuts += 1
-            return out
-
-        monkeypatch.setattr(reference_engine.RefQueue, "serve", serve)
-
-
 def run_both(spec_kwargs: dict[str, Any]) -> tuple[EmulationSpec, RawRun, RawRun]:
     # One spec object per engine: sources are factories, so each run draws the same traffic.
     fast = run_spec(make_spec(**spec_kwargs), "fast")
     spec = make_spec(**spec_kwargs)
     ref = run_spec(spec, "reference")
     return spec, fast, ref
-
-
-def assert_identical(fast: RawRun, ref: RawRun) -> None:
-    for direction in ("upstream", "downstream"):
-        f, r = getattr(fast, direction), getattr(ref, direction)
-        fp, rp = f.packets(), r.packets()
-        assert len(fp[0]) == len(rp[0]), f"{direction}: {len(fp[0])} vs {len(rp[0])} packets"
-        for name, a, b in zip(("queue", "arrival_ps", "size", "departure_ps"), fp, rp, strict=True):
-            assert a.dtype == np.int64 and b.dtype == np.int64
-            if not np.array_equal(a, b):
-                i = int(np.flatnonzero(a != b)[0])
-                pytest.fail(
-                    f"{direction} {name} differs first at packet {i} "
-                    f"(queue {fp[0][i]}, arrival {fp[1][i]} ps): fast {a[i]} vs reference {b[i]}"
-                )
-        assert set(f.counters) == set(r.counters) == set(COUNTER_KEYS)
-        for key in COUNTER_KEYS:
-            np.testing.assert_array_equal(
-                f.counters[key], r.counters[key], err_msg=f"{direction} {key}"
-            )
-        np.testing.assert_array_equal(
-            f.granted_bytes, r.granted_bytes, err_msg=f"{direction} granted"
-        )
-        np.testing.assert_array_equal(f.used_bytes, r.used_bytes, err_msg=f"{direction} used")
-        np.testing.assert_array_equal(f.window_delivered_bytes, r.window_delivered_bytes)
-        np.testing.assert_array_equal(f.window_offered_bytes, r.window_offered_bytes)
-    np.testing.assert_array_equal(fast.us_used_line_bytes, ref.us_used_line_bytes)
-    np.testing.assert_array_equal(fast.us_payload_used_bytes, ref.us_payload_used_bytes)
-    assert fast.allocations == ref.allocations
-
-
-def total(run: RawRun, direction: str, key: str) -> int:
-    return int(getattr(run, direction).counters[key].sum())
 
 
 # --------------------------------------------------------------------------- claims
@@ -276,19 +221,6 @@ CLAIMS: dict[str, Callable[[EmulationSpec, RawRun, FragmentSpy], None]] = {
     "f_xgspon_two_tconts_cycle2": claim_f,
     "g_gpon_buffer_exact_fit": claim_g,
 }
-
-
-def use_fast_variant(variant: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Select the fast engine's path: the whole-frame compiled loop (numba, built-in DBAs)
-    or the stepped per-frame loop (Python OLT + framing kernel)."""
-    if variant == "compiled" and not ACCELERATED:
-        pytest.skip("the compiled frame loop needs numba")
-    monkeypatch.setattr(fast_engine, "FORCE_STEPPED", variant == "stepped")
-
-
-def assert_variant(run: RawRun, variant: str) -> None:
-    assert run.engine == "fast"
-    assert run.backend.endswith("-compiled-loop") == (variant == "compiled"), run.backend
 
 
 @pytest.mark.parametrize("variant", FAST_VARIANTS)

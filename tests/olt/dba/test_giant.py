@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ftth.phy import get_profile
 from olt.dba.giant import GiantDba
 from olt.dba.registry import get_dba
-from tests.ftth.emulator.test_equivalence import assert_variant, use_fast_variant
+from tests.ftth.emulator.helpers import assert_variant, use_fast_variant
 from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,

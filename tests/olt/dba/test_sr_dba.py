@@ -42,8 +42,13 @@ from olt.dba.registry import get_dba
 from olt.dba.shares import water_fill
 from olt.dba.sr_dba import SrDba
 from olt.upstream import OltUpstream, UpstreamPlan
-from tests.ftth.emulator.helpers import make_spec, source
-from tests.ftth.emulator.test_equivalence import assert_identical, assert_variant, use_fast_variant
+from tests.ftth.emulator.helpers import (
+    assert_identical,
+    assert_variant,
+    make_spec,
+    source,
+    use_fast_variant,
+)
 
 TECHNOLOGIES = ("gpon", "xg-pon", "xgs-pon")
 FRAME_S = 125e-6

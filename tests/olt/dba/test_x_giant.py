@@ -25,7 +25,7 @@ from ftth.phy import get_profile
 from olt.dba.giant import GiantDba
 from olt.dba.registry import get_dba
 from olt.dba.x_giant import XGiantDba
-from tests.ftth.emulator.test_equivalence import assert_variant, use_fast_variant
+from tests.ftth.emulator.helpers import assert_variant, use_fast_variant
 from tests.olt.dba.helpers import (
     assert_ledger,
     assert_rejects,
