@@ -100,24 +100,32 @@ def max_min_kernel(
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
     )
-    # 2. assured up to the demand, within R_M.
-    request = np.empty(n, dtype=np.int64)
+    rest_total = 0
     for j in range(n):
-        a = min(max(want[j] - grant[j], 0), assured_units[j])
-        request[j] = min(a, max(cap[j] - grant[j], 0))
-    got = sh.integer_fill(request, g_weight, left)
-    for j in range(n):
-        grant[j] += got[j]
-        left -= got[j]
-    # 3. surplus: weighted max-min of what is left.
-    for j in range(n):
-        request[j] = max(min(want[j], cap[j]) - grant[j], 0)
-    if state_i[_I_STRICT] != 0:
-        got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+        rest_total += max(want[j] - grant[j], 0)
+    if rest_total <= left:
+        # Every demand fits (light load): steps 2 and 3 grant it in full (want ≤ cap).
+        for j in range(n):
+            grant[j] += max(want[j] - grant[j], 0)
     else:
-        got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
-    for j in range(n):
-        grant[j] += got[j]
+        # 2. assured up to the demand, within R_M.
+        request = np.empty(n, dtype=np.int64)
+        for j in range(n):
+            a = min(max(want[j] - grant[j], 0), assured_units[j])
+            request[j] = min(a, max(cap[j] - grant[j], 0))
+        got = sh.integer_fill(request, g_weight, left)
+        for j in range(n):
+            grant[j] += got[j]
+            left -= got[j]
+        # 3. surplus: weighted max-min of what is left.
+        for j in range(n):
+            request[j] = max(min(want[j], cap[j]) - grant[j], 0)
+        if state_i[_I_STRICT] != 0:
+            got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+        else:
+            got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
+        for j in range(n):
+            grant[j] += got[j]
     sh.bucket_charge(ceiling_bucket, frame_units, grant)
     # ≤ 512 allocations: admit_allocations trimmed the candidates.
     for f in range(cycle):
