@@ -38,6 +38,18 @@ Simplifications
   assured bandwidth goes to busy assured T-CONTs first — is the same.
 * Rounding, rate buckets and the fixed bandwidth are those of :mod:`olt.dba.max_min`.
 
+Why ``ebu`` and ``max-min`` give identical numbers at light load
+----------------------------------------------------------------
+Not a bug, a consequence of the first simplification (issue 15 noticed it).  Both DBAs grant
+every T-CONT every cycle, and every stage hands out demand up to the same R_M bucket
+(:mod:`olt.dba.shares`): when the reports fit the frame, each T-CONT gets R_F plus its
+reported demand in whole units, whatever the order of the stages — so the grants, and every
+delay and throughput, are the same (``test_light_load_grants_equal_max_min``).  The byte
+counters, the overdraft and the pool only decide *who* is cut when the frame is full.  The
+published EBU inherits GIANT's service intervals, which delay a light-load T-CONT until
+its timer expires; that behaviour is :mod:`olt.dba.giant`'s (``si_max_frames``), not
+modelled again here.
+
 Kernel state (:class:`olt.dba.base.KernelDba`; ``n`` T-CONTs)
 -------------------------------------------------------------
 ``state_f``: ``[overdraft_cycles, unit_cost, fixed bucket × 3n, ceiling bucket × 3n,
@@ -53,6 +65,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ftth.jit import inline_kernel
 from olt.dba import kernel as dk
 from olt.dba import shares as sh
 from olt.dba.base import F64, I64, DbaContext, KernelDba
@@ -62,6 +75,47 @@ from olt.dba.shares import ParamSpec, read_params
 # ``state_f``: scalars, then per-T-CONT arrays at _F_ARRAYS + (these multiples of n).
 _F_OVERDRAFT, _F_UNIT_COST, _F_ARRAYS = 0, 1, 2
 _A_FIXED, _A_CEILING, _A_AB, _A_VB, _A_AB_WEIGHT, _A_G_WEIGHT = 0, 3, 6, 7, 8, 9
+
+
+@inline_kernel
+def _share_full_frame(
+    tcont_i: I64, tcont_f: F64, want: I64, grant: I64, request: I64, left: int, vb: F64,
+    ab: F64, ab_weight: F64, g_weight: F64, unit_cost: float,
+) -> None:  # fmt: skip
+    """Rules 1 and 2, then the surplus, when the demands do not all fit (adds to ``grant``
+    in place; ``request`` holds each T-CONT's own-share request)."""
+    n = want.shape[0]
+    got = sh.integer_fill(request, ab_weight, left)
+    for j in range(n):
+        vb[j] -= got[j] * unit_cost
+        grant[j] += got[j]
+        left -= got[j]
+    # Rule 2: the unused remainder of positive counters, to assured T-CONTs still busy.
+    unused = 0.0
+    for j in range(n):
+        if vb[j] > 0.0:
+            unused += vb[j]
+    pool = int(np.floor(unused / unit_cost))
+    for j in range(n):
+        request[j] = max(want[j] - grant[j], 0) if ab[j] > 0 else 0
+    got = sh.integer_fill(request, ab_weight, pool if pool < left else left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    # Surplus: non-assured (T-CONTs with guarantees), then best effort.
+    for j in range(n):
+        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
+        request[j] = max(want[j] - grant[j], 0) if guaranteed else 0
+    got = sh.integer_fill(request, g_weight, left)
+    for j in range(n):
+        grant[j] += got[j]
+        left -= got[j]
+    for j in range(n):
+        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
+        request[j] = 0 if guaranteed else max(want[j] - grant[j], 0)
+    got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+    for j in range(n):
+        grant[j] += got[j]
 
 
 @dk.dba_kernel
@@ -96,43 +150,25 @@ def ebu_kernel(
     )
     # Rule 1: own assured share, up to VB + overdraft (VB may go negative).
     request = np.empty(n, dtype=np.int64)
+    rest_total = 0
     for j in range(n):
         v = vb[j] + ab[j]
         vb[j] = v if v < ab[j] else ab[j]
         limit_bytes = vb[j] + overdraft * ab[j]
         limit = np.int64(np.floor((limit_bytes if limit_bytes > 0.0 else 0.0) / unit_cost))
-        request[j] = min(max(want[j] - grant[j], 0), limit) if ab[j] > 0 and vb[j] > 0 else 0
-    got = sh.integer_fill(request, ab_weight, left)
-    for j in range(n):
-        vb[j] -= got[j] * unit_cost
-        grant[j] += got[j]
-        left -= got[j]
-    # Rule 2: the unused remainder of positive counters, to assured T-CONTs still busy.
-    unused = 0.0
-    for j in range(n):
-        if vb[j] > 0.0:
-            unused += vb[j]
-    pool = int(np.floor(unused / unit_cost))
-    for j in range(n):
-        request[j] = max(want[j] - grant[j], 0) if ab[j] > 0 else 0
-    got = sh.integer_fill(request, ab_weight, pool if pool < left else left)
-    for j in range(n):
-        grant[j] += got[j]
-        left -= got[j]
-    # Surplus: non-assured (T-CONTs with guarantees), then best effort.
-    for j in range(n):
-        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
-        request[j] = max(want[j] - grant[j], 0) if guaranteed else 0
-    got = sh.integer_fill(request, g_weight, left)
-    for j in range(n):
-        grant[j] += got[j]
-        left -= got[j]
-    for j in range(n):
-        guaranteed = tcont_f[dk.TF_FIXED, j] + tcont_f[dk.TF_ASSURED, j] > 0
-        request[j] = 0 if guaranteed else max(want[j] - grant[j], 0)
-    got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
-    for j in range(n):
-        grant[j] += got[j]
+        rest = max(want[j] - grant[j], 0)
+        rest_total += rest
+        request[j] = min(rest, limit) if ab[j] > 0 and vb[j] > 0 else 0
+    if rest_total <= left:
+        # Every demand fits (light load): each stage would grant its requests in full, so
+        # the result is the demand; only the own-share charge to the counters remains.
+        for j in range(n):
+            vb[j] -= request[j] * unit_cost
+            grant[j] += max(want[j] - grant[j], 0)
+    else:
+        _share_full_frame(
+            tcont_i, tcont_f, want, grant, request, left, vb, ab, ab_weight, g_weight, unit_cost
+        )
     sh.bucket_charge(ceiling_bucket, frame_units, grant)
     # ≤ 512 allocations: admit_allocations trimmed the candidates.
     for f in range(cycle):

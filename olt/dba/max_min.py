@@ -40,6 +40,8 @@ Simplifications
   cannot save up bandwidth.  The assured entitlement of a frame is R_A rounded *up* to a
   grant unit (at most one unit above R_A per frame while R_M allows it).
 * Unused fixed grants (idle type-1 T-CONTs) are not reclaimed: fixed bandwidth is reserved.
+* When every report fits the frame each T-CONT gets R_F plus its demand (within R_M), as
+  in ``ebu``, which therefore gives identical numbers at light load (see :mod:`olt.dba.ebu`).
 * The frame's overhead is charged for every T-CONT with a request (each gets a share).  When
   they need more than the 512 allocation structures of a frame, the smallest requests wait
   for a later frame (:meth:`DbaContext.limit_allocations`) before the shares are computed.
@@ -98,24 +100,32 @@ def max_min_kernel(
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
     )
-    # 2. assured up to the demand, within R_M.
-    request = np.empty(n, dtype=np.int64)
+    rest_total = 0
     for j in range(n):
-        a = min(max(want[j] - grant[j], 0), assured_units[j])
-        request[j] = min(a, max(cap[j] - grant[j], 0))
-    got = sh.integer_fill(request, g_weight, left)
-    for j in range(n):
-        grant[j] += got[j]
-        left -= got[j]
-    # 3. surplus: weighted max-min of what is left.
-    for j in range(n):
-        request[j] = max(min(want[j], cap[j]) - grant[j], 0)
-    if state_i[_I_STRICT] != 0:
-        got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+        rest_total += max(want[j] - grant[j], 0)
+    if rest_total <= left:
+        # Every demand fits (light load): steps 2 and 3 grant it in full (want ≤ cap).
+        for j in range(n):
+            grant[j] += max(want[j] - grant[j], 0)
     else:
-        got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
-    for j in range(n):
-        grant[j] += got[j]
+        # 2. assured up to the demand, within R_M.
+        request = np.empty(n, dtype=np.int64)
+        for j in range(n):
+            a = min(max(want[j] - grant[j], 0), assured_units[j])
+            request[j] = min(a, max(cap[j] - grant[j], 0))
+        got = sh.integer_fill(request, g_weight, left)
+        for j in range(n):
+            grant[j] += got[j]
+            left -= got[j]
+        # 3. surplus: weighted max-min of what is left.
+        for j in range(n):
+            request[j] = max(min(want[j], cap[j]) - grant[j], 0)
+        if state_i[_I_STRICT] != 0:
+            got = sh.fill_by_priority(request, tcont_i[dk.TI_PRIORITY], tcont_f[dk.TF_WEIGHT], left)
+        else:
+            got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
+        for j in range(n):
+            grant[j] += got[j]
     sh.bucket_charge(ceiling_bucket, frame_units, grant)
     # ≤ 512 allocations: admit_allocations trimmed the candidates.
     for f in range(cycle):

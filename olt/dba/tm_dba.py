@@ -143,18 +143,26 @@ def tm_dba_kernel(
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
     )
-    request = np.empty(n, dtype=np.int64)
+    rest_total = 0
     for j in range(n):
-        request[j] = min(max(want[j] - grant[j], 0), assured_units[j])
-    got = sh.integer_fill(request, g_weight, left)
-    for j in range(n):
-        grant[j] += got[j]
-        left -= got[j]
-    for j in range(n):
-        request[j] = max(want[j] - grant[j], 0)
-    got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
-    for j in range(n):
-        grant[j] += got[j]
+        rest_total += max(want[j] - grant[j], 0)
+    if rest_total <= left:
+        # Every grant size fits: assured and the rest are granted in full.
+        for j in range(n):
+            grant[j] += max(want[j] - grant[j], 0)
+    else:
+        request = np.empty(n, dtype=np.int64)
+        for j in range(n):
+            request[j] = min(max(want[j] - grant[j], 0), assured_units[j])
+        got = sh.integer_fill(request, g_weight, left)
+        for j in range(n):
+            grant[j] += got[j]
+            left -= got[j]
+        for j in range(n):
+            request[j] = max(want[j] - grant[j], 0)
+        got = sh.integer_fill(request, tcont_f[dk.TF_WEIGHT], left)
+        for j in range(n):
+            grant[j] += got[j]
     sh.bucket_charge(limit_bucket, frame_units, grant)
     # ≤ 512 allocations: admit_allocations trimmed the candidates.
     for f in range(cycle):
