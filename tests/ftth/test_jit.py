@@ -92,7 +92,7 @@ def test_a_run_on_a_corrupt_real_cache_rebuilds_it(tmp_path: Path) -> None:
     victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     env = _env(tmp_path, tmp_path / "cache")
     proc = subprocess.run(
-        [sys.executable, "-m", "ftth", "run", "--duration", "0.01", "-q"],
+        [sys.executable, "-m", "ftth", "run", "--duration", "0.02", "-q"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert proc.returncode in (0, 1), proc.stderr
@@ -102,7 +102,7 @@ def test_a_run_on_a_corrupt_real_cache_rebuilds_it(tmp_path: Path) -> None:
     # Gone, or rebuilt whole if this run needed that kernel on its own.
     assert not victim.exists() or jit._complete_pickles(victim.read_bytes())
     again = subprocess.run(
-        [sys.executable, "-m", "ftth", "run", "--duration", "0.01", "-q"],
+        [sys.executable, "-m", "ftth", "run", "--duration", "0.02", "-q"],
         capture_output=True, text=True, env=env, timeout=600,
     )  # fmt: skip
     assert again.returncode == proc.returncode and again.stderr == ""

@@ -172,7 +172,7 @@ def test_a_broken_plugin_is_one_warning_and_everything_else_works(
         ("validate",),
         ("budget",),
         ("plan", "--no-emulate"),
-        ("run", "--duration", "0.01", "-q"),
+        ("run", "--duration", "0.02", "-q"),
     ):
         proc = run(*args, env=plugin_env)
         assert proc.returncode in (0, 1), (args, proc.stderr)
