@@ -38,6 +38,18 @@ Simplifications
   assured bandwidth goes to busy assured T-CONTs first — is the same.
 * Rounding, rate buckets and the fixed bandwidth are those of :mod:`olt.dba.max_min`.
 
+Why ``ebu`` and ``max-min`` give identical numbers at light load
+----------------------------------------------------------------
+Not a bug, a consequence of the first simplification (issue 15 noticed it).  Both DBAs grant
+every T-CONT every cycle, and every stage hands out demand up to the same R_M bucket
+(:mod:`olt.dba.shares`): when the reports fit the frame, each T-CONT gets R_F plus its
+reported demand in whole units, whatever the order of the stages — so the grants, and every
+delay and throughput, are the same (``test_light_load_grants_equal_max_min``).  The byte
+counters, the overdraft and the pool only decide *who* is cut when the frame is full.  The
+published EBU inherits GIANT's service intervals, which delay a light-load T-CONT until
+its timer expires; that behaviour is :mod:`olt.dba.giant`'s (``si_max_frames``), not
+modelled again here.
+
 Kernel state (:class:`olt.dba.base.KernelDba`; ``n`` T-CONTs)
 -------------------------------------------------------------
 ``state_f``: ``[overdraft_cycles, unit_cost, fixed bucket × 3n, ceiling bucket × 3n,

@@ -40,6 +40,8 @@ Simplifications
   cannot save up bandwidth.  The assured entitlement of a frame is R_A rounded *up* to a
   grant unit (at most one unit above R_A per frame while R_M allows it).
 * Unused fixed grants (idle type-1 T-CONTs) are not reclaimed: fixed bandwidth is reserved.
+* When every report fits the frame each T-CONT gets R_F plus its demand (within R_M), as
+  in ``ebu``, which therefore gives identical numbers at light load (see :mod:`olt.dba.ebu`).
 * The frame's overhead is charged for every T-CONT with a request (each gets a share).  When
   they need more than the 512 allocation structures of a frame, the smallest requests wait
   for a later frame (:meth:`DbaContext.limit_allocations`) before the shares are computed.

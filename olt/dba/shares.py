@@ -95,11 +95,13 @@ def demand_units(ctx: I64, demand_bytes: I64) -> I64:
     n = demand_bytes.shape[0]
     cycle = ctx[dk.C_CYCLE]
     unit = ctx[dk.C_UNIT]
+    inv_cycle = 1.0 / cycle
+    inv_unit = 1.0 / unit
     out = np.zeros(n, dtype=np.int64)
     for j in range(n):
         d = demand_bytes[j]
         if d > 0:
-            out[j] = dk.ceil_div(dk.ceil_div(d, cycle), unit)
+            out[j] = dk.cdiv(dk.cdiv(d, cycle, inv_cycle), unit, inv_unit)
     return out
 
 
@@ -199,40 +201,44 @@ def water_fill(request: F64, weight: F64, capacity: float) -> F64:
             if request[j] > 0 and weight[j] > 0:
                 out[j] = request[j]
         return out
-    active = np.empty(m, dtype=np.int64)
-    level = np.empty(m, dtype=np.float64)
+    # Raise the level λ: entries asking for less than λ·w are served in full and leave;
+    # λ is recomputed over the rest until nobody else leaves.  λ only grows, so an entry
+    # that left stays served in full (a few linear passes instead of a sort).
+    short = np.empty(m, dtype=np.int64)  # the entries still short, in index order
     c = 0
     for j in range(n):
         if request[j] > 0 and weight[j] > 0:
-            active[c] = j
-            level[c] = request[j] / weight[j]
+            short[c] = j
             c += 1
-    order = np.argsort(level, kind="mergesort")  # stable: ties keep index order
-    suffix_w = np.empty(m, dtype=np.float64)  # Σ of the weights from position i on
-    s = 0.0
-    for i in range(m - 1, -1, -1):
-        s += weight[active[order[i]]]
-        suffix_w[i] = s
-    # Capacity used if the level were level_i: entries before i in full, from i at level_i·w.
-    # k = how many entries are served in full.  Σ r > capacity, so at least the last entry
-    # is not; rounding (levels that underflow to 0 with subnormal requests) can still put
-    # every "used" below capacity, hence the bound m - 1.
-    k = m - 1
-    cum = 0.0
-    for i in range(m):
-        j = active[order[i]]
-        if cum + level[order[i]] * suffix_w[i] > capacity:
-            k = i
+    room = capacity
+    lam = 0.0
+    while True:
+        w_left = 0.0
+        for i in range(m):
+            w_left += weight[short[i]]
+        lam = room / w_left
+        if lam < 0.0:  # rounding of ``room`` at the boundary
+            lam = 0.0
+        kept = 0
+        left_room = room
+        for i in range(m):
+            j = short[i]
+            if request[j] <= lam * weight[j]:
+                left_room -= request[j]
+            else:
+                short[kept] = j
+                kept += 1
+        # Σ r > capacity, so somebody stays short; float rounding (subnormal requests) may
+        # say otherwise, hence the second test (``short`` is then left as it was: all
+        # entries of the last round still below λ get their request below).
+        if kept == m or kept == 0:
             break
-        cum += request[j]
-    full = 0.0
-    for i in range(k):
-        full += request[active[order[i]]]
-    lam = (capacity - full) / suffix_w[k]
-    for i in range(m):
-        j = active[i]
-        x = lam * weight[j]
-        out[j] = request[j] if request[j] < x else x
+        room = left_room
+        m = kept
+    for j in range(n):
+        if request[j] > 0 and weight[j] > 0:
+            x = lam * weight[j]
+            out[j] = request[j] if request[j] < x else x
     return out
 
 
@@ -284,6 +290,27 @@ def integer_fill(request: I64, weight: F64, capacity: int) -> I64:
     for j in range(n):
         if request[j] > out[j]:
             m += 1
+    if left < m:
+        # The ``left`` largest remainders: everything above the left-th largest, then those
+        # equal to it in index order (what a stable sort would pick, without sorting).
+        rem = np.empty(m, dtype=np.float64)
+        c = 0
+        for j in range(n):
+            if request[j] > out[j]:
+                rem[c] = out[j] - ideal[j]  # minus the remainder: ascending = largest first
+                c += 1
+        kth = np.partition(rem, left - 1)[left - 1]
+        for j in range(n):
+            if request[j] > out[j] and out[j] - ideal[j] < kth:
+                out[j] += 1
+                left -= 1
+        for j in range(n):
+            if left <= 0:
+                break
+            if request[j] > out[j] and out[j] - ideal[j] == kth:
+                out[j] += 1
+                left -= 1
+        return out
     cand = np.empty(m, dtype=np.int64)
     key = np.empty(m, dtype=np.float64)
     c = 0
@@ -294,8 +321,6 @@ def integer_fill(request: I64, weight: F64, capacity: int) -> I64:
             c += 1
     order = cand[np.argsort(key, kind="mergesort")]
     for i in range(m):
-        if left <= 0:
-            break
         out[order[i]] += 1
         left -= 1
     if left > 0:  # only if float rounding lost more than one unit per entry

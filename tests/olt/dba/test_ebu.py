@@ -33,6 +33,7 @@ from tests.olt.dba.helpers import (
     make_ctx,
     make_reports,
     make_table,
+    mixed_table,
     run_random_rounds,
     throughput_ratio,
 )
@@ -171,6 +172,31 @@ def test_rejects_bad_params(params: dict[str, Any], key: str) -> None:
     ctx = make_ctx("gpon", make_table("gpon", 2))
     err = assert_rejects("ebu", ctx, params, key)
     assert "overdraft_cycles" in err.why or "0..16" in err.why
+
+
+def test_light_load_grants_equal_max_min() -> None:
+    """Issue 15's finding, explained in the module docstring: when every report fits the
+    frame, EBU and max-min grant the same (R_F plus the demand, within R_M); when the
+    frame is full they differ (EBU's pool goes to the assured T-CONTs first)."""
+    ctx = make_ctx(TECH, mixed_table(TECH, 8))
+    n = ctx.tconts.count
+    ebu, mm = EbuDba(ctx, {}), get_dba("max-min")(ctx, {})
+    rng = np.random.default_rng(7)
+    unit = ctx.grant_unit_bytes
+    for k in range(40):
+        demand = rng.integers(0, 1200, n) * (rng.random(n) < 0.5)
+        rep = make_reports(demand, frame=k)
+        g = ebu.allocate(k * ctx.frame_ps, rep)
+        np.testing.assert_array_equal(g, mm.allocate(k * ctx.frame_ps, rep))
+        # Everything reported is granted (rounded up to units), as the frame has room.
+        assert np.all(g >= -(-demand // unit) * unit)
+        assert int(g.sum()) < ctx.payload_capacity(np.ones(n, dtype=bool)) // 2
+    # Overload, A idle: EBU gives A's unused assured bytes to B first, max-min does not.
+    ctx = pool_pon()
+    rep = make_reports([0, BIG, BIG])
+    g_ebu = EbuDba(ctx, {"overdraft_cycles": 0.0}).allocate(0, rep)
+    g_mm = get_dba("max-min")(ctx, {}).allocate(0, rep)
+    assert g_ebu[1] > g_mm[1] + 2 * WORD, (g_ebu, g_mm)
 
 
 def test_engine_half_load() -> None:

@@ -239,6 +239,34 @@ def test_respects_max_bps_on_average(cycle: int) -> None:
     assert np.all(total >= rm * frames - slack)  # and it is actually granted
 
 
+@pytest.mark.parametrize("name", ["max-min", "ebu", "tm-dba"])
+@pytest.mark.parametrize("cycle", [1, 2])
+def test_type3_ceiling_is_max_bps_not_the_sum(name: str, cycle: int) -> None:
+    """Issue 10: a greedy type-3 T-CONT with R_A = 10 Mb/s and R_M = 20 Mb/s gets at most
+    20 Mb/s plus one grant unit per frame (R_M includes R_A; never R_A + R_M = 30 Mb/s),
+    and does reach R_M (within one banked cycle plus a unit) when the PON has room."""
+    tech = "xgs-pon"
+    table = make_table(tech, 2, types=[3, 4], assured_bps=[10e6, 0], max_bps=[20e6, 1e9])
+    ctx = make_ctx(tech, table, cycle=cycle)
+    dba = get_dba(name)(ctx, {})
+    unit = ctx.grant_unit_bytes
+    frames = 800  # 100 ms
+    total = 0
+    last = np.zeros(2, dtype=np.int64)
+    for k in range(0, frames, cycle):
+        # Greedy: always more queued, and every grant comes back full (tm-dba's input).
+        rep = make_reports(
+            np.full(2, 10**9), granted_last=last, idle=np.zeros(2), age_ps=np.zeros(2), frame=k
+        )
+        g = np.asarray(dba.allocate(k * ctx.frame_ps, rep))
+        rows = g.reshape(-1, 2) if g.ndim == 2 else np.tile(g, (cycle, 1))
+        total += int(rows[:, 0].sum())
+        last = rows[-1]
+    rm = 20e6 * 125e-6 / 8  # 312.5 bytes per frame
+    assert total <= (rm + unit) * frames, total
+    assert total >= rm * frames - (rm + unit) * cycle - 64, total  # the tm-dba probe ramp
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), strict=st.booleans())
 def test_never_exceeds_capacity_and_builds(data: st.DataObject, strict: bool) -> None:
