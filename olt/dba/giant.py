@@ -270,6 +270,11 @@ def _immediate(
     unit = ctx[dk.C_UNIT]
     turn = state_i[S_TURN]
     for k in range(ASSURED, N_SERVICES):
+        # No spare room even before any new allocation or burst is charged (a frame filled
+        # by the due services): nothing can be served early, skip the pass.
+        room = dk.payload_capacity(allocated, onu_of, ctx) // unit
+        if room <= used and used > 0:
+            return
         si = state_i[S_SI + k]
         any_waiting = False
         for j in range(n):
