@@ -23,20 +23,27 @@ from typing import Any, TypeVar, cast
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-#: Modules holding kernels.  numba's on-disk cache is keyed on each function's own source
-#: file only, so a kernel calling a changed kernel in another file would run stale code; the
-#: cache directory is therefore keyed on a digest of all of them.
+#: Sources of the kernels and of the module constants they freeze at compile time.  numba's
+#: on-disk cache is keyed on each function's own source file only, so a kernel calling a
+#: changed kernel in another file would run stale code; the cache directory is therefore keyed
+#: on a digest of all of them: a few ftth modules, and every module of ``olt/`` and ``onu/``.
 _KERNEL_SOURCES = (
     "jit.py",
-    "fifo.py",
+    "phy.py",
     "fold.py",
+    "traffic/kernels.py",
     "emulator/compiled.py",
-    "../olt/downstream_kernel.py",
-    "../olt/dba/kernel.py",
-    "../onu/report.py",
-    "../olt/dba/shares.py",
-    "../olt/dba/epon_kernel.py",
+    "emulator/epon.py",
 )
+_KERNEL_PACKAGES = ("../olt", "../onu")
+
+
+def _kernel_sources(here: Path) -> list[Path]:
+    """Every file whose content keys the cache (in a fixed order)."""
+    files = [here / name for name in _KERNEL_SOURCES]
+    for package in _KERNEL_PACKAGES:
+        files.extend(sorted((here / package).rglob("*.py")))
+    return files
 
 
 #: Wall time of the first compilation of every kernel, as announced (2-CPU machine, numba
@@ -159,9 +166,9 @@ def _choose_cache_dir() -> str | None:
     """
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for name in _KERNEL_SOURCES:
+    for file in _kernel_sources(here):
         try:
-            digest.update((here / name).read_bytes())
+            digest.update(file.read_bytes())
         except OSError:
             return None
     key = digest.hexdigest()[:16]

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.jit import ACCELERATED
-from olt.downstream_kernel import drr_share
+from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_refill
 
 I64 = npt.NDArray[np.int64]
 
@@ -186,7 +186,6 @@ class HouseholdShaper:
     ) -> None:
         self.refill_bits = np.asarray(rate_bps, dtype=np.int64) * slice_ps // 10**12
         self.depth_bits = np.asarray(depth_bytes, dtype=np.int64) * 8
-        self.active = self.refill_bits > 0
         self.tokens_bits = self.depth_bits.copy()
         self.queue_onu = np.asarray(queue_onu, dtype=np.int64)
         n = len(self.queue_onu)
@@ -194,23 +193,21 @@ class HouseholdShaper:
 
     def refill(self) -> None:
         """Start of a slice: add one slice of tokens, up to the depth."""
-        self.tokens_bits = np.minimum(self.depth_bits, self.tokens_bits + self.refill_bits)
+        shaper_refill(self.tokens_bits, self.refill_bits, self.depth_bits)
 
     def cap(self, demand_bytes: I64) -> I64:
         """Demands limited by each ONU's tokens, its classes served in priority order."""
-        d = np.asarray(demand_bytes, dtype=np.int64)[self.order]
-        onu = self.queue_onu[self.order]
-        cum = np.cumsum(d)
-        first = np.ones(len(d), dtype=bool)
-        first[1:] = onu[1:] != onu[:-1]
-        seg_start = np.maximum.accumulate(np.where(first, np.arange(len(d)), 0))
-        before = cum - d - (cum[seg_start] - d[seg_start])
-        allowed = np.clip(self.tokens_bits[onu] // 8 - before, 0, d)
-        capped = np.where(self.active[onu], allowed, d)
-        out = np.empty_like(capped)
-        out[self.order] = capped
+        out = np.array(demand_bytes, dtype=np.int64)
+        shaper_cap(out, self.tokens_bits, self.refill_bits, self.order, self.queue_onu)
         return out
 
     def consume(self, queue: I64, used_bytes: I64) -> None:
         """Take the bytes actually sent out of their ONUs' buckets."""
-        np.subtract.at(self.tokens_bits, self.queue_onu[queue], np.asarray(used_bytes) * 8)
+        q = np.ascontiguousarray(queue, dtype=np.int64)
+        shaper_consume(
+            self.tokens_bits,
+            self.queue_onu,
+            q,
+            np.ascontiguousarray(used_bytes, dtype=np.int64),
+            len(q),
+        )

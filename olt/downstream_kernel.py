@@ -134,3 +134,48 @@ def drr_share(
         pointer[li] = cyc[resume]
         cut[li] = was_cut
     return share
+
+
+# ------------------------------------------------------------------ the household shaper
+# The rules of olt.downstream.HouseholdShaper, written once: the class calls them, and so
+# does the compiled frame loop, on the same arrays (tokens in bits, per ONU).
+@inline_kernel
+def shaper_refill(tokens_bits: I64, refill_bits: I64, depth_bits: I64) -> None:
+    """Start of a slice: add one slice of tokens to every bucket, up to its depth."""
+    for o in range(tokens_bits.shape[0]):
+        t = tokens_bits[o] + refill_bits[o]
+        tokens_bits[o] = t if t < depth_bits[o] else depth_bits[o]
+
+
+@inline_kernel
+def shaper_cap(
+    demand_bytes: I64, tokens_bits: I64, refill_bits: I64, order: I64, queue_onu: I64
+) -> None:
+    """Limit each queue's demand (in place) by its ONU's tokens, the ONU's classes served
+    in priority order (``order``: by ONU, then priority, then index); an ONU whose refill
+    is 0 is not shaped."""
+    prev_onu = -1
+    before = 0
+    for oi in range(order.shape[0]):
+        q = order[oi]
+        o = queue_onu[q]
+        if o != prev_onu:
+            prev_onu = o
+            before = 0
+        d = demand_bytes[q]
+        if refill_bits[o] > 0:
+            allowed = (tokens_bits[o] >> 3) - before  # floor(tokens / 8)
+            if allowed < 0:
+                allowed = 0
+            if allowed < d:
+                demand_bytes[q] = allowed
+        before += d
+
+
+@inline_kernel
+def shaper_consume(
+    tokens_bits: I64, queue_onu: I64, queues: I64, used_bytes: I64, n: int
+) -> None:
+    """Take the bytes the first ``n`` ``queues`` sent out of their ONUs' buckets."""
+    for i in range(n):
+        tokens_bits[queue_onu[queues[i]]] -= used_bytes[i] * 8

@@ -33,7 +33,6 @@ LAYERS: dict[str, int] = {
     "ftth.scenario": 2,
     "onu": 3,
     "olt": 3,
-    "ftth.fifo": 3,  # the ONU/OLT queue kernel
     "ftth.emulator": 4,
     "ftth.verdict": 1,  # pure rules over result numbers; the emulator's results use them
     "ftth.report": 5,

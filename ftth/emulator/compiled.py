@@ -8,7 +8,7 @@ window inside :func:`run_frames`.  It owns no rule of its own: it calls the OLT'
 (:mod:`olt.upstream`: reports in, polls, the DBA's view, the books, burst timing;
 :func:`olt.bwmap.lay_out`; the DBA's own kernel, passed in as a first-class function;
 :mod:`olt.downstream_kernel`), the ONU's (:mod:`onu.report`) and the queue kernels
-(:mod:`ftth.fifo`), on the very arrays :class:`olt.upstream.OltUpstream` keeps.  Python only
+(:mod:`onu.fifo`), on the very arrays :class:`olt.upstream.OltUpstream` keeps.  Python only
 generates traffic windows, folds statistics and drives the simpy clock once per window.
 Plain-form DBAs (and runs without numba) use the stepped engine in :mod:`ftth.emulator.fast`,
 which calls the same kernels frame by frame; the engine-equivalence tests compare every path
@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
 from olt.bwmap import (
@@ -40,7 +39,7 @@ from olt.dba.kernel import (
     C_NOW_PS,
     R_N,
 )
-from olt.downstream_kernel import drr_share
+from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_refill
 from olt.upstream import (
     apply_reports,
     book_grants,
@@ -49,6 +48,7 @@ from olt.upstream import (
     post_report,
     select_polls,
 )
+from onu.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
 from onu.report import dbru_value_bytes
 
 I64 = npt.NDArray[np.int64]
@@ -331,26 +331,9 @@ def run_frames(
                 else:
                     d_demand[q] = dqs[q, QENCAP]
             if sh_order.shape[0] > 0:
-                # Mirror of olt.downstream.HouseholdShaper: refill, then cap by priority.
-                for o in range(sh_tokens.shape[0]):
-                    t = sh_tokens[o] + sh_refill[o]
-                    sh_tokens[o] = t if t < sh_depth[o] else sh_depth[o]
-                prev_onu = -1
-                before = 0
-                for oi in range(sh_order.shape[0]):
-                    q = sh_order[oi]
-                    o = ds_onu[q]
-                    if o != prev_onu:
-                        prev_onu = o
-                        before = 0
-                    d = d_demand[q]
-                    if sh_refill[o] > 0:
-                        allowed = (sh_tokens[o] >> 3) - before  # floor(tokens / 8)
-                        if allowed < 0:
-                            allowed = 0
-                        if allowed < d:
-                            d_demand[q] = allowed
-                    before += d
+                # The household shaper (olt.downstream_kernel): refill, then cap by priority.
+                shaper_refill(sh_tokens, sh_refill, sh_depth)
+                shaper_cap(d_demand, sh_tokens, sh_refill, sh_order, ds_onu)
             na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
             share = drr_share(
                 d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], ip[IP_DRR_QUANTUM],
@@ -403,8 +386,8 @@ def run_frames(
                     q = d_q[s_i]
                     ds_granted[q] += d_room[s_i]
                     ds_used[q] += g_used[s_i]
-                    if sh_order.shape[0] > 0:
-                        sh_tokens[ds_onu[q]] -= g_used[s_i] * 8
+                if sh_order.shape[0] > 0:
+                    shaper_consume(sh_tokens, ds_onu, d_q, g_used, n_s)
     return k1
 
 

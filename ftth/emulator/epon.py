@@ -22,7 +22,7 @@ Two implementations of the same rules:
   Without numba the same kernels run as plain Python.
 * the **reference path** (engine ``reference``, and plugin DBAs that only implement
   ``window_bytes`` in Python): one simpy event per window and per slice, the per-window logic
-  in Python calling :func:`ftth.fifo.serve_grants` once per queue.
+  in Python calling :func:`onu.fifo.serve_grants` once per queue.
 
 ``tests/ftth/emulator/test_epon_loop.py`` compares the two packet by packet.
 
@@ -49,7 +49,15 @@ from ftth.emulator.fast import FORCE_STEPPED, _counters, _Direction
 from ftth.emulator.prefetch import prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError, InvariantError
-from ftth.fifo import (
+from ftth.fold import fold_departures
+from ftth.jit import ACCELERATED, backend_name, inline_kernel, kernel
+from ftth.phy import UNLIMITED_BYTES
+from olt.dba.base import DbaContext, EponDba
+from olt.dba.epon_kernel import E_NOW_PS, KernelEponDba
+from olt.dba.registry import get_dba
+from olt.downstream import DrrScheduler
+from olt.downstream_kernel import drr_share
+from onu.fifo import (
     ADMIT,
     BUFFER,
     ENC_MODE,
@@ -65,14 +73,6 @@ from ftth.fifo import (
     line_offset,
     serve_grants,
 )
-from ftth.fold import fold_departures
-from ftth.jit import ACCELERATED, backend_name, inline_kernel, kernel
-from ftth.phy import UNLIMITED_BYTES
-from olt.dba.base import DbaContext, EponDba
-from olt.dba.epon_kernel import E_NOW_PS, KernelEponDba
-from olt.dba.registry import get_dba
-from olt.downstream import DrrScheduler
-from olt.downstream_kernel import drr_share
 
 SLICE_PS = 125_000_000  # downstream sharing slice (same 125 µs as the ITU frame)
 #: A window without byte limit (exhaustive service): the one sentinel of ftth.phy.

@@ -1,7 +1,7 @@
 """The fast engine: simpy drives the frame clock, numpy arrays and a kernel move the data.
 
 Per 125 µs frame: the OLT plans upstream frame ``k`` (DBA when a cycle starts, BWmap), the
-framing kernel (:func:`ftth.fifo.serve_grants`) serves every allocation of that frame and
+framing kernel (:func:`onu.fifo.serve_grants`) serves every allocation of that frame and
 returns exact departure times, the DBRus go back to the OLT with their arrival times, then the
 downstream frame is shared and served the same way.  Traffic arrives in pre-generated
 windows (``window_ps``) so the sources run vectorised.
@@ -22,10 +22,10 @@ from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.prefetch import Prefetcher, prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.engines import FAST
-from ftth.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 from olt.dba.base import KernelDba
+from onu.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from onu.report import dbru_values
 
 ProgressFn = Callable[[int, int], None]
@@ -277,7 +277,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
 
 
 def _counters(store: QueueStore) -> dict[str, I64]:
-    from ftth import fifo
+    from onu import fifo
 
     qs = store.qs
     return {

@@ -94,7 +94,7 @@ class RefQueue:
                 if not self.greedy_size:
                     break
                 # An unbounded source: a new frame arrives the moment the queue is served.  It
-                # is created for this service, not offered to the buffer (as in ftth.fifo).
+                # is created for this service, not offered to the buffer (as in onu.fifo).
                 self.c["offered_bytes"] += self.greedy_size
                 self.c["offered_packets"] += 1
                 self.items.append([cutoff_ps, self.greedy_size])

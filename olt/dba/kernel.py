@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ftth.fifo import div_floor
 from ftth.jit import inline_kernel, kernel, typed_kernel
+from onu.fifo import div_floor
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]

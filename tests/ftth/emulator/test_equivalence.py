@@ -300,7 +300,7 @@ def test_numba_and_python_kernels_bit_identical(tmp_path: Path) -> None:
 
     Tolerance: none (integer-only kernels, :mod:`ftth.jit`).  This also catches int64
     overflow that only the compiled kernels would wrap, and a stale numba cache: the compiled
-    loop's cache is keyed on ``compiled.py`` only, so after an edit of ``ftth/fifo.py`` it can
+    loop's cache is keyed on ``compiled.py`` only, so after an edit of ``onu/fifo.py`` it can
     keep running the old framing kernel while the pure-Python path runs the new one.
     """
     dumps = {path: _dump(tmp_path, path) for path in KERNEL_PATHS}

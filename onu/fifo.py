@@ -1,4 +1,6 @@
-"""Byte-limited FIFO queues and the GEM/XGEM framing kernel of the fast engine.
+"""The ONU's data plane: byte-limited FIFO queues, tail drop, burst assembly and GEM/XGEM
+framing with fragmentation and padding (the OLT's downstream class queues obey the same
+rules and use the same kernels).
 
 One :class:`QueueStore` holds every queue of one direction (ONU T-CONTs upstream, OLT
 per-ONU class queues downstream).  Packets live in flat numpy arrays laid out per queue

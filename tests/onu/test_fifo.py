@@ -1,4 +1,4 @@
-"""Kernel arithmetic of ftth.fifo: the reciprocal division is the exact integer division."""
+"""Kernel arithmetic of onu.fifo: the reciprocal division is the exact integer division."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ftth.fifo import ADMIT, HEAD, LO, div_floor, encap_vector, flatten_batches
 from ftth.phy import PROFILES
+from onu.fifo import ADMIT, HEAD, LO, div_floor, encap_vector, flatten_batches
 
 
 # No deadline: the first example loads the compiled kernel (seconds on a busy machine).
@@ -35,7 +35,7 @@ def test_every_profile_alignment_is_a_power_of_two(name: str) -> None:
 
 
 def _random_store(seed: int) -> tuple[object, list[tuple[np.ndarray, np.ndarray]]]:
-    from ftth.fifo import QueueStore
+    from onu.fifo import QueueStore
 
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 6))
