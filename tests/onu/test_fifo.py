@@ -66,7 +66,7 @@ def _random_store(seed: int) -> tuple[object, list[tuple[np.ndarray, np.ndarray]
 @settings(deadline=None)  # the first example may compile the kernel
 @given(st.integers(0, 2**32 - 1))
 def test_compiled_append_equals_numpy_append(seed: int) -> None:
-    from ftth import fifo
+    from onu import fifo
 
     results = []
     for accelerated in (True, False):
