@@ -97,32 +97,39 @@ def serve_with_overhead(
     ctx: I64, onu_of: I64, request: I64, order: I64, allocated: B, used_units: int
 ) -> I64:
     """:func:`serve_in_order` where the room shrinks as each new T-CONT adds its burst and
-    allocation overhead (:func:`prefix_capacity_units`); ``used_units`` are already granted
-    to the ``allocated`` T-CONTs.  Entries with no request are skipped (they cost nothing)."""
+    allocation overhead (the capacity of :func:`prefix_capacity_units`, computed on the way);
+    ``used_units`` are already granted to the ``allocated`` T-CONTs.  Entries with no request
+    are skipped (they cost nothing).  The room only shrinks along ``order`` and what is
+    served before only grows, so the first entry that gets nothing ends the service."""
     n = request.shape[0]
     out = np.zeros(n, dtype=np.int64)
-    m = 0
-    for i in range(order.shape[0]):
-        if request[order[i]] > 0:
-            m += 1
-    if m == 0:
-        return out
-    busy = np.empty(m, dtype=np.int64)
-    c = 0
-    for i in range(order.shape[0]):
-        if request[order[i]] > 0:
-            busy[c] = order[i]
-            c += 1
-    room = prefix_capacity_units(ctx, onu_of, allocated, busy)
+    unit = ctx[dk.C_UNIT]
+    limit = ctx[dk.C_MAX_ALLOCS]
+    seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
+    n_allocs = 0
+    n_bursts = 0
+    for j in range(allocated.shape[0]):
+        if allocated[j]:
+            n_allocs += 1
+            if not seen[onu_of[j]]:
+                seen[onu_of[j]] = True
+                n_bursts += 1
     before = 0
-    for i in range(m):
-        j = busy[i]
-        g = room[i] - used_units - before
-        if g < 0:
-            g = 0
-        if g > request[j]:
-            g = request[j]
-        out[j] = g
+    for i in range(order.shape[0]):
+        j = order[i]
+        if request[j] <= 0:
+            continue
+        if not allocated[j]:
+            n_allocs += 1
+        o = onu_of[j]
+        if not seen[o]:
+            seen[o] = True
+            n_bursts += 1
+        room = dk.capacity_for(n_allocs, n_bursts, ctx) // unit if n_allocs <= limit else 0
+        g = room - used_units - before
+        if g <= 0:
+            break
+        out[j] = g if g < request[j] else request[j]
         before += request[j]
     return out
 
