@@ -34,6 +34,7 @@ import math
 import multiprocessing
 import os
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from ftth import plots
-from ftth.errors import FtthError, InputError
+from ftth.errors import FtthError, InputError, describe_crash
 from ftth.output import open_atomic, output_dir
 
 #: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
@@ -299,6 +300,11 @@ def _run_one(grid: Grid, cell: Cell) -> dict[str, Any]:
         raise
     except FtthError as exc:
         raise GridRunError(cell, str(exc)) from None
+    except Exception as exc:  # a DBA may raise anything: name the run and the DBA, keep
+        # the worker's traceback (a note travels with the exception to the parent process)
+        err = GridRunError(cell, describe_crash(exc))
+        err.add_note("in the run's process:\n" + "".join(traceback.format_exception(exc)))
+        raise err from None
 
 
 def run_grid(

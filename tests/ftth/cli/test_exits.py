@@ -300,3 +300,22 @@ def test_an_ascii_terminal_gets_a_plain_table(args: tuple[str, ...]) -> None:
     proc.stdout.decode("ascii")  # every byte is ASCII
     proc.stderr.decode("ascii")
     assert len(proc.stdout.splitlines()) > 1
+
+
+def test_a_dba_that_raises_in_a_compare_worker_is_named(
+    plugin_env: dict[str, str], crash_files: list[Path]
+) -> None:
+    """compare-dba runs cells in worker processes: the one line still names the run and the
+    DBA, and the crash file holds the worker's traceback."""
+    proc = run(
+        "compare-dba", "standard", "--dba", "proportional,test-raising", "--loads", "0.5",
+        "--seeds", "1", "--duration", "0.02", "--jobs", "2",
+        env=plugin_env,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert "dba=test-raising" in lines[0]
+    assert "DBA 'test-raising' raised ZeroDivisionError" in lines[0]
+    text = _crash_file(lines[0], crash_files).read_text()
+    assert "1 // 0" in text
