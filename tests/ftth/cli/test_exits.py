@@ -251,7 +251,7 @@ def test_a_signal_exits_128_plus_its_number_and_keeps_the_old_outputs(
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == status, err
     assert "Traceback" not in err
-    (line,) = err.strip().splitlines()
+    (line,) = error_lines(err)  # a cold numba cache adds its one-line notice first
     assert line.startswith(f"interrupted ({name}): nothing written")
     assert str(old) in line
     assert json.loads(old.read_text()) == {"old": True}
