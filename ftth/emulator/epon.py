@@ -56,7 +56,7 @@ from olt.dba.base import DbaContext, EponDba
 from olt.dba.epon_kernel import E_NOW_PS, KernelEponDba
 from olt.dba.registry import get_dba
 from olt.downstream import DrrScheduler
-from olt.downstream_kernel import drr_share
+from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_refill
 from onu.fifo import (
     ADMIT,
     BUFFER,
@@ -453,26 +453,9 @@ def run_slices(
             dp[D_NEED] = bound
             return ST_NEED_OUT
         if sh_order.shape[0] > 0:
-            # Mirror of olt.downstream.HouseholdShaper: refill, then cap by priority.
-            for o in range(sh_tokens.shape[0]):
-                v = sh_tokens[o] + sh_refill[o]
-                sh_tokens[o] = v if v < sh_depth[o] else sh_depth[o]
-            prev_onu = -1
-            before = 0
-            for oi in range(sh_order.shape[0]):
-                q = sh_order[oi]
-                o = q_onu[q]
-                if o != prev_onu:
-                    prev_onu = o
-                    before = 0
-                d = demand[q]
-                if sh_refill[o] > 0:
-                    allowed = (sh_tokens[o] >> 3) - before  # floor(tokens / 8)
-                    if allowed < 0:
-                        allowed = 0
-                    if allowed < d:
-                        demand[q] = allowed
-                before += d
+            # The household shaper (olt.downstream_kernel): refill, then cap by priority.
+            shaper_refill(sh_tokens, sh_refill, sh_depth)
+            shaper_cap(demand, sh_tokens, sh_refill, sh_order, q_onu)
         share = drr_share(
             demand, priority, levels, slice_bytes, dp[D_QUANTUM], drr_deficit, drr_pointer,
             drr_cut,
@@ -511,8 +494,8 @@ def run_slices(
                 granted[q] += g_room[s_i]
                 used_bytes[q] += g_used[s_i]
                 sent += g_used[s_i]
-                if sh_order.shape[0] > 0:
-                    sh_tokens[q_onu[q]] -= g_used[s_i] * 8
+            if sh_order.shape[0] > 0:
+                shaper_consume(sh_tokens, q_onu, g_q, g_used, n_s)
         step = line_offset(sent, fec_n, fec_k) * byte_ps
         t += step if step > SLICE_PS else SLICE_PS
     dp[D_T_PS] = t

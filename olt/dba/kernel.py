@@ -164,18 +164,24 @@ def payload_capacity(allocated: B, onu_of: I64, ctx: I64) -> int:
     and trailer, one unit of alignment slack and one FEC rounding byte, and each allocation
     a DBRu (if the DBA uses reports) and one unit of rounding.
     """
+    seen = np.zeros(ctx[C_N_ONUS], dtype=np.bool_)
+    n_allocs, n_bursts = count_allocations(allocated, onu_of, seen)
+    return capacity_for(n_allocs, n_bursts, ctx)
+
+
+@inline_kernel
+def count_allocations(allocated: B, onu_of: I64, seen: B) -> tuple[int, int]:
+    """Allocation structures and bursts (distinct ONUs) of the T-CONTs in ``allocated``;
+    ``seen`` (one flag per ONU, all False on entry) is left marking the ONUs counted."""
     n_allocs = 0
     n_bursts = 0
-    seen = np.zeros(ctx[C_N_ONUS], dtype=np.bool_)
     for j in range(allocated.shape[0]):
         if allocated[j]:
             n_allocs += 1
             if not seen[onu_of[j]]:
                 seen[onu_of[j]] = True
                 n_bursts += 1
-    if n_allocs == 0:
-        return 0
-    return capacity_for(n_allocs, n_bursts, ctx)
+    return n_allocs, n_bursts
 
 
 @inline_kernel

@@ -69,14 +69,7 @@ def prefix_capacity_units(ctx: I64, onu_of: I64, allocated: B, order: I64) -> I6
     unit = ctx[dk.C_UNIT]
     limit = ctx[dk.C_MAX_ALLOCS]
     seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
-    n_allocs = 0
-    n_bursts = 0
-    for j in range(allocated.shape[0]):
-        if allocated[j]:
-            n_allocs += 1
-            if not seen[onu_of[j]]:
-                seen[onu_of[j]] = True
-                n_bursts += 1
+    n_allocs, n_bursts = dk.count_allocations(allocated, onu_of, seen)
     # Each T-CONT of ``order`` is a new allocation structure unless already allocated; its
     # ONU a new burst the first time it appears, unless it was already transmitting.
     for i in range(m):
@@ -106,14 +99,7 @@ def serve_with_overhead(
     unit = ctx[dk.C_UNIT]
     limit = ctx[dk.C_MAX_ALLOCS]
     seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
-    n_allocs = 0
-    n_bursts = 0
-    for j in range(allocated.shape[0]):
-        if allocated[j]:
-            n_allocs += 1
-            if not seen[onu_of[j]]:
-                seen[onu_of[j]] = True
-                n_bursts += 1
+    n_allocs, n_bursts = dk.count_allocations(allocated, onu_of, seen)
     before = 0
     for i in range(order.shape[0]):
         j = order[i]
