@@ -74,9 +74,10 @@ def plot_file_names(stems: tuple[str, ...]) -> tuple[str, ...]:
 def write_run_plots(result: Any, directory: str | Path) -> list[Path]:
     """The figures of ``ftth run --plot DIR``, byte-identical across runs of the same seed.
 
-    * ``run-throughput``: upstream payload carried per millisecond (the bursts' payload of
-      every frame, from the engine's per-frame timeline) against the offered load and the
-      capacity, with the end of the warm-up marked;
+    * ``run-throughput``: payload carried per millisecond, upstream (the bursts' payload of
+      every frame) and downstream (the frames' payload), from the engine's per-frame
+      timelines, against the offered load and the capacity, with the end of the warm-up
+      marked (EPON has no downstream frame timeline: that panel says so);
     * ``run-delay-cdf``: delay CDF per traffic class, upstream and downstream (from the
       delay histograms; delay axis in ms, log scale).
 
@@ -100,30 +101,35 @@ def write_run_plots(result: Any, directory: str | Path) -> list[Path]:
     )
     paths: list[Path] = []
     with matplotlib.rc_context({"svg.hashsalt": "ftth-run", "font.size": 9}):
-        # 1. Upstream throughput over time.
-        fig, ax = plt.subplots(figsize=(10, 3.6), layout="constrained")
-        payload = np.asarray(raw.us_payload_used_bytes, dtype=np.int64)
+        # 1. Throughput over time, each direction.
+        fig, axes = plt.subplots(2, 1, figsize=(10, 6.4), layout="constrained", sharex=True)
         frame_ps = int(getattr(spec.profile, "frame_ps", 0) or 0)
         frames_per_ms = PS_PER_MS // frame_ps if frame_ps else 0
-        n_ms = len(payload) // frames_per_ms if frames_per_ms else 0
-        if n_ms:
-            per_ms = payload[: n_ms * frames_per_ms].reshape(n_ms, frames_per_ms).sum(axis=1)
-            mbps = per_ms * 8 * 1000 / 1e6  # bytes per ms -> Mb/s
-            ax.step(np.arange(n_ms) + 1, mbps, where="pre", color="tab:blue", label="carried")
-            up = data["upstream"]
-            ax.axhline(up["offered_bps"] / 1e6, color="tab:orange", lw=1, ls="--",
-                       label="offered (mean after warm-up)")  # fmt: skip
-            ax.axhline(up["capacity_bps"] / 1e6, color="black", lw=1, label="capacity")
-            ax.axvline(spec.warmup_ps / PS_PER_MS, color="grey", lw=1, ls=":",
-                       label="end of warm-up")  # fmt: skip
-            ax.set_ylim(bottom=0)
-            ax.legend(loc="lower right", fontsize=7)
-        else:
-            ax.text(0.5, 0.5, "no per-frame upstream timeline for this technology or run length",
-                    ha="center", va="center", transform=ax.transAxes)  # fmt: skip
-        ax.set_xlabel("time (ms)")
-        ax.set_ylabel("upstream payload carried (Mb/s)")
-        ax.set_title("upstream throughput per millisecond (payload of the bursts)")
+        series = (
+            ("upstream", raw.us_payload_used_bytes, "payload of the bursts"),
+            ("downstream", raw.ds_payload_used_bytes, "payload of the frames"),
+        )
+        for ax, (name, timeline, what) in zip(axes, series, strict=True):
+            payload = np.asarray(timeline, dtype=np.int64)
+            n_ms = len(payload) // frames_per_ms if frames_per_ms else 0
+            if n_ms:
+                per_ms = payload[: n_ms * frames_per_ms].reshape(n_ms, frames_per_ms).sum(axis=1)
+                mbps = per_ms * 8 * 1000 / 1e6  # bytes per ms -> Mb/s
+                ax.step(np.arange(n_ms) + 1, mbps, where="pre", color="tab:blue", label="carried")
+                ax.axhline(data[name]["offered_bps"] / 1e6, color="tab:orange", lw=1, ls="--",
+                           label="offered (mean after warm-up)")  # fmt: skip
+                ax.axhline(data[name]["capacity_bps"] / 1e6, color="black", lw=1,
+                           label="capacity")  # fmt: skip
+                ax.axvline(spec.warmup_ps / PS_PER_MS, color="grey", lw=1, ls=":",
+                           label="end of warm-up")  # fmt: skip
+                ax.set_ylim(bottom=0)
+                ax.legend(loc="center left", fontsize=7)
+            else:
+                ax.text(0.5, 0.5, f"no per-frame {name} timeline for this technology or run length",
+                        ha="center", va="center", transform=ax.transAxes)  # fmt: skip
+            ax.set_ylabel(f"{name} payload (Mb/s)")
+            ax.set_title(f"{name} throughput per millisecond ({what})")
+        axes[-1].set_xlabel("time (ms)")
         fig.suptitle(title)
         paths += save(fig, out / RUN_PLOT_NAMES[0], "ftth run")
         plt.close(fig)

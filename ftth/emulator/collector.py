@@ -230,6 +230,8 @@ class RawRun:
     #: Upstream line bytes used by bursts, per frame (grant-utilisation timeline).
     us_used_line_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     us_payload_used_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: Downstream payload bytes sent in each frame (ITU engines; empty for EPON).
+    ds_payload_used_bytes: I64 = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     allocations: int = 0
     #: Engine-specific facts (e.g. the EPON polling cycle), reported under their own key.
     extra: dict[str, Any] = field(default_factory=dict)

@@ -177,6 +177,7 @@ def run_frames(
     ds_used: I64,
     used_line: I64,
     used_payload: I64,
+    ds_used_payload: I64,
     alloc_count: I64,
     err: I64,
 ) -> int:
@@ -386,6 +387,7 @@ def run_frames(
                     q = d_q[s_i]
                     ds_granted[q] += d_room[s_i]
                     ds_used[q] += g_used[s_i]
+                    ds_used_payload[k] += g_used[s_i]
                 if sh_order.shape[0] > 0:
                     shaper_consume(sh_tokens, ds_onu, d_q, g_used, n_s)
     return k1
@@ -401,6 +403,7 @@ def run_compiled_loop(
     horizon_ps: int,
     used_line: I64,
     used_payload: I64,
+    ds_used_payload: I64,
     progress: Any,
     env: Any,
 ) -> Any:
@@ -584,6 +587,7 @@ def run_compiled_loop(
             ds_used,
             used_line,
             used_payload,
+            ds_used_payload,
             alloc_count,
             err,
         )

@@ -161,6 +161,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
     n_frames = spec.n_frames
     used_line = np.zeros(n_frames, dtype=np.int64)
     used_payload = np.zeros(n_frames, dtype=np.int64)
+    ds_used_payload = np.zeros(n_frames, dtype=np.int64)
     horizon_ps = spec.teqd_ps + 2 * frame_ps
 
     def step(k: int) -> None:
@@ -220,6 +221,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                     ds_fec,
                     p.ds_bytes_per_frame,
                 )
+                ds_used_payload[k] = int(ds_used.sum())
                 if planner.shaper is not None:
                     planner.shaper.consume(dplan.queue, ds_used)
 
@@ -237,7 +239,17 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
     if compiled:
         env.process(
             run_compiled_loop(
-                spec, up, down, olt, n_frames, horizon_ps, used_line, used_payload, progress, env
+                spec,
+                up,
+                down,
+                olt,
+                n_frames,
+                horizon_ps,
+                used_line,
+                used_payload,
+                ds_used_payload,
+                progress,
+                env,
             )
         )
         # The compiled loop releases the GIL: traffic is generated meanwhile on other cores.
@@ -272,6 +284,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         frames=n_frames,
         us_used_line_bytes=used_line,
         us_payload_used_bytes=used_payload,
+        ds_payload_used_bytes=ds_used_payload,
         allocations=olt.allocations_total,
     )
 

@@ -145,6 +145,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     n_frames = spec.n_frames
     used_line = np.zeros(n_frames, dtype=np.int64)
     used_payload = np.zeros(n_frames, dtype=np.int64)
+    ds_used_payload = np.zeros(n_frames, dtype=np.int64)
 
     def now() -> int:
         return int(env.now)
@@ -237,6 +238,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             strict=True,
         ):
             used, done = down_q[qi].serve(room, t_k)
+            ds_used_payload[k] += used
             down_stats.grants(np.array([qi]), np.array([room]), np.array([used]))
             if planner.shaper is not None:
                 planner.shaper.consume(np.array([qi]), np.array([used]))
@@ -278,6 +280,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         frames=n_frames,
         us_used_line_bytes=used_line,
         us_payload_used_bytes=used_payload,
+        ds_payload_used_bytes=ds_used_payload,
         allocations=olt.allocations_total,
     )
 

@@ -183,6 +183,9 @@ def assert_identical(
         np.testing.assert_array_equal(f.window_offered_bytes, r.window_offered_bytes)
     np.testing.assert_array_equal(fast.us_used_line_bytes, ref.us_used_line_bytes)
     np.testing.assert_array_equal(fast.us_payload_used_bytes, ref.us_payload_used_bytes)
+    np.testing.assert_array_equal(fast.ds_payload_used_bytes, ref.ds_payload_used_bytes)
+    if len(fast.ds_payload_used_bytes):  # the timeline adds up to what the queues sent
+        assert int(fast.ds_payload_used_bytes.sum()) == int(fast.downstream.used_bytes.sum())
     assert fast.allocations == ref.allocations
 
 
