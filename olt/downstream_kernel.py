@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ftth.jit import inline_kernel, kernel
+from onu.fifo import QENCAP, UNBOUNDED
 
 I64 = npt.NDArray[np.int64]
 
@@ -179,3 +180,11 @@ def shaper_consume(
     """Take the bytes the first ``n`` ``queues`` sent out of their ONUs' buckets."""
     for i in range(n):
         tokens_bits[queue_onu[queues[i]]] -= used_bytes[i] * 8
+
+
+@inline_kernel
+def queue_demand(qs: I64, slice_bytes: int, demand_bytes: I64) -> None:
+    """What each OLT downstream queue asks of a frame (or EPON slice): its encapsulated
+    queued bytes, or the whole slice for a greedy (unbounded) source."""
+    for q in range(qs.shape[0]):
+        demand_bytes[q] = slice_bytes if qs[q, UNBOUNDED] == 1 else qs[q, QENCAP]

@@ -39,7 +39,13 @@ from olt.dba.kernel import (
     C_NOW_PS,
     R_N,
 )
-from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_refill
+from olt.downstream_kernel import (
+    drr_share,
+    queue_demand,
+    shaper_cap,
+    shaper_consume,
+    shaper_refill,
+)
 from olt.upstream import (
     apply_reports,
     book_grants,
@@ -326,11 +332,7 @@ def run_frames(
         # --- downstream frame ---
         if n_dq > 0:
             admit_all(now, dqs, darr, dsize, dstate, denc)
-            for q in range(n_dq):
-                if dqs[q, UNBOUNDED] == 1:
-                    d_demand[q] = ip[IP_DS_FRAME_BYTES]
-                else:
-                    d_demand[q] = dqs[q, QENCAP]
+            queue_demand(dqs, ip[IP_DS_FRAME_BYTES], d_demand)
             if sh_order.shape[0] > 0:
                 # The household shaper (olt.downstream_kernel): refill, then cap by priority.
                 shaper_refill(sh_tokens, sh_refill, sh_depth)

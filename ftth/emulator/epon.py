@@ -45,7 +45,7 @@ import simpy
 
 from ftth.emulator.collector import RawRun
 from ftth.emulator.common import drr_quantum_bytes, make_shaper, make_stats
-from ftth.emulator.fast import FORCE_STEPPED, _counters, _Direction
+from ftth.emulator.fast import FORCE_STEPPED, _Direction, run_and_close_books
 from ftth.emulator.prefetch import prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError, InvariantError
@@ -56,7 +56,13 @@ from olt.dba.base import DbaContext, EponDba
 from olt.dba.epon_kernel import E_NOW_PS, KernelEponDba
 from olt.dba.registry import get_dba
 from olt.downstream import DrrScheduler
-from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_refill
+from olt.downstream_kernel import (
+    drr_share,
+    queue_demand,
+    shaper_cap,
+    shaper_consume,
+    shaper_refill,
+)
 from onu.fifo import (
     ADMIT,
     BUFFER,
@@ -441,13 +447,11 @@ def run_slices(
             return ST_NEED_DATA
         admit_all(t, qs, arrival_ps, size_bytes, state, enc)
         bound = 1
+        queue_demand(qs, slice_bytes, demand)
         for q in range(n_q):
             bound += qs[q, HI] - qs[q, HEAD]
             if qs[q, UNBOUNDED] == 1:
-                demand[q] = slice_bytes
                 bound += slice_bytes // dp[D_MIN_COST] + 2
-            else:
-                demand[q] = qs[q, QENCAP]
         if n_out[0] + bound > cap:
             dp[D_T_PS] = t
             dp[D_NEED] = bound
@@ -555,18 +559,7 @@ def run_epon(spec: EmulationSpec, progress: Any = None, engine: str = "fast") ->
     else:
         env.process(run.upstream_reference(env))
         env.process(run.downstream_reference(env))
-    try:
-        env.run()
-        for d in (up, down):
-            d.ensure_generated(spec.duration_ps)
-            d.store.admit_all(spec.duration_ps - 1)
-            d.stats.counters = _counters(d.store)
-            d.stats.flush()
-    finally:
-        up.stop_prefetch()
-        down.stop_prefetch()
-    if up_stats.trace is not None:
-        up_stats.trace.close()
+    run_and_close_books(env, up, down, spec.duration_ps)
     n_windows = int(run.ls[L_WINDOWS])
     raw = RawRun(
         upstream=up_stats,
@@ -910,7 +903,8 @@ class _EponRun:
             down.ensure_generated(t)
             st.admit_all(t)
             qs = st.qs
-            demand = np.where(qs[:, UNBOUNDED] == 1, slice_bytes, qs[:, QENCAP])
+            demand = np.empty(len(qs), dtype=np.int64)
+            queue_demand(qs, slice_bytes, demand)
             if shaper is not None:
                 shaper.refill()
                 demand = shaper.cap(demand)

@@ -25,6 +25,7 @@ from ftth.engines import FAST
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 from olt.dba.base import KernelDba
+from olt.downstream_kernel import queue_demand
 from onu.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
 from onu.report import dbru_values
 
@@ -206,7 +207,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         if store.n_queues:
             store.admit_all(t_k)
             qs = store.qs
-            demand = np.where(qs[:, UNBOUNDED] == 1, p.ds_bytes_per_frame, qs[:, QENCAP])
+            demand = np.empty(len(qs), dtype=np.int64)
+            queue_demand(qs, p.ds_bytes_per_frame, demand)
             dplan = planner.plan(k, n_alloc, demand)
             if len(dplan.queue):
                 n = len(dplan.queue)
@@ -258,21 +260,7 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
             down.start_prefetch("downstream-traffic")
     else:
         env.process(frame_clock(env))
-    try:
-        env.run()
-        # Close the books: every arrival of the run is offered (admitted or dropped).  Still
-        # inside the try: windows a worker has produced but the loop not yet taken are taken
-        # here, from the worker, not generated a second time.
-        for d in (up, down):
-            d.ensure_generated(spec.duration_ps)
-            d.store.admit_all(spec.duration_ps - 1)
-            d.stats.counters = _counters(d.store)
-            d.stats.flush()
-    finally:
-        up.stop_prefetch()
-        down.stop_prefetch()
-    if up_stats.trace is not None:
-        up_stats.trace.close()
+    run_and_close_books(env, up, down, spec.duration_ps)
     if progress is not None:
         progress(n_frames, n_frames)
     return RawRun(
@@ -287,6 +275,27 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         ds_payload_used_bytes=ds_used_payload,
         allocations=olt.allocations_total,
     )
+
+
+def run_and_close_books(
+    env: simpy.Environment, up: _Direction, down: _Direction, end_ps: int
+) -> None:
+    """Run the simulation, then close the books: every arrival of the run is offered
+    (admitted or dropped) and the ledger counters are read.  Still inside the ``try``:
+    windows a worker has produced but the loop not yet taken are taken here, from the
+    worker, not generated a second time.  The workers stop and the trace closes either way."""
+    try:
+        env.run()
+        for d in (up, down):
+            d.ensure_generated(end_ps)
+            d.store.admit_all(end_ps - 1)
+            d.stats.counters = _counters(d.store)
+            d.stats.flush()
+    finally:
+        up.stop_prefetch()
+        down.stop_prefetch()
+    if up.stats.trace is not None:
+        up.stats.trace.close()
 
 
 def _counters(store: QueueStore) -> dict[str, I64]:
