@@ -100,14 +100,8 @@ def max_min_kernel(
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
     )
-    rest_total = 0
-    for j in range(n):
-        rest_total += max(want[j] - grant[j], 0)
-    if rest_total <= left:
-        # Every demand fits (light load): steps 2 and 3 grant it in full (want ≤ cap).
-        for j in range(n):
-            grant[j] += max(want[j] - grant[j], 0)
-    else:
+    # Every demand fits (light load): steps 2 and 3 would grant it in full (want ≤ cap).
+    if not sh.grant_rest_if_it_fits(want, grant, left):
         # 2. assured up to the demand, within R_M.
         request = np.empty(n, dtype=np.int64)
         for j in range(n):

@@ -375,6 +375,21 @@ def admit_allocations(ctx: I64, onu_of: I64, fixed: I64, want: I64, poll: I64) -
     return dk.payload_capacity(allocated, onu_of, ctx) // unit
 
 
+@inline_kernel
+def grant_rest_if_it_fits(want: I64, grant: I64, left: int) -> bool:
+    """Light load: when what every T-CONT still wants beyond ``grant`` fits the ``left``
+    units, grant it (in place) and return True — every sharing stage after the fixed one
+    would grant its requests in full.  False, and ``grant`` untouched, otherwise."""
+    rest_total = 0
+    for j in range(want.shape[0]):
+        rest_total += max(want[j] - grant[j], 0)
+    if rest_total > left:
+        return False
+    for j in range(want.shape[0]):
+        grant[j] += max(want[j] - grant[j], 0)
+    return True
+
+
 @kernel
 def grant_fixed_first(
     ctx: I64, onu_of: I64, fixed_bucket: F64, want: I64, weight: F64, poll: I64

@@ -143,14 +143,8 @@ def tm_dba_kernel(
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
     )
-    rest_total = 0
-    for j in range(n):
-        rest_total += max(want[j] - grant[j], 0)
-    if rest_total <= left:
-        # Every grant size fits: assured and the rest are granted in full.
-        for j in range(n):
-            grant[j] += max(want[j] - grant[j], 0)
-    else:
+    # Every grant size fits: assured and the rest would be granted in full.
+    if not sh.grant_rest_if_it_fits(want, grant, left):
         request = np.empty(n, dtype=np.int64)
         for j in range(n):
             request[j] = min(max(want[j] - grant[j], 0), assured_units[j])
