@@ -38,7 +38,6 @@ from ftth.phy import (
     FecCode,
     Profile,
     burst_data_bytes,
-    ds_overhead_bytes,
     padded_payload_bytes,
     psbu_slot_bytes,
 )
@@ -281,7 +280,7 @@ def _stream_parts(profile: Profile, s: _Stream, shares: int, packet_bytes: int) 
             profile.encap_header_bytes,
             s.headers,
             clause(profile, "encap"),
-            f"one per packet plus one per share for the packet cut at the frame's end ({shares})",
+            f"one per packet + one per queue ({shares}) for the packet cut at the end",
         ),
         Part(
             f"{encap} padding",
@@ -357,34 +356,91 @@ def downstream_anatomy(
 
     gpon = profile.encap == "gem"
     if profile.ds_sync_bytes:
-        put(Part("PSBd (PSync, SFC, PON-ID)", "psb", Fraction(1), profile.ds_sync_bytes,
-                 Fraction(profile.ds_sync_bytes), clause(profile, "psbd"), "not FEC-protected"))
+        put(
+            Part(
+                "PSBd (PSync, SFC, PON-ID)",
+                "psb",
+                Fraction(1),
+                profile.ds_sync_bytes,
+                Fraction(profile.ds_sync_bytes),
+                clause(profile, "psbd"),
+                "not FEC-protected",
+            )
+        )
     if gpon:
-        put(Part("PCBd fixed part (Psync, Ident, PLOAMd, BIP, PLend ×2)", "header", Fraction(1),
-                 profile.ds_header_fixed_bytes, Fraction(profile.ds_header_fixed_bytes),
-                 clause(profile, "pcbd"), "the PLOAMd (13 B) is inside it"))
+        put(
+            Part(
+                "PCBd fixed part (Psync, Ident, PLOAMd, BIP, PLend ×2)",
+                "header",
+                Fraction(1),
+                profile.ds_header_fixed_bytes,
+                Fraction(profile.ds_header_fixed_bytes),
+                clause(profile, "pcbd"),
+                "the PLOAMd (13 B) is inside it",
+            )
+        )
     else:
-        put(Part("XGTC header: HLend", "header", Fraction(1), profile.ds_header_fixed_bytes,
-                 Fraction(profile.ds_header_fixed_bytes), clause(profile, "hlend")))
-    put(Part("BWmap allocation structures", "bwmap", Fraction(onus),
-             profile.ds_bytes_per_allocation, Fraction(profile.ds_bytes_per_allocation * onus),
-             clause(profile, "bwmap"), "one per allocation (one per ONU here)"))
+        put(
+            Part(
+                "XGTC header: HLend",
+                "header",
+                Fraction(1),
+                profile.ds_header_fixed_bytes,
+                Fraction(profile.ds_header_fixed_bytes),
+                clause(profile, "hlend"),
+            )
+        )
+    put(
+        Part(
+            "BWmap allocation structures",
+            "bwmap",
+            Fraction(onus),
+            profile.ds_bytes_per_allocation,
+            Fraction(profile.ds_bytes_per_allocation * onus),
+            clause(profile, "bwmap"),
+            "one per allocation (per ONU here)",
+        )
+    )
     if not gpon:
-        put(Part("PLOAMd messages", "ploam", Fraction(0), profile.ds_ploam_bytes, Fraction(0),
-                 clause(profile, "ploam"), "none in a frame of the saturation model"))
+        put(
+            Part(
+                "PLOAMd messages",
+                "ploam",
+                Fraction(0),
+                profile.ds_ploam_bytes,
+                Fraction(0),
+                clause(profile, "ploam"),
+                "none in the saturation model",
+            )
+        )
     for part in _stream_parts(profile, stream, onus, packet_bytes):
         put(part)
     if stream.idle:
         put(Part("idle", "idle", Fraction(1), None, stream.idle))
     if profile.ds_trailer_bytes:
-        put(Part("XGTC trailer (FS trailer, BIP)", "header", Fraction(1),
-                 profile.ds_trailer_bytes, Fraction(profile.ds_trailer_bytes),
-                 clause(profile, "trailer_ds")))
+        put(
+            Part(
+                "XGTC trailer (FS trailer, BIP)",
+                "header",
+                Fraction(1),
+                profile.ds_trailer_bytes,
+                Fraction(profile.ds_trailer_bytes),
+                clause(profile, "trailer_ds"),
+            )
+        )
     if code:
         codewords = Fraction(coded, code.n)
-        put(Part(f"FEC parity {_fec_name(code)}", "fec", codewords, code.parity_bytes,
-                 Fraction(parity), clause(profile, "fec"),
-                 "interleaved: n − k bytes after every k data bytes"))
+        put(
+            Part(
+                "FEC parity",
+                "fec",
+                codewords,
+                code.parity_bytes,
+                Fraction(parity),
+                clause(profile, "fec"),
+                f"{_fec_name(code)}: {code.parity_bytes} B after every {code.k} data bytes",
+            )
+        )
     return FrameAnatomy(
         profile=profile.name,
         title=profile.title,
@@ -452,16 +508,16 @@ def upstream_anatomy(
             ("idle (grant too small for a packet)", "idle", stream.idle),
             ("burst trailer (BIP)", "header", Fraction(trl)),
             ("unused: grant-unit rounding", "idle", Fraction(rounding)),
-            (f"FEC parity {_fec_name(code)}" if code else "FEC parity", "fec", Fraction(parity)),
+            ("FEC parity", "fec", Fraction(parity)),
         ]
         at = Fraction(start)
         layout: list[Field] = []
         for name, kind, size in fields:
             totals[name] = totals.get(name, Fraction(0)) + size
             counts[name] = counts.get(name, Fraction(0)) + (
-                stream.packets if kind in ("payload", "padding") else (
-                    1 + stream.packets if kind == "encap" else (1 if size else 0)
-                )
+                stream.packets
+                if kind in ("payload", "padding")
+                else (1 + stream.packets if kind == "encap" else (1 if size else 0))
             )
             if size:
                 layout.append(Field(at, name, kind, size))
@@ -472,9 +528,11 @@ def upstream_anatomy(
     if start < profile.us_bytes_per_frame:  # units left over by the integer division
         totals["unallocated"] = Fraction(profile.us_bytes_per_frame - start)
         counts["unallocated"] = Fraction(1)
-    parts = [_us_part(profile, name, kind, counts[name], totals[name], code)
-             for name, kind in _us_order(profile, encap, code)
-             if name in totals]
+    parts = [
+        _us_part(profile, name, kind, counts[name], totals[name], code, packet_bytes)
+        for name, kind in _us_order(profile, encap, code)
+        if name in totals and (totals[name] or kind != "idle")
+    ]
     return FrameAnatomy(
         profile=profile.name,
         title=profile.title,
@@ -504,13 +562,19 @@ def _us_order(profile: Profile, encap: str, code: FecCode | None) -> list[tuple[
         ("idle (grant too small for a packet)", "idle"),
         ("burst trailer (BIP)", "header"),
         ("unused: grant-unit rounding", "idle"),
-        (f"FEC parity {_fec_name(code)}" if code else "FEC parity", "fec"),
+        ("FEC parity", "fec"),
         ("unallocated", "unallocated"),
     ]
 
 
 def _us_part(
-    profile: Profile, name: str, kind: str, count: Fraction, size: Fraction, code: FecCode | None
+    profile: Profile,
+    name: str,
+    kind: str,
+    count: Fraction,
+    size: Fraction,
+    code: FecCode | None,
+    packet_bytes: int,
 ) -> Part:
     b = profile.burst
     each: dict[str, tuple[int | None, str, str]] = {
@@ -525,9 +589,11 @@ def _us_part(
         "PLOu": (profile.us_burst_header_bytes, clause(profile, "header"), "BIP, ONU-ID, Ind"),
         "burst header": (profile.us_burst_header_bytes, clause(profile, "header"), ""),
         "burst trailer (BIP)": (profile.us_burst_trailer_bytes, clause(profile, "trailer"), ""),
-        "DBRu": (profile.dbru_bytes, clause(profile, "dbru"), "one per allocation asked for one"),
+        "DBRu": (profile.dbru_bytes, clause(profile, "dbru"), "when the OLT asks (--dbru)"),
         "unused: grant-unit rounding": (
-            None, clause(profile, "unit"), "GrantSize counts whole units"
+            None,
+            clause(profile, "unit"),
+            "GrantSize counts whole units",
         ),
         "unallocated": (None, "", "units the integer share left over"),
     }
@@ -535,16 +601,37 @@ def _us_part(
         size_each, where, note = each[name]
         return Part(name, kind, count, size_each, size, where, note)
     if kind == "fec" and code is not None:
-        return Part(name, kind, count, None, size, clause(profile, "fec"),
-                    f"{code.n - code.k} bytes per {code.k} data bytes (average code rate)")
+        return Part(
+            name,
+            kind,
+            count,
+            None,
+            size,
+            clause(profile, "fec"),
+            f"{_fec_name(code)}: {code.parity_bytes} B per {code.k} data bytes (average)",
+        )
     if kind == "encap":
-        return Part(name, kind, count, profile.encap_header_bytes, size, clause(profile, "encap"),
-                    "one per packet plus one per burst for the packet cut at its end")
+        return Part(
+            name,
+            kind,
+            count,
+            profile.encap_header_bytes,
+            size,
+            clause(profile, "encap"),
+            "one per packet + one per burst for the packet cut at its end",
+        )
     if kind == "padding":
-        return Part(name, kind, count, None, size, clause(profile, "encap"),
-                    f"payload padded to {profile.encap_align_bytes} B")
+        return Part(
+            name,
+            kind,
+            count,
+            None,
+            size,
+            clause(profile, "encap"),
+            f"payload padded to {profile.encap_align_bytes} B",
+        )
     if kind == "payload":
-        return Part(name, kind, count, None, size, "", "average per frame at saturation")
+        return Part(name, kind, count, packet_bytes, size, "", "average per frame at saturation")
     return Part(name, kind, count, None, size)
 
 
@@ -559,19 +646,47 @@ def _epon_downstream(
     wire = packet_bytes + profile.ethernet_overhead_bytes
     packets = data / wire
     parts = [
-        Part("preamble / SFD + inter-frame gap", "encap", packets,
-             profile.ethernet_overhead_bytes, packets * profile.ethernet_overhead_bytes,
-             clause(profile, "encap")),
-        Part("Ethernet frames (goodput)", "payload", packets, packet_bytes,
-             packets * packet_bytes, "", "MPCP GATEs ignored, as in the saturation model"),
+        Part(
+            "preamble / SFD + inter-frame gap",
+            "encap",
+            packets,
+            profile.ethernet_overhead_bytes,
+            packets * profile.ethernet_overhead_bytes,
+            clause(profile, "encap"),
+        ),
+        Part(
+            "Ethernet frames (goodput)",
+            "payload",
+            packets,
+            packet_bytes,
+            packets * packet_bytes,
+            "",
+            "MPCP GATEs ignored, as in the saturation model",
+        ),
     ]
     if code:
-        parts.append(Part(f"FEC parity {_fec_name(code)}", "fec", line / code.n,
-                          code.parity_bytes, line - data, clause(profile, "fec")))
+        parts.append(
+            Part(
+                "FEC parity",
+                "fec",
+                line / code.n,
+                code.parity_bytes,
+                line - data,
+                clause(profile, "fec"),
+                f"{_fec_name(code)} stream FEC",
+            )
+        )
     return FrameAnatomy(
-        profile=profile.name, title=profile.title, direction="downstream", onus=onus,
-        packet_bytes=packet_bytes, fec=_fec_name(code), frame_bytes=line,
-        duration_ps=Fraction(FRAME_PS), line_rate_bps=profile.downstream_bps, parts=tuple(parts),
+        profile=profile.name,
+        title=profile.title,
+        direction="downstream",
+        onus=onus,
+        packet_bytes=packet_bytes,
+        fec=_fec_name(code),
+        frame_bytes=line,
+        duration_ps=Fraction(FRAME_PS),
+        line_rate_bps=profile.downstream_bps,
+        parts=tuple(parts),
     )
 
 
@@ -590,24 +705,64 @@ def _epon_upstream(
     per_onu = guard + coded
     line = per_onu * onus
     parts = [
-        Part("guard time", "psb", Fraction(onus), None, guard * onus, clause(profile, "guard"),
-             f"{profile.default_guard_ps / 1e6:g} µs per window"),
-        Part("REPORT (64 B MPCPDU + preamble/IFG)", "dbru", Fraction(onus), report,
-             Fraction(report * onus), clause(profile, "report")),
-        Part("preamble / SFD + inter-frame gap", "encap", Fraction(frames * onus),
-             profile.ethernet_overhead_bytes,
-             Fraction(frames * onus * profile.ethernet_overhead_bytes), clause(profile, "encap")),
-        Part("Ethernet frames (goodput)", "payload", Fraction(frames * onus), packet_bytes,
-             Fraction(frames * onus * packet_bytes), "",
-             f"{frames} whole frames per {EPON_WINDOW_BYTES}-byte window"),
+        Part(
+            "guard time",
+            "psb",
+            Fraction(onus),
+            None,
+            guard * onus,
+            clause(profile, "guard"),
+            f"{profile.default_guard_ps / 1e6:g} µs per window",
+        ),
+        Part(
+            "REPORT (64 B MPCPDU + preamble/IFG)",
+            "dbru",
+            Fraction(onus),
+            report,
+            Fraction(report * onus),
+            clause(profile, "report"),
+        ),
+        Part(
+            "preamble / SFD + inter-frame gap",
+            "encap",
+            Fraction(frames * onus),
+            profile.ethernet_overhead_bytes,
+            Fraction(frames * onus * profile.ethernet_overhead_bytes),
+            clause(profile, "encap"),
+        ),
+        Part(
+            "Ethernet frames (goodput)",
+            "payload",
+            Fraction(frames * onus),
+            packet_bytes,
+            Fraction(frames * onus * packet_bytes),
+            "",
+            f"{frames} whole frames per {EPON_WINDOW_BYTES}-byte window",
+        ),
     ]
     if code:
-        parts.append(Part(f"FEC parity {_fec_name(code)}", "fec", coded * onus / code.n,
-                          code.parity_bytes, (coded - data) * onus, clause(profile, "fec")))
+        parts.append(
+            Part(
+                "FEC parity",
+                "fec",
+                coded * onus / code.n,
+                code.parity_bytes,
+                (coded - data) * onus,
+                clause(profile, "fec"),
+                f"{_fec_name(code)} stream FEC",
+            )
+        )
     return FrameAnatomy(
-        profile=profile.name, title=profile.title, direction="upstream", onus=onus,
-        packet_bytes=packet_bytes, fec=_fec_name(code), frame_bytes=line,
-        duration_ps=line * 8 * PS_PER_S / rate, line_rate_bps=rate, parts=tuple(parts),
+        profile=profile.name,
+        title=profile.title,
+        direction="upstream",
+        onus=onus,
+        packet_bytes=packet_bytes,
+        fec=_fec_name(code),
+        frame_bytes=line,
+        duration_ps=line * 8 * PS_PER_S / rate,
+        line_rate_bps=rate,
+        parts=tuple(parts),
     )
 
 
