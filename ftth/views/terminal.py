@@ -198,8 +198,8 @@ def timeline_render(timeline: Timeline, width: int = 100) -> Group:
                     hi = min(Fraction(seg.start_byte + seg.bytes), (cell + 1) * cell_bytes)
                     if hi > lo:
                         cover[cell][seg.kind] = cover[cell].get(seg.kind, Fraction(0)) + hi - lo
-            for cell in cover:
-                kind = max(cell, key=lambda k: cell[k]) if cell else None
+            for covered in cover:
+                kind = max(covered, key=lambda k: covered[k]) if covered else None
                 line.append(
                     "▏" if kind is None else " ",
                     style="" if kind is None else (f"on {colour(kind)}"),
