@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "ftth.emulator": 4,
     "ftth.verdict": 1,  # pure rules over result numbers; the emulator's results use them
     "ftth.report": 5,
+    "ftth.views": 5,  # frame anatomy, timeline, their terminal rendering
     "ftth.plan": 5,
     "ftth.compare": 5,
     "ftth.api": 5,

@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from ftth.views.legend import KINDS, colour
+from ftth.views.legend import KINDS, char, colour
 
 if TYPE_CHECKING:
     from ftth.views.anatomy import BurstLayout, FrameAnatomy
@@ -34,8 +34,8 @@ def fmt_count(value: Fraction) -> str:
 
 
 def swatch(kind: str) -> Text:
-    """Two coloured cells naming a kind's colour."""
-    return Text("  ", style=f"on {colour(kind)}")
+    """The kind's symbol on its colour (the legend of every table)."""
+    return Text(f" {char(kind)} ", style=f"{_ink(kind)} on {colour(kind)}")
 
 
 def _title(anatomy: FrameAnatomy) -> str:
@@ -118,9 +118,17 @@ def legend_text(kinds: Sequence[str] | None = None) -> Text:
     for kind in KINDS:
         if kinds is not None and kind.key not in kinds:
             continue
-        text.append("  ", style=f"on {kind.colour}")
+        text.append(f" {kind.char} ", style=f"{_ink(kind.key)} on {kind.colour}")
         text.append(f" {kind.label}   ")
     return text
+
+
+def _ink(kind: str) -> str:
+    """Black or white, whichever reads better on the kind's colour (WCAG relative luminance)."""
+    hex_colour = colour(kind).lstrip("#")
+    r, g, b = (int(hex_colour[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return "black" if luminance > 0.45 else "white"
 
 
 def overheads_table(down: FrameAnatomy, up: FrameAnatomy) -> Table:
@@ -186,7 +194,7 @@ def timeline_render(timeline: Timeline, width: int = 100) -> Group:
         )
         parts.append(header)
         for row in timeline.rows:
-            line = Text(f"{row.label:<{label_width}}")
+            line = Text(f"{row.label:<{label_width}}", no_wrap=True, overflow="crop")
             cover: list[dict[str, Fraction]] = [{} for _ in range(width)]
             for seg in timeline.segments:
                 if seg.frame != frame.index or seg.row != row.key or seg.bytes == 0:
@@ -201,8 +209,8 @@ def timeline_render(timeline: Timeline, width: int = 100) -> Group:
             for covered in cover:
                 kind = max(covered, key=lambda k: covered[k]) if covered else None
                 line.append(
-                    "▏" if kind is None else " ",
-                    style="" if kind is None else (f"on {colour(kind)}"),
+                    " " if kind is None else char(kind),
+                    style="" if kind is None else f"{_ink(kind)} on {colour(kind)}",
                 )
             parts.append(line)
     kinds = sorted({seg.kind for seg in timeline.segments})

@@ -467,11 +467,18 @@ def draw_timeline(timeline: Timeline, title: str = "") -> Any:
     for frame in timeline.frames:
         x = (frame.start_ps - first_ps) / 1e6
         ax.axvline(x, color="#424242", linewidth=0.8, linestyle="--")
-        ax.text(x, n_rows - 0.35, f" frame {frame.index}", fontsize=8, va="bottom")
+        ax.text(
+            x,
+            1.0,
+            f" frame {frame.index}",
+            fontsize=8,
+            va="bottom",
+            transform=ax.get_xaxis_transform(),
+        )
     if timeline.frames:
         last = timeline.frames[-1]
         ax.set_xlim(0, (last.start_ps - first_ps + timeline.frame_ps) / 1e6)
-    ax.set_ylim(n_rows - 0.5, -0.5 - 0.2)
+    ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=8)
     ax.set_xlabel(
         f"µs from the start of frame {timeline.frames[0].index if timeline.frames else 0} "
@@ -491,7 +498,7 @@ def draw_timeline(timeline: Timeline, title: str = "") -> Any:
         fontsize=8,
         frameon=False,
     )
-    ax.set_title(title or f"{timeline.title} upstream: who transmits when", fontsize=10)
+    ax.set_title(title or f"{timeline.title} upstream: who transmits when", fontsize=10, pad=14)
     fig.tight_layout()
     return fig
 
