@@ -16,7 +16,7 @@ from ftth.cli.common import ScenarioArg, SetOption, refuse_conflicts, scenario_i
 MAX_FRAMES = 64
 
 
-def parse_onus(text: str | None, known: list[int]) -> list[int] | None:
+def parse_onus(text: str | None, known: list[int], where: str = "--onus") -> list[int] | None:
     """``"1,2,5"`` → ``[1, 2, 5]``, each an ONU-ID of the scenario (``None`` stays ``None``).
 
     Raises
@@ -31,14 +31,14 @@ def parse_onus(text: str | None, known: list[int]) -> list[int] | None:
     try:
         ids = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise InputError("--onus", f"{text!r} is not a comma-separated list of ONU-IDs") from None
+        raise InputError(where, f"{text!r} is not a comma-separated list of ONU-IDs") from None
     if not ids:
-        raise InputError("--onus", "name at least one ONU-ID, e.g. --onus 1,2,5")
+        raise InputError(where, "name at least one ONU-ID, e.g. --onus 1,2,5")
     unknown = [i for i in ids if i not in set(known)]
     if unknown:
         span = f"{min(known)}..{max(known)}" if known else "none"
         raise InputError(
-            "--onus",
+            where,
             f"no ONU with ID {', '.join(map(str, unknown))} in the scenario (ONU-IDs: {span})",
         )
     return list(dict.fromkeys(ids))
@@ -62,6 +62,13 @@ def timeline(
         str | None,
         typer.Option(
             "--onus", help="ONU-IDs to draw one row each, e.g. 1,2,5 (the others share a row)."
+        ),
+    ] = None,
+    zoom: Annotated[
+        int | None,
+        typer.Option(
+            "--zoom",
+            help="ONU-ID whose first burst the picture also shows byte by byte, fields named.",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
@@ -125,6 +132,8 @@ def timeline(
         )
     known = [onu.id for onu in sc.onu_list()]
     rows = parse_onus(onus, known)
+    if zoom is not None:
+        parse_onus(str(zoom), known, "--zoom")
     outputs = [
         Output("--svg", svg) if svg is not None else None,
         Output("--png", png) if png is not None else None,
@@ -137,14 +146,18 @@ def timeline(
     with console.status("emulating up to the traced frames…") if busy else nullcontext():
         trace = trace_frames(sc, first_frame=first, n_frames=frames)
     view = build_timeline(trace, profile, rows, sc.fec.upstream)
+    span = f"frame {first}" if frames == 1 else f"frames {first}..{first + frames - 1}"
     title = (
-        f"{sc.name}: {profile.title} upstream, frames {first}..{first + frames - 1} "
+        f"{sc.name}: {profile.title} upstream, {span} "
         f"(t = {first * profile.frame_ps / PS_PER_S * 1e3:g} ms), {sc.n_onus} ONUs, "
         f"DBA {sc.dba.name or 'default'}, seed {sc.seed}"
     )
     with transaction():
         if svg is not None or png is not None:
-            fig = draw_timeline(view, title)
+            try:
+                fig = draw_timeline(view, title, zoom)
+            except ValueError as exc:  # the zoomed ONU sent nothing in these frames
+                raise InputError("--zoom", str(exc)) from None
             if svg is not None:
                 save_figure(fig, svg, "svg")
             if png is not None:

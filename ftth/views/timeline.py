@@ -436,71 +436,142 @@ def _row_label(onu_id: int, alloc_ids: Sequence[int]) -> str:
 
 
 # --------------------------------------------------------------------------- the figure
-def draw_timeline(timeline: Timeline, title: str = "") -> Any:
+def draw_timeline(timeline: Timeline, title: str = "", zoom_onu: int | None = None) -> Any:
     """A matplotlib figure: one row per ONU, time in µs on x, one colour per kind.
 
-    The figure is returned, not saved (see :func:`save_figure`).
+    ``zoom_onu``: a second panel shows that ONU's first traced burst byte by byte (x in line
+    bytes from the burst's start, each field named where it is wide enough).  The figure is
+    returned, not saved (see :func:`save_figure`).
     """
-    from matplotlib.patches import Patch
-
     from ftth.plots import pyplot
-    from ftth.views.legend import KINDS, colour
 
     plt = pyplot()
-    rows = [r for r in timeline.rows]
+    rows = list(timeline.rows)
     n_rows = max(1, len(rows))
-    fig, ax = plt.subplots(figsize=(12, 1.4 + 0.42 * n_rows))
+    zoom = _zoom_segments(timeline, zoom_onu) if zoom_onu is not None else []
+    if zoom_onu is not None and not zoom:
+        raise ValueError(f"ONU {zoom_onu} sends no burst in the traced frames")
+    heights = [0.9 + 0.42 * n_rows] + ([1.3] if zoom else [])
+    fig, axes = plt.subplots(
+        len(heights), 1, figsize=(12, sum(heights) + 1.6), height_ratios=heights, squeeze=False
+    )
+    ax = axes[0][0]
+    _draw_rows(ax, timeline, rows)
+    if zoom:
+        _draw_zoom(axes[1][0], zoom)
+    present = {seg.kind for seg in timeline.segments} - {"unallocated"}
+    _legend(fig, present)
+    ax.set_title(title or f"{timeline.title} upstream: who transmits when", fontsize=10, pad=14)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def _draw_rows(ax: Any, timeline: Timeline, rows: list[Row]) -> None:
+    from ftth.views.legend import colour
+
+    n_rows = max(1, len(rows))
     index = {row.key: i for i, row in enumerate(rows)}
     first_ps = timeline.frames[0].start_ps if timeline.frames else 0
+    # One bar per run of same-kind segments on a row (an XGEM frame's payload next to the
+    # next one's is one green bar): the same picture, a smaller SVG.
+    bars: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    previous: dict[int, tuple[str, int]] = {}
     for seg in timeline.segments:
         y = index.get(seg.row)
         if y is None or seg.kind == "unallocated":
             continue
-        start_us = (seg.start_ps - first_ps) / 1e6
-        width_us = (seg.end_ps - seg.start_ps) / 1e6
-        ax.broken_barh(
-            [(start_us, width_us)],
-            (y - 0.38, 0.76),
-            facecolors=colour(seg.kind),
-            edgecolor="none",
-        )
+        runs = bars.setdefault((y, seg.kind), [])
+        if previous.get(y) == (seg.kind, seg.start_ps) and runs:
+            start_us, _ = runs[-1]
+            runs[-1] = (start_us, (seg.end_ps - first_ps) / 1e6 - start_us)
+        else:
+            runs.append(((seg.start_ps - first_ps) / 1e6, (seg.end_ps - seg.start_ps) / 1e6))
+        previous[y] = (seg.kind, seg.end_ps)
+    for (y, kind), runs in sorted(bars.items()):
+        ax.broken_barh(runs, (y - 0.38, 0.76), facecolors=colour(kind), edgecolor="none")
     for frame in timeline.frames:
         x = (frame.start_ps - first_ps) / 1e6
         ax.axvline(x, color="#424242", linewidth=0.8, linestyle="--")
         ax.text(
-            x,
-            1.0,
-            f" frame {frame.index}",
-            fontsize=8,
-            va="bottom",
+            x, 1.0, f" frame {frame.index}", fontsize=8, va="bottom",
             transform=ax.get_xaxis_transform(),
-        )
+        )  # fmt: skip
     if timeline.frames:
-        last = timeline.frames[-1]
-        ax.set_xlim(0, (last.start_ps - first_ps + timeline.frame_ps) / 1e6)
+        end = timeline.frames[-1]
+        ax.set_xlim(0, (end.start_ps - first_ps + timeline.frame_ps) / 1e6)
     ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_yticks(range(len(rows)), [row.label for row in rows], fontsize=8)
     ax.set_xlabel(
         f"µs from the start of frame {timeline.frames[0].index if timeline.frames else 0} "
-        "(FEC parity drawn at the end of each burst; on the line it follows every codeword)"
+        "at the OLT (FEC parity drawn at the end of each burst; on the line it follows every "
+        "codeword)",
+        fontsize=8,
     )
-    present = {seg.kind for seg in timeline.segments} - {"unallocated"}
+
+
+def _zoom_segments(timeline: Timeline, onu_id: int) -> list[Segment]:
+    """The segments of ``onu_id``'s first burst in the timeline."""
+    mine = [s for s in timeline.segments if s.onu_id == onu_id]
+    if not mine:
+        return []
+    frame = mine[0].frame
+    out = [mine[0]]
+    for seg in mine[1:]:
+        if seg.frame != frame or seg.start_byte != out[-1].start_byte + out[-1].bytes:
+            break
+        out.append(seg)
+    return out
+
+
+def _draw_zoom(ax: Any, segs: list[Segment]) -> None:
+    from ftth.views.legend import colour
+
+    start = segs[0].start_byte
+    total = segs[-1].start_byte + segs[-1].bytes - start
+    # Merge runs of one kind within one allocation (the payload of consecutive XGEM frames).
+    merged: list[list[Any]] = []
+    for seg in segs:
+        if merged and merged[-1][0] == seg.kind and seg.kind == "payload":
+            merged[-1][2] += seg.bytes
+            continue
+        merged.append([seg.kind, seg.start_byte - start, seg.bytes, seg.label])
+    for kind, offset, size, label in merged:
+        ax.broken_barh(
+            [(offset, size)], (0, 1), facecolors=colour(kind), edgecolor="white", linewidth=0.3
+        )
+        if size >= total / 40:
+            name = {"payload": "payload", "encap": "hdr", "padding": "pad"}.get(kind, label)
+            ax.text(
+                offset + size / 2,
+                0.5,
+                f"{name}\n{size} B",
+                ha="center",
+                va="center",
+                fontsize=7,
+                rotation=90 if size < total / 12 else 0,
+            )
+    seg0 = segs[0]
+    ax.set_xlim(0, total)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xlabel(
+        f"line bytes from the start of ONU {seg0.onu_id}'s burst in frame {seg0.frame} "
+        f"(byte {start} of the frame, {total} bytes, Alloc-ID {seg0.alloc_id} first)",
+        fontsize=8,
+    )
+
+
+def _legend(fig: Any, present: set[str]) -> None:
+    from matplotlib.patches import Patch
+
+    from ftth.views.legend import KINDS
+
     handles = [
         Patch(facecolor=k.colour, edgecolor="#616161", label=k.label)
         for k in KINDS
         if k.key in present
     ]
-    ax.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.18 - 0.6 / n_rows),
-        ncol=3,
-        fontsize=8,
-        frameon=False,
-    )
-    ax.set_title(title or f"{timeline.title} upstream: who transmits when", fontsize=10, pad=14)
-    fig.tight_layout()
-    return fig
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
 
 
 def save_figure(fig: Any, path: Path, fmt: str) -> Path:

@@ -36,7 +36,7 @@ def test_json_segments_add_up_and_match_the_trace(
     svg, png = tmp_path / "t.svg", tmp_path / "t.png"
     code, out, err = run(
         capsys, "timeline", *SMALL, "--at-s", "0.002", "--frames", "2", "--onus", "1,2",
-        "--json", "-", "--svg", str(svg), "--png", str(png),
+        "--json", "-", "--svg", str(svg), "--png", str(png), "--zoom", "5",
     )  # fmt: skip
     assert code == 0, err
     data = json.loads(out)
@@ -82,6 +82,7 @@ def test_terminal_rendering(capsys: pytest.CaptureFixture[str]) -> None:
         (("--at-s", "0.0039", "--frames", "4"), "--frames"),  # runs past the end
         (("--onus", "99"), "--onus"),
         (("--onus", "1,x"), "--onus"),
+        (("--zoom", "99"), "--zoom"),
         (("--set", 'technology="epon-10g"'), "technology"),
         (("--svg", "{tmp}"), "--svg"),
     ],
