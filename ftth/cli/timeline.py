@@ -79,6 +79,9 @@ def timeline(
         Path | None,
         typer.Option("--json", help="Write the picture's data (every segment) ('-' = stdout)."),
     ] = None,
+    bwmap: Annotated[
+        bool, typer.Option("--bwmap", help="Also print each frame's BWmap (the drawn ONUs').")
+    ] = False,
     width: Annotated[
         int | None,
         typer.Option("--width", help="Terminal cells across one frame (default: fit)."),
@@ -100,7 +103,7 @@ def timeline(
     from ftth.output import Output, check_outputs, transaction, write_text
     from ftth.scenario import load_scenario
     from ftth.units import PS_PER_S
-    from ftth.views.terminal import timeline_render
+    from ftth.views.terminal import bwmap_table, timeline_render
     from ftth.views.timeline import build_timeline, draw_timeline, save_figure
 
     overrides = list(set_ or [])
@@ -171,3 +174,6 @@ def timeline(
     label = max((len(row.label) for row in view.rows), default=4) + 1
     cells = width if width is not None else max(20, console.width - label - 1)
     console.print(timeline_render(view, width=cells))
+    if bwmap:
+        for info in view.frames:
+            console.print(bwmap_table(view, info.index, rows))

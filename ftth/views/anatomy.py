@@ -780,3 +780,26 @@ def frame_anatomy(
         downstream_anatomy(profile, onus, packet_bytes, fec_downstream),
         upstream_anatomy(profile, onus, packet_bytes, fec_upstream, dbru=dbru),
     )
+
+
+def markdown_table(anatomy: FrameAnatomy) -> str:
+    """The anatomy as a Markdown table (docs/tour.md quotes it; a test keeps it current)."""
+    lines = [
+        "| field | count | each (B) | bytes | % of frame |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    total = anatomy.frame_bytes
+
+    def num(value: Fraction) -> str:
+        return str(value.numerator) if value.denominator == 1 else f"{float(value):.2f}"
+
+    for part in anatomy.parts:
+        each = "" if part.each_bytes is None else str(part.each_bytes)
+        share = f"{float(part.bytes / total) * 100:.2f}"
+        lines.append(f"| {part.name} | {num(part.count)} | {each} | {num(part.bytes)} | {share} |")
+    lines.append(f"| **total** | | | **{num(anatomy.total_bytes)}** | 100.00 |")
+    lines.append(
+        f"| **goodput** | | | **{anatomy.goodput_bps / 1e9:.4f} Gb/s** | "
+        f"{float(anatomy.goodput_bytes / total) * 100:.2f} |"
+    )
+    return "\n".join(lines)

@@ -216,3 +216,24 @@ def timeline_render(timeline: Timeline, width: int = 100) -> Group:
     kinds = sorted({seg.kind for seg in timeline.segments})
     parts.append(legend_text(kinds))
     return Group(*parts)
+
+
+def bwmap_table(timeline: Timeline, frame_index: int, onus: Sequence[int] | None = None) -> Table:
+    """The BWmap of one traced frame: one allocation structure per line.
+
+    StartTime and GrantSize are in grant units, as on the wire; ``onus`` limits the lines.
+    """
+    frame = next(f for f in timeline.frames if f.index == frame_index)
+    shown = [a for a in frame.bwmap if onus is None or a[1] in onus]
+    table = Table(
+        title=f"BWmap of frame {frame.index}: {len(frame.bwmap)} allocation structures"
+        + (f" ({len(shown)} shown)" if len(shown) != len(frame.bwmap) else ""),
+        title_justify="left",
+    )
+    for header in ("Alloc-ID", "ONU-ID", "T-CONT", "StartTime", "GrantSize", "DBRu"):
+        table.add_column(header, justify="left" if header == "T-CONT" else "right")
+    for alloc_id, onu_id, tcont, start, grant, dbru in shown:
+        table.add_row(
+            str(alloc_id), str(onu_id), tcont, str(start), str(grant), "yes" if dbru else ""
+        )
+    return table

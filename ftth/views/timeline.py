@@ -45,6 +45,10 @@ class AllocationLike(Protocol):
     @property
     def onu_id(self) -> int: ...
     @property
+    def tcont(self) -> str: ...
+    @property
+    def start_unit(self) -> int: ...
+    @property
     def grant_units(self) -> int: ...
     @property
     def dbru(self) -> bool: ...
@@ -95,6 +99,8 @@ class UpstreamFrameLike(Protocol):
     def start_ps(self) -> int: ...
     @property
     def bytes_per_frame(self) -> int: ...
+    @property
+    def bwmap(self) -> Sequence[AllocationLike]: ...
     @property
     def bursts(self) -> Sequence[BurstLike]: ...
     @property
@@ -147,6 +153,8 @@ class FrameInfo:
     quiet_ps: int
     bursts: int
     allocations: int
+    #: The frame's BWmap: (Alloc-ID, ONU-ID, T-CONT, StartTime, GrantSize, DBRu flag).
+    bwmap: tuple[tuple[int, int, str, int, int, bool], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -181,6 +189,17 @@ class Timeline:
                     "quiet_ps": f.quiet_ps,
                     "bursts": f.bursts,
                     "allocations": f.allocations,
+                    "bwmap": [
+                        {
+                            "alloc_id": a,
+                            "onu_id": o,
+                            "tcont": t,
+                            "start_time": st,
+                            "grant_size": g,
+                            "dbru": d,
+                        }
+                        for a, o, t, st, g, d in f.bwmap
+                    ],
                     "bytes_by_kind": self.frame_bytes(f.index),
                 }
                 for f in self.frames
@@ -402,6 +421,10 @@ def build_timeline(
                 frame.quiet_ps,
                 len(frame.bursts),
                 sum(len(b.allocations) for b in frame.bursts),
+                tuple(
+                    (a.alloc_id, a.onu_id, a.tcont, a.start_unit, a.grant_units, a.dbru)
+                    for a in frame.bwmap
+                ),
             )
         )
     ids = sorted(alloc_ids) if wanted is None else sorted(wanted)

@@ -47,6 +47,12 @@ def test_json_segments_add_up_and_match_the_trace(
         assert sum(s["bytes"] for s in segs) == frame["bytes_per_frame"] == 155_520
         assert sum(frame["bytes_by_kind"].values()) == 155_520
         assert frame["bursts"] == len(traced.bursts) > 2
+        # The BWmap as traced; every burst's allocations are in it.
+        bwmap = {(a["alloc_id"], a["grant_size"], a["dbru"]) for a in frame["bwmap"]}
+        assert len(frame["bwmap"]) == len(traced.bwmap)
+        for burst in traced.bursts:
+            for alloc in burst.allocations:
+                assert (alloc.alloc_id, alloc.grant_units, alloc.dbru) in bwmap
         for burst in traced.bursts:
             mine = [s for s in segs if s["onu_id"] == burst.onu_id]
             assert sum(s["bytes"] for s in mine) == burst.line_bytes
@@ -64,13 +70,16 @@ def test_json_segments_add_up_and_match_the_trace(
 
 
 def test_terminal_rendering(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "timeline", *SMALL, "--frames", "1", "--onus", "3", "--width", "60")
+    code, out, _ = run(
+        capsys, "timeline", *SMALL, "--frames", "1", "--onus", "3", "--width", "60", "--bwmap"
+    )
     assert code == 0
     lines = out.splitlines()
     bar = next(line for line in lines if line.startswith("ONU 3"))
     assert "#" in bar  # payload cells (the symbols stand in for colours off a terminal)
     assert any(line.startswith("other ONUs") for line in lines)
     assert "FEC parity" in out
+    assert "BWmap of frame" in out and "GrantSize" in out
 
 
 @pytest.mark.parametrize(
