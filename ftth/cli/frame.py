@@ -104,10 +104,17 @@ def frame(
     if quiet or (json_path is not None and str(json_path) == "-"):
         return
     from ftth.cli.info import console
-    from ftth.views.terminal import anatomy_table, burst_table, legend_text
+    from ftth.views.terminal import (
+        anatomy_bwmap_table,
+        anatomy_table,
+        burst_table,
+        legend_text,
+    )
 
     out = console()
     out.print(anatomy_table(down))
+    if down.bwmap:
+        out.print(anatomy_bwmap_table(down, None if all_bursts else 4))
     out.print(anatomy_table(up))
     for burst in up.bursts if all_bursts else up.bursts[:1]:
         out.print(burst_table(burst, up))

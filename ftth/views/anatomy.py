@@ -27,7 +27,7 @@ frames), the model of :func:`ftth.phy.epon_saturation_goodput_bps`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Final
 
@@ -161,6 +161,9 @@ class FrameAnatomy:
     #: The frame in line order (downstream; upstream: the frame's first burst is in ``bursts``).
     layout: tuple[Field, ...] = ()
     bursts: tuple[BurstLayout, ...] = field(default=())
+    #: Downstream: the BWmap that schedules the upstream frame of :func:`frame_anatomy`,
+    #: one ``(onu, StartTime, GrantSize)`` per allocation, in grant units.
+    bwmap: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def total_bytes(self) -> Fraction:
@@ -212,6 +215,10 @@ class FrameAnatomy:
                 for p in self.parts
             ],
             "layout": [_field_dict(f) for f in self.layout],
+            "bwmap": [
+                {"onu": onu, "start_time": start, "grant_size": grant}
+                for onu, start, grant in self.bwmap
+            ],
             "bursts": [
                 {
                     "onu": b.onu,
@@ -775,11 +782,17 @@ def frame_anatomy(
     *,
     dbru: bool = False,
 ) -> tuple[FrameAnatomy, FrameAnatomy]:
-    """Both directions: ``(downstream, upstream)``."""
-    return (
-        downstream_anatomy(profile, onus, packet_bytes, fec_downstream),
-        upstream_anatomy(profile, onus, packet_bytes, fec_upstream, dbru=dbru),
-    )
+    """Both directions: ``(downstream, upstream)``; the downstream frame's ``bwmap`` holds the
+    allocation structures that schedule the upstream frame's bursts (StartTime: the first
+    unit after the burst's PSBu slot; GrantSize: DBRu + payload, in grant units)."""
+    down = downstream_anatomy(profile, onus, packet_bytes, fec_downstream)
+    up = upstream_anatomy(profile, onus, packet_bytes, fec_upstream, dbru=dbru)
+    if profile.framed:
+        unit = profile.grant_unit_bytes
+        slot = psbu_slot_bytes(profile)
+        bwmap = tuple((b.onu, (b.start + slot) // unit, b.grant_bytes // unit) for b in up.bursts)
+        down = replace(down, bwmap=bwmap)
+    return down, up
 
 
 def markdown_table(anatomy: FrameAnatomy) -> str:

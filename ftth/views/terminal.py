@@ -237,3 +237,19 @@ def bwmap_table(timeline: Timeline, frame_index: int, onus: Sequence[int] | None
             str(alloc_id), str(onu_id), tcont, str(start), str(grant), "yes" if dbru else ""
         )
     return table
+
+
+def anatomy_bwmap_table(anatomy: FrameAnatomy, limit: int | None = 4) -> Table:
+    """The downstream frame's BWmap (saturation model): StartTime and GrantSize per ONU."""
+    rows = anatomy.bwmap if limit is None else anatomy.bwmap[:limit]
+    more = len(anatomy.bwmap) - len(rows)
+    table = Table(
+        title=f"BWmap of the downstream frame: {len(anatomy.bwmap)} allocation structures of "
+        "8 bytes (grant units)" + (f"; {more} more with --all-bursts" if more else ""),
+        title_justify="left",
+    )
+    for header in ("allocation", "ONU", "StartTime", "GrantSize"):
+        table.add_column(header, justify="right")
+    for i, (onu, start, grant) in enumerate(rows, 1):
+        table.add_row(str(i), str(onu), str(start), str(grant))
+    return table

@@ -122,3 +122,18 @@ def test_json_form_keeps_exact_values() -> None:
     assert data["goodput_bps"] == pytest.approx(
         saturation_goodput_bps(XGS_PON, "downstream", 32), rel=1e-12
     )
+
+
+@pytest.mark.parametrize("name", ["gpon", "xg-pon", "xgs-pon"])
+def test_the_downstream_bwmap_schedules_the_upstream_bursts(name: str) -> None:
+    profile = PROFILES[name]
+    down, up = frame_anatomy(profile, 5, dbru=True)
+    unit = profile.grant_unit_bytes
+    slot = -(-profile.burst.total_bytes // unit) * unit  # PSBu rounded up to the unit
+    assert len(down.bwmap) == len(up.bursts) == 5
+    for (onu, start, grant), burst in zip(down.bwmap, up.bursts, strict=True):
+        assert onu == burst.onu
+        assert start * unit == burst.start + slot  # StartTime: first unit after the PSBu
+        assert grant * unit == burst.grant_bytes
+        assert 0 <= start <= profile.max_start_units
+        assert 0 < grant <= profile.max_grant_units
