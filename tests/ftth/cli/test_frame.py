@@ -28,6 +28,7 @@ def test_default_scenario_json_adds_up_to_the_frame_and_the_ceiling(
 ) -> None:
     code, out, _ = run(capsys, "frame", "--json", "-")
     assert code == 0
+    assert run(capsys, "frame", "--json", "-")[1] == out  # deterministic, byte for byte
     data = json.loads(out)
     sc = load_scenario(None, [])
     profile = sc.profile

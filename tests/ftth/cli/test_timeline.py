@@ -67,6 +67,12 @@ def test_json_segments_add_up_and_match_the_trace(
             assert idle == burst.idle_bytes
     assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert b"<svg" in svg.read_bytes()
+    # Same scenario and seed: the same picture data, byte for byte.
+    code, again, _ = run(
+        capsys, "timeline", *SMALL, "--at-s", "0.002", "--frames", "2", "--onus", "1,2",
+        "--json", "-",
+    )  # fmt: skip
+    assert code == 0 and json.loads(again) == data
 
 
 def test_terminal_rendering(capsys: pytest.CaptureFixture[str]) -> None:
