@@ -232,11 +232,46 @@ def bwmap_table(timeline: Timeline, frame_index: int, onus: Sequence[int] | None
     )
     for header in ("Alloc-ID", "ONU-ID", "T-CONT", "StartTime", "GrantSize", "DBRu"):
         table.add_column(header, justify="left" if header == "T-CONT" else "right")
-    for alloc_id, onu_id, tcont, start, grant, dbru in shown:
-        table.add_row(
-            str(alloc_id), str(onu_id), tcont, str(start), str(grant), "yes" if dbru else ""
-        )
+    rows = _wire_start_times(timeline, frame.bwmap, shown)
+    for alloc_id, onu_id, tcont, _start, grant, dbru, wire in rows:
+        table.add_row(str(alloc_id), str(onu_id), tcont, wire, str(grant), "yes" if dbru else "")
+    table.caption = (
+        "StartTime as sent: a later allocation of the same burst follows the previous one "
+        "(XG(S)-PON: 0xFFFF; GPON: the previous StartTime + GrantSize, bytes after the PLOu)"
+    )
+    table.caption_justify = "left"
     return table
+
+
+def _wire_start_times(
+    timeline: Timeline,
+    bwmap: Sequence[tuple[int, int, str, int, int, bool]],
+    shown: Sequence[tuple[int, int, str, int, int, bool]],
+) -> list[tuple[int, int, str, int, int, bool, str]]:
+    """Each shown allocation with its StartTime field as sent.
+
+    The trace gives every allocation its burst's StartTime (the first unit after the PSBu);
+    on the wire only the first allocation of a burst carries it in XG(S)-PON (0xFFFF chains
+    the next ones, G.987.3 §8.1.1.2).  A GPON StartTime is a byte after the PLOu (G.984.3
+    §8.1.3.6) and each next allocation of the burst starts where the previous one stops —
+    the values ``ftth run --pcap-tc`` writes.
+    """
+    from ftth.phy import get_profile
+
+    profile = get_profile(timeline.profile)
+    chained_xg = profile.encap == "xgem"
+    plou = 0 if chained_xg else profile.us_burst_header_bytes
+    wire: dict[int, str] = {}
+    previous: tuple[int, int, int] | None = None  # (burst start, wire start, grant)
+    for alloc_id, _onu, _tcont, start, grant, _dbru in bwmap:
+        if previous is not None and previous[0] == start:
+            own = previous[1] + previous[2]
+            wire[alloc_id] = "0xFFFF (chained)" if chained_xg else str(own)
+            previous = (start, own, grant)
+        else:
+            wire[alloc_id] = str(start + plou)
+            previous = (start, start + plou, grant)
+    return [(*row, wire[row[0]]) for row in shown]
 
 
 def anatomy_bwmap_table(anatomy: FrameAnatomy, limit: int | None = 4) -> Table:

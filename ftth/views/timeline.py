@@ -194,7 +194,7 @@ class Timeline:
                             "alloc_id": a,
                             "onu_id": o,
                             "tcont": t,
-                            "start_time": st,
+                            "burst_start_unit": st,
                             "grant_size": g,
                             "dbru": d,
                         }

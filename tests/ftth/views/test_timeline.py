@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -231,3 +231,29 @@ def test_terminal_rendering_has_a_bar_per_row_and_frame() -> None:
     assert sum(line.startswith("ONU 5") for line in lines) == 2
     assert "frame 40" in text and "frame 41" in text
     assert "FEC parity" in text  # the legend
+
+
+def _bwmap_rows(profile: Profile) -> list[str]:
+    from ftth.views.terminal import bwmap_table
+
+    unit = profile.grant_unit_bytes
+    b = burst(profile, 1, 0, [(1100, 4, True, []), (1101, 2, True, [])])
+    start_unit = b.psb_bytes // unit  # the trace's StartTime: the first unit after the PSBu
+    bwmap = tuple(replace(a, start_unit=start_unit) for a in b.allocations)
+    frame = UpstreamFrame(3, 0, profile.us_bytes_per_frame, bwmap, (b,), 0)
+    timeline = build_timeline(Trace(profile.name, (frame,)), profile)
+    console = Console(width=120, record=True)
+    console.print(bwmap_table(timeline, 3))
+    return [line for line in console.export_text().splitlines() if "│     110" in line]
+
+
+def test_bwmap_table_shows_start_times_as_sent() -> None:
+    # XGS-PON: the 240-byte PSBu slot is 15 units; the burst's second allocation is chained.
+    first, second = _bwmap_rows(XGS_PON)
+    assert first.split("│")[4].strip() == "15"
+    assert "0xFFFF (chained)" in second
+    # GPON: 12-byte PSBu; StartTime is the byte after the 3-byte PLOu (15), and the second
+    # allocation starts where the first (GrantSize 4) stops: 19.
+    first, second = _bwmap_rows(GPON)
+    assert first.split("│")[4].strip() == "15"
+    assert second.split("│")[4].strip() == "19"
