@@ -38,6 +38,7 @@ from ftth.phy import (
     FecCode,
     Profile,
     burst_data_bytes,
+    equal_share_bursts,
     padded_payload_bytes,
     psbu_slot_bytes,
 )
@@ -312,8 +313,10 @@ def _stream_parts(profile: Profile, s: _Stream, shares: int, packet_bytes: int) 
 
 
 def _check(profile: Profile, onus: int, packet_bytes: int) -> None:
-    if onus < 1:
-        raise InputError("--onus", f"must be at least 1, got {onus}")
+    if not 1 <= onus <= profile.max_split:
+        raise InputError(
+            "--onus", f"must be 1..{profile.max_split} for {profile.title}, got {onus}"
+        )
     if packet_bytes < 1:
         raise InputError("--packet-bytes", f"must be at least 1, got {packet_bytes}")
 
@@ -493,13 +496,14 @@ def upstream_anatomy(
     totals: dict[str, Fraction] = {}
     counts: dict[str, Fraction] = {}
     bursts: list[BurstLayout] = []
+    grants = equal_share_bursts(profile, onus, code)
     start = 0
     for onu in range(onus):
         line = (base + (1 if onu < extra else 0)) * unit
         protected = burst_data_bytes(profile, line, code) + hdr + trl
         coded = line - slot
         parity = coded - protected
-        grant = max(0, ((protected - hdr - trl) // unit) * unit)
+        grant = grants[onu]  # GrantSize: the whole units of the burst's data bytes
         rounding = protected - hdr - trl - grant
         stream = _stream(profile, max(0, grant - dbru_bytes), 1, packet_bytes)
         fields: list[tuple[str, str, Fraction]] = [

@@ -103,6 +103,7 @@ def test_epon_is_a_stream_and_a_polling_cycle(capsys: pytest.CaptureFixture[str]
     ("args", "where"),
     [
         (("--onus", "0"), "--onus"),
+        (("--onus", "257"), "--onus"),  # beyond XGS-PON's 1:256
         (("--packet-bytes", "10"), "--packet-bytes"),
         (("--csv", "{tmp}"), "--csv"),
         (("--set", 'technology="epon-1g"', "--dbru"), "--dbru"),
