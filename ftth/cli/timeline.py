@@ -133,6 +133,8 @@ def timeline(
             f"{frames} frames from frame {first} (t = {first * profile.frame_ps / PS_PER_S:g} s) "
             f"go beyond the run ({n_run} frames, duration_s = {sc.duration_s:g} s)",
         )
+    if width is not None and not 10 <= width <= 1000:
+        raise InputError("--width", f"must be 10..1000 terminal cells, got {width}")
     known = [onu.id for onu in sc.onu_list()]
     rows = parse_onus(onus, known)
     if zoom is not None:

@@ -98,6 +98,8 @@ def test_terminal_rendering(capsys: pytest.CaptureFixture[str]) -> None:
         (("--onus", "99"), "--onus"),
         (("--onus", "1,x"), "--onus"),
         (("--zoom", "99"), "--zoom"),
+        (("--width", "0"), "--width"),
+        (("--frames", "65"), "--frames"),
         (("--set", 'technology="epon-10g"'), "technology"),
         (("--svg", "{tmp}"), "--svg"),
     ],
