@@ -407,8 +407,8 @@ def trace_spec(
     n_frames: int = 8,
     onus: Sequence[int] | None = None,
 ) -> FrameTrace:
-    """:func:`trace_frames` on a built spec (its ``trace_csv`` and ``record_packets`` are
-    ignored: the trace run writes nothing)."""
+    """:func:`trace_frames` on a built spec (its ``trace_csv``, ``packet_sink`` and
+    ``record_packets`` are ignored: the trace run writes nothing)."""
     p = spec.profile
     if not p.framed:
         raise InputError("technology", f"{p.title} has no frames to trace (EPON is polled)")
@@ -430,7 +430,7 @@ def trace_spec(
                 "onus", f"no ONU with ID {', '.join(map(str, unknown))} in the scenario"
             )
         kept = {int(o) for o in onus}
-    quiet_spec = replace(spec, trace_csv=None, record_packets=False)
+    quiet_spec = replace(spec, trace_csv=None, record_packets=False, packet_sink=None)
     rec = _Recorder(quiet_spec, first_frame, first_frame + n_frames, kept)
     with contextlib.suppress(_StopTrace):
         run_fast(quiet_spec, None, rec)
