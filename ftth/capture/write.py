@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from ftth.capture.layers import (
     XgDownstream,
     XgemHeader,
     XgSection,
+    build_flat,
 )
 from ftth.emulator.spec import EmulationSpec
 from ftth.emulator.trace import Allocation, Burst, FrameTrace, XgemPiece
@@ -82,30 +84,40 @@ class TcCounts:
 
 
 # --------------------------------------------------------------------------- TC layer
-def _xg_allocations(allocs: Sequence[Allocation]) -> list[XgAllocation]:
+Fields = tuple[tuple[str, Any], ...]
+
+
+@lru_cache(maxsize=1 << 16)
+def _raw(cls: type[Packet], fields: Fields) -> bytes:
+    """``bytes(cls(**fields))`` of a flat header (:func:`build_flat`), once per distinct
+    value: records repeat the same allocation structures and GEM/XGEM headers."""
+    return build_flat(cls, dict(fields))
+
+
+def _xg_allocations(allocs: Sequence[Allocation]) -> list[Fields]:
     """BWmap entries: the first allocation of a burst carries its StartTime, the next ones of
     the same burst the chained value (G.987.3 §8.1.1.2)."""
-    out = []
+    out: list[Fields] = []
     prev: Allocation | None = None
     for a in allocs:
         chained = prev is not None and prev.onu_id == a.onu_id and prev.start_unit == a.start_unit
         out.append(
-            XgAllocation(
-                alloc_id=a.alloc_id,
-                flags=(0b10 if a.dbru else 0) | (0b01 if a.ploam else 0),
-                start_time=phy.XG_START_CHAINED if chained else a.start_unit,
-                grant_size=a.grant_units,
-                burst_profile=a.burst_profile,
+            (
+                ("alloc_id", a.alloc_id),
+                ("flags", (0b10 if a.dbru else 0) | (0b01 if a.ploam else 0)),
+                ("start_time", phy.XG_START_CHAINED if chained else a.start_unit),
+                ("grant_size", a.grant_units),
+                ("burst_profile", a.burst_profile),
             )
         )
         prev = a
     return out
 
 
-def _gpon_allocations(allocs: Sequence[Allocation], header_bytes: int) -> list[GponAllocation]:
+def _gpon_allocations(allocs: Sequence[Allocation], header_bytes: int) -> list[Fields]:
     """BW map entries with per-allocation SStart/SStop bytes: the first allocation of a burst
     starts after the PLOu, the next ones follow it (FEC parity is not counted)."""
-    out = []
+    out: list[Fields] = []
     prev: Allocation | None = None
     stop = 0
     for a in allocs:
@@ -115,68 +127,77 @@ def _gpon_allocations(allocs: Sequence[Allocation], header_bytes: int) -> list[G
         start = stop + 1 if same_burst else a.start_unit + header_bytes
         stop = start + a.grant_units - 1
         out.append(
-            GponAllocation(
-                alloc_id=a.alloc_id,
-                ploamu=int(a.ploam),
-                dbru=phy.GPON_DBRU_MODE0 if a.dbru else 0,
-                start_time=start,
-                stop_time=stop,
+            (
+                ("alloc_id", a.alloc_id),
+                ("ploamu", int(a.ploam)),
+                ("dbru", phy.GPON_DBRU_MODE0 if a.dbru else 0),
+                ("start_time", start),
+                ("stop_time", stop),
             )
         )
         prev = a
     return out
 
 
-def _xgem(pieces: Iterable[XgemPiece]) -> list[XgemHeader]:
-    return [
-        XgemHeader(pli=x.payload_bytes, port_id=x.port_id, lf=int(x.last_fragment)) for x in pieces
-    ]
-
-
-def _gem(pieces: Iterable[XgemPiece]) -> list[GemHeader]:
-    return [
-        GemHeader(
-            pli=x.payload_bytes,
-            port_id=x.port_id,
-            pti=phy.GEM_PTI_END if x.last_fragment else 0,
-        )
+def _frames_raw(pieces: Iterable[XgemPiece], gpon: bool) -> bytes:
+    """The GEM (GPON) or XGEM headers of ``pieces``, payloads elided."""
+    if gpon:
+        return b"".join(
+            _raw(GemHeader, (("pli", x.payload_bytes), ("port_id", x.port_id),
+                             ("pti", phy.GEM_PTI_END if x.last_fragment else 0)))
+            for x in pieces
+        )  # fmt: skip
+    return b"".join(
+        _raw(XgemHeader, (("pli", x.payload_bytes), ("port_id", x.port_id),
+                          ("lf", int(x.last_fragment))))
         for x in pieces
-    ]
+    )  # fmt: skip
 
 
-def _burst_sections(
-    profile: phy.Profile, burst: Burst, entries: list[Any], gpon: bool
-) -> list[Packet]:
-    sections: list[Packet] = []
+def _sections_raw(profile: phy.Profile, burst: Burst, entries: list[Fields], gpon: bool) -> bytes:
+    """The allocation sections of one burst: each is a :class:`GponSection` /
+    :class:`XgSection` (allocation structure, section header, DBRu, GEM/XGEM headers), joined
+    from its parts so that each distinct part is built once."""
+    out = []
     dbru = dict(burst.dbru_bytes)
     for i, a in enumerate(burst.allocations):
         mine = [x for x in burst.pieces if x.alloc_id == a.alloc_id]
         room = burst.room_bytes[i] if burst.room_bytes else 0
         idle = room - sum(x.line_bytes for x in mine)
-        blocks = dbru.get(a.alloc_id, 0) // profile.report_unit_bytes
+        units = dbru.get(a.alloc_id, 0) // profile.report_unit_bytes
         if gpon:
-            sections.append(
-                GponSection(
-                    allocation=[entries[i]],
-                    idle_bytes=idle,
-                    dbru=[GponDbru(dba=min(blocks, GPON_DBRU_MAX))] if a.dbru else [],
-                    gem=_gem(mine),
-                )
-            )
+            parts = [
+                _raw(GponAllocation, entries[i]),
+                _section_header(GponSection, len(mine), idle),
+            ]
+            if a.dbru:
+                parts.append(_raw(GponDbru, (("dba", min(units, GPON_DBRU_MAX)),)))
         else:
-            sections.append(
-                XgSection(
-                    allocation=[entries[i]],
-                    idle_bytes=idle,
-                    dbru=[XgDbru(bufocc=min(blocks, XG_BUFOCC_MAX))] if a.dbru else [],
-                    xgem=_xgem(mine),
-                )
-            )
-    return sections
+            parts = [_raw(XgAllocation, entries[i]), _section_header(XgSection, len(mine), idle)]
+            if a.dbru:
+                parts.append(_raw(XgDbru, (("bufocc", min(units, XG_BUFOCC_MAX)),)))
+        parts.append(_frames_raw(mine, gpon))
+        out.append(b"".join(parts))
+    return b"".join(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _section_header(cls: type[Packet], n: int, idle: int) -> bytes:
+    """The section header of a section (its frame count and idle bytes): the section built
+    without allocation structure, DBRu or frames."""
+    fields: dict[str, Any] = {"allocation": [], "idle_bytes": idle}
+    fields["n_gem" if cls is GponSection else "n_xgem"] = n
+    return bytes(cls(**fields))
 
 
 def tc_records(trace: FrameTrace) -> tuple[list[tuple[int, bytes]], TcCounts]:
-    """The TC capture's records ``(time_ps, bytes)`` in time order, and their counts."""
+    """The TC capture's records ``(time_ps, bytes)`` in time order, and their counts.
+
+    Each record is the bytes of the scapy packet ``FtthTc / body``; its repeated parts
+    (allocation structures, section heads, GEM/XGEM headers) are built once per distinct
+    value and joined (tests/ftth/capture check that scapy reads each record back and
+    rebuilds the same bytes).
+    """
     profile = phy.get_profile(trace.profile_name)
     tech = TECH_CODE[profile.name]
     gpon = profile.encap == "gem"
@@ -184,28 +205,37 @@ def tc_records(trace: FrameTrace) -> tuple[list[tuple[int, bytes]], TcCounts]:
     counts = dict.fromkeys(TcCounts.__dataclass_fields__, 0)
     for up, down in zip(trace.upstream, trace.downstream, strict=True):
         k = down.index
+        head = build_flat(
+            FtthTc, {"technology": tech, "link": DOWNSTREAM, "frame": k, "onu_id": NO_ONU}
+        )
         if gpon:
-            entries: list[Any] = _gpon_allocations(up.bwmap, profile.us_burst_header_bytes)
-            body: Packet = GponDownstream(superframe=k, bwmap=entries, gem=_gem(down.pieces))
+            entries = _gpon_allocations(up.bwmap, profile.us_burst_header_bytes)
+            fixed = bytes(GponDownstream(superframe=k, blen=len(entries)))
+            bwmap = b"".join(_raw(GponAllocation, e) for e in entries)
         else:
             entries = _xg_allocations(up.bwmap)
-            body = XgDownstream(superframe=k, bwmap=entries, xgem=_xgem(down.pieces))
-        head = FtthTc(technology=tech, link=DOWNSTREAM, frame=k, onu_id=NO_ONU)
-        records.append((down.start_ps, len(records), bytes(head / body)))
+            fixed = bytes(XgDownstream(superframe=k, bwmap_length=len(entries), ploam_count=0))
+            bwmap = b"".join(_raw(XgAllocation, e) for e in entries)
+        body = fixed + bwmap + _frames_raw(down.pieces, gpon)
+        records.append((down.start_ps, len(records), head + body))
         counts["downstream_frames"] += 1
         counts["allocations"] += len(up.bwmap)
         counts["downstream_xgem_frames"] += len(down.pieces)
         index = {id(a): i for i, a in enumerate(up.bwmap)}
         for burst in up.bursts:
             mine = [entries[index[id(a)]] for a in burst.allocations]
-            sections = _burst_sections(profile, burst, mine, gpon)
+            sections = _sections_raw(profile, burst, mine, gpon)
             if gpon:
-                bb: Packet = GponBurst(onu_id=burst.onu_id & 0xFF, sections=sections)
+                bb = _raw(GponBurst, (("onu_id", burst.onu_id & 0xFF),)) + sections
             else:
-                bb = XgBurst(onu_id=burst.onu_id, sections=sections)
-            head = FtthTc(technology=tech, link=UPSTREAM, frame=up.index, onu_id=burst.onu_id)
+                shell = _raw(XgBurst, (("onu_id", burst.onu_id),))  # header + trailer
+                bb = shell[:4] + sections + shell[4:]
+            head = build_flat(
+                FtthTc,
+                {"technology": tech, "link": UPSTREAM, "frame": up.index, "onu_id": burst.onu_id},
+            )
             t = up.start_ps + burst.line_start_byte * profile.frame_ps // up.bytes_per_frame
-            records.append((t, len(records), bytes(head / bb)))
+            records.append((t, len(records), head + bb))
             counts["upstream_bursts"] += 1
             counts["dbru"] += len(burst.dbru_bytes)
             counts["upstream_xgem_frames"] += len(burst.pieces)
