@@ -508,7 +508,7 @@ class MpcpGate(Packet):
         return p + pay
 
 
-class _QueueReport(Packet):
+class MpcpQueueReport(Packet):
     name = "Queue report"
     fields_desc: ClassVar[list[Any]] = [ShortField("quanta", 0)]
 
@@ -525,7 +525,7 @@ class MpcpQueueSet(Packet):
         PacketListField(
             "reports",
             [],
-            _QueueReport,
+            MpcpQueueReport,
             count_from=lambda pkt: bin(int(pkt.bitmap)).count("1"),
         ),
     ]
@@ -565,6 +565,7 @@ __all__ = [
     "Mpcp",
     "MpcpGate",
     "MpcpGrant",
+    "MpcpQueueReport",
     "MpcpQueueSet",
     "MpcpReport",
     "XgAllocation",
