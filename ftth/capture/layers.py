@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from scapy.config import conf
 from scapy.fields import (
     BitEnumField,
     BitField,
@@ -545,6 +546,8 @@ class MpcpReport(Packet):
 
 
 bind_layers(Ether, Mpcp, type=phy.ETHERTYPE_MAC_CONTROL)
+# scapy's pcap readers (rdpcap, PcapReader) decode linktype 147 records as FtthTc.
+conf.l2types.register(phy.LINKTYPE_USER0, FtthTc)
 
 __all__ = [
     "DOWNSTREAM",
