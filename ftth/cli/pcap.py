@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -198,7 +199,11 @@ class PendingCapture:
 
 
 def build_captures(
-    request: CaptureRequest, spec: EmulationSpec, sink: Any, result: Result
+    request: CaptureRequest,
+    spec: EmulationSpec,
+    sink: Any,
+    result: Result,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[PendingCapture]:
     """Compute the captures' records (the TC capture traces the first frames again with the
     stepped engine) and report their counts in the results under ``captures``."""
@@ -217,7 +222,9 @@ def build_captures(
         report["uni"] = {"file": str(request.uni), "frames": frames, "onus": onus,
                          **sink.counts()}  # fmt: skip
     if request.tc is not None:
-        trace = trace_spec(spec, first_frame=0, n_frames=frames, onus=request.onus)
+        trace = trace_spec(
+            spec, first_frame=0, n_frames=frames, onus=request.onus, progress=progress
+        )
         records, counts = tc_records(trace)
         pending.append(PendingCapture(request.tc, "--pcap-tc", phy.LINKTYPE_USER0, records))
         report["tc"] = {"file": str(request.tc), "frames": frames, "onus": onus,

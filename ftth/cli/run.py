@@ -210,4 +210,10 @@ def _run_with_captures(sc: Any, capture: Any, console: Any, quiet: bool) -> tupl
     result = with_progress(
         console, sc.name, quiet, lambda progress: run_built(spec, sc.engine, progress)
     )
-    return result, pcap.build_captures(capture, spec, sink, result)
+    pending = with_progress(
+        console,
+        f"{sc.name}: capture",
+        quiet,
+        lambda progress: pcap.build_captures(capture, spec, sink, result, progress),
+    )
+    return result, pending
