@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "ftth.plan": 5,
     "ftth.compare": 5,
     "ftth.api": 5,
+    "ftth.capture": 5,  # captures drawn from the frame trace (ftth.emulator.trace)
     "ftth.sweep": 5,
     "ftth.cli": 6,
     "ftth.__main__": 6,

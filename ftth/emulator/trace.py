@@ -29,7 +29,7 @@ Conventions (the emulator has no port provisioning, so the trace names the ports
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -406,9 +406,11 @@ def trace_spec(
     first_frame: int = 0,
     n_frames: int = 8,
     onus: Sequence[int] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FrameTrace:
-    """:func:`trace_frames` on a built spec (its ``trace_csv`` and ``record_packets`` are
-    ignored: the trace run writes nothing)."""
+    """:func:`trace_frames` on a built spec (its ``trace_csv``, ``packet_sink`` and
+    ``record_packets`` are ignored: the trace run writes nothing); ``progress(done, total)``
+    is called every few hundred frames up to the window's end."""
     p = spec.profile
     if not p.framed:
         raise InputError("technology", f"{p.title} has no frames to trace (EPON is polled)")
@@ -430,10 +432,16 @@ def trace_spec(
                 "onus", f"no ONU with ID {', '.join(map(str, unknown))} in the scenario"
             )
         kept = {int(o) for o in onus}
-    quiet_spec = replace(spec, trace_csv=None, record_packets=False)
+    quiet_spec = replace(spec, trace_csv=None, record_packets=False, packet_sink=None)
     rec = _Recorder(quiet_spec, first_frame, first_frame + n_frames, kept)
+    stop = first_frame + n_frames
+
+    def step(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(min(done, stop), stop)
+
     with contextlib.suppress(_StopTrace):
-        run_fast(quiet_spec, None, rec)
+        run_fast(quiet_spec, step if progress is not None else None, rec)
     return FrameTrace(
         profile_name=p.name,
         upstream=tuple(rec.upstream),
