@@ -63,3 +63,38 @@ def test_tour_command_runs(
 def test_glossary_has_the_term(term: str) -> None:
     glossary = TOUR.split("## Glossary", 1)[1]
     assert re.search(rf"\*\*[^*]*{re.escape(term)}[^*]*\*\*", glossary), term
+
+
+def test_the_capture_excerpts_are_what_tshark_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Section 5: the `ftth run --pcap-tc` command runs, and every line of its ```text
+    excerpts is a line tshark prints with the shipped dissector (whitespace aside)."""
+    import shutil
+    import subprocess
+
+    tshark = shutil.which("tshark")
+    if tshark is None:
+        pytest.skip("tshark is not installed (.ci/run installs it)")
+    section = TOUR.split("## 5.", 1)[1].split("## 6.", 1)[0]
+    (command,) = re.findall(r"^ftth run .*$", section, flags=re.M)
+    args = [a.replace("out/", f"{tmp_path}/") for a in shlex.split(command)[1:]]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code in (0, 1, None), capsys.readouterr().err
+    from ftth.capture import __file__ as capture_init
+
+    lua = Path(capture_init).parent / "ftth_tc.lua"
+    printed = ""
+    for extra in ([], ["-V"]):
+        proc = subprocess.run(
+            [tshark, "-X", f"lua_script:{lua}", "-r", str(tmp_path / "tc.pcap"), *extra],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        printed += proc.stdout
+    lines = {" ".join(line.replace("→", "").split()) for line in printed.splitlines()}
+    excerpts = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    assert excerpts
+    for block in excerpts:
+        for line in block.splitlines():
+            assert " ".join(line.split()) in lines, line
