@@ -811,3 +811,67 @@ def fmt_rate(rate_bps: float) -> str:
             digits = 0 if math.isclose(value, round(value)) else 2
             return f"{value:.{digits}f} {unit}"
     return f"{rate_bps:.0f} b/s"
+
+
+# ------------------------------------------------------------------ TC-layer header fields
+# Field widths and fixed values of the headers the captures write (ftth.capture.layers);
+# the byte sizes above already count these headers, these are their insides.
+#: G.984.3 §8.1.3.1: GPON downstream Psync pattern.
+GPON_PSYNC: Final = 0xB6AB31E0
+#: G.987.3 §10.1.1.1 / G.9807.1 §C.10.1.1.1: XG(S)-PON downstream PSync pattern (64 bits).
+XG_PSYNC: Final = 0xC5E51840FD59BB49
+#: G.984.3 §8.1.3.5: PLOAMd ONU-ID for broadcast and message ID "No message".
+GPON_PLOAM_BROADCAST: Final = 0xFF
+GPON_PLOAM_NO_MESSAGE: Final = 0x0B
+#: G.984.3 §8.1.3.6 US BW map entry: Alloc-ID 12, Flags 12, SStart 16, SStop 16, CRC 8 bits.
+GPON_ALLOC_ID_BITS: Final = 12
+GPON_FLAGS_BITS: Final = 12
+#: G.984.3 §8.1.3.6: Flags bits 8-7 = 01 ask for a mode-0 DBRu (2 bytes).
+GPON_DBRU_MODE0: Final = 1
+#: G.984.3 §8.3.1: GEM header PLI 12, Port-ID 12, PTI 3, HEC 13 bits; PTI of a user data
+#: fragment that ends an SDU.
+GEM_PLI_BITS: Final = 12
+GEM_PORT_ID_BITS: Final = 12
+GEM_PTI_END: Final = 0b001
+#: G.984.3 §8.3.1 idle GEM frame (here its Port-ID all ones marks the idle filler).
+GEM_IDLE_PORT_ID: Final = 0xFFF
+#: G.987.3 §8.1.1.2 allocation structure: Alloc-ID 14, Flags 2 (DBRu, PLOAMu), StartTime 16,
+#: GrantSize 16, FWI 1, BurstProfile 2, HEC 13 bits.
+XG_ALLOC_ID_BITS: Final = 14
+#: G.987.3 §8.1.1.2: StartTime of an allocation chained to the previous one in its burst.
+XG_START_CHAINED: Final = 0xFFFF
+#: G.987.3 §8.1.1.1 HLend: BWmap length 11, PLOAM count 8, HEC 13 bits.
+XG_BWMAP_LENGTH_BITS: Final = 11
+#: G.987.3 §9.1.1 XGEM header: PLI 14, Key index 2, XGEM Port-ID 16, Options 18, LF 1, HEC 13.
+XGEM_PLI_BITS: Final = 14
+#: G.987.3 §9.1.3 idle XGEM frame: XGEM Port-ID 0xFFFF.
+XGEM_IDLE_PORT_ID: Final = 0xFFFF
+#: G.987.3 §8.2.1 upstream XGTC header: ONU-ID 10, Ind 9, HEC 13 bits; §8.2.3 DBRu:
+#: BufOcc 24 bits + CRC-8.
+XG_ONU_ID_BITS: Final = 10
+#: HEC of the XG(S)-PON headers (G.987.3 §9.1.1.1): BCH(63,12,2) with generator
+#: x^12+x^10+x^8+x^5+x^4+x^3+1, plus one even-parity bit; GPON's GEM HEC uses the same
+#: generator over 27 bits (G.984.3 §8.3.1.4).
+HEC_BCH_GENERATOR: Final = 0x1539
+#: CRC-8 of the GPON BWmap entries, Plend and DBRu and the XG DBRu (G.984.3 §8.1.3.6,
+#: G.987.3 §8.2.3): x^8+x^2+x+1.
+CRC8_GENERATOR: Final = 0x07
+#: IEEE 802.3 §31.4.1.3 / §64.3.6: MAC Control EtherType and the MPCP opcodes.
+ETHERTYPE_MAC_CONTROL: Final = 0x8808
+MPCP_OPCODE_GATE: Final = 0x0002
+MPCP_OPCODE_REPORT: Final = 0x0003
+#: IEEE 802.3 §64.3.6.1: at most 4 grants per GATE; §64.3.6.2: 8 queue reports per set.
+MPCP_MAX_GRANTS: Final = 4
+MPCP_QUEUES_PER_SET: Final = 8
+#: IEEE 802.3 §31.4.1.3 / §64.3.6: MPCP destination MAC (the MAC Control multicast address).
+MPCP_DESTINATION_MAC: Final = "01:80:c2:00:00:01"
+#: IEEE 802.3 §3.2.8: the FCS a capture at a NIC strips (4 bytes).
+ETH_FCS_BYTES: Final = 4
+#: IEEE 802.3 §3.2.9 / RFC 791 / RFC 768: Ethernet, IPv4 and UDP header bytes.
+ETH_HEADER_BYTES: Final = 14
+IPV4_HEADER_BYTES: Final = 20
+UDP_HEADER_BYTES: Final = 8
+#: tcpdump.org link-layer types: Ethernet (LINKTYPE_ETHERNET) and the first user DLT
+#: (LINKTYPE_USER0 = 147), which the TC-layer capture uses.
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_USER0: Final = 147

@@ -36,9 +36,11 @@ LAYERS: dict[str, int] = {
     "ftth.emulator": 4,
     "ftth.verdict": 1,  # pure rules over result numbers; the emulator's results use them
     "ftth.report": 5,
+    "ftth.views": 5,  # frame anatomy, timeline, their terminal rendering
     "ftth.plan": 5,
     "ftth.compare": 5,
     "ftth.api": 5,
+    "ftth.capture": 5,  # captures drawn from the frame trace (ftth.emulator.trace)
     "ftth.sweep": 5,
     "ftth.cli": 6,
     "ftth.__main__": 6,

@@ -98,14 +98,54 @@ def console() -> Console:
     return out
 
 
+def profile_overheads(profile: Profile) -> dict[str, Any]:
+    """Where the line bytes of ``profile`` go, per overhead and direction (JSON-ready).
+
+    The frames of the ceilings (:func:`ftth.views.anatomy.frame_anatomy` at
+    :data:`CEILING_ONUS` ONUs and :data:`CEILING_FRAME_BYTES`-byte frames, default FEC), so
+    each direction's goodput is the ceiling of :func:`profile_summary`.
+    """
+    from ftth.views.anatomy import frame_anatomy
+
+    down, up = frame_anatomy(profile, CEILING_ONUS, CEILING_FRAME_BYTES)
+    return {"name": profile.name, "downstream": down.to_dict(), "upstream": up.to_dict()}
+
+
+OverheadsOption = Annotated[
+    bool,
+    typer.Option(
+        "--overheads",
+        help="One table per technology: every overhead (sync, headers, BWmap, PLOAM, "
+        "GEM/XGEM headers and padding, FEC parity, burst guard/preamble, DBRu) in bytes "
+        "and % of the line, both directions (`ftth frame` shows one scenario's frames).",
+    ),
+]
+
+
 @app.command()
-def profiles(json_output: JsonOption = False) -> None:
-    """Technology profiles: line rates, saturation ceilings (32 ONUs, 1518 B), split, reach."""
+def profiles(json_output: JsonOption = False, overheads: OverheadsOption = False) -> None:
+    """Technology profiles: line rates, saturation ceilings (32 ONUs, 1518 B), split, reach.
+
+    With --overheads: where the line bytes go, per overhead, for each technology.
+    """
     from ftth.phy import PROFILES
 
     rows = [profile_summary(p) for p in PROFILES.values()]
+    if overheads:
+        rows = [
+            {**row, "overheads": profile_overheads(p)}
+            for row, p in zip(rows, PROFILES.values(), strict=True)
+        ]
     if json_output:
         typer.echo(json.dumps(rows, indent=2))
+        return
+    if overheads:
+        from ftth.views.anatomy import frame_anatomy
+        from ftth.views.terminal import overheads_table
+
+        out = console()
+        for profile in PROFILES.values():
+            out.print(overheads_table(*frame_anatomy(profile, CEILING_ONUS, CEILING_FRAME_BYTES)))
         return
 
     from rich.table import Table

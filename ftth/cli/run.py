@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -67,6 +67,39 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")
     ] = False,
+    pcap_uni: Annotated[
+        Path | None,
+        typer.Option(
+            "--pcap-uni",
+            help="Write the frames delivered at the user ports (Ethernet/IPv4/UDP, pcap) here.",
+            rich_help_panel="Captures (docs/pcap.md)",
+        ),
+    ] = None,
+    pcap_tc: Annotated[
+        Path | None,
+        typer.Option(
+            "--pcap-tc",
+            help="Write the TC layer (BWmaps, bursts, GEM/XGEM headers, DBRus; linktype 147) "
+            "here; decode it with `ftth pcap dissector`.",
+            rich_help_panel="Captures (docs/pcap.md)",
+        ),
+    ] = None,
+    pcap_onus: Annotated[
+        str | None,
+        typer.Option(
+            "--pcap-onus",
+            help="Capture only these ONU-IDs (comma-separated, e.g. 1,2,5).",
+            rich_help_panel="Captures (docs/pcap.md)",
+        ),
+    ] = None,
+    pcap_frames: Annotated[
+        int | None,
+        typer.Option(
+            "--pcap-frames",
+            help="Capture only the first N 125 µs frames of the run (default: all).",
+            rich_help_panel="Captures (docs/pcap.md)",
+        ),
+    ] = None,
 ) -> None:
     """Emulate a PON scenario and report throughput, delay, loss, fairness and the ledger.
 
@@ -78,10 +111,12 @@ def run(
     from rich.console import Console
 
     from ftth.api import run as run_scenario
+    from ftth.cli import pcap
     from ftth.plots import RUN_PLOT_NAMES, plot_file_names, write_run_plots
     from ftth.report import summary_tables, write_csv
     from ftth.scenario import load_scenario
 
+    capture = pcap.parse_request(pcap_uni, pcap_tc, pcap_onus, pcap_frames)
     overrides = list(set_ or [])
     refuse_conflicts(
         overrides,
@@ -116,6 +151,8 @@ def run(
         if out_plot is not None
         else None,
         Output("output.trace_csv", Path(trace)) if trace is not None else None,
+        Output("--pcap-uni", capture.uni) if capture.uni is not None else None,
+        Output("--pcap-tc", capture.tc) if capture.tc is not None else None,
     ]
     # Before the emulation: a bad path costs nothing and no partial output is left.
     check_outputs(outputs, inputs=scenario_inputs(sc.source))
@@ -128,9 +165,13 @@ def run(
     to_stdout = out_json is not None and str(out_json) == "-"
     console = Console(stderr=to_stdout)
     try:
-        result = with_progress(
-            console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
-        )
+        if capture.wanted:
+            result, pending = _run_with_captures(sc, capture, console, quiet)
+        else:
+            pending = []
+            result = with_progress(
+                console, sc.name, quiet, lambda progress: run_scenario(sc, progress=progress)
+            )
     except BaseException:
         if trace_temp is not None:
             trace_temp.unlink(missing_ok=True)
@@ -139,6 +180,7 @@ def run(
     for warning in data["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
     with transaction():  # every file renamed into place at the end, or none
+        pcap.write_captures(pending)
         if out_json is not None:
             write_text(Path(out_json), result.to_json())
         if out_csv is not None:
@@ -153,3 +195,25 @@ def run(
         for reason in data["verdict"]["reasons"]:
             print(reason, file=sys.stderr)
     raise typer.Exit(0 if result.passed else 1)
+
+
+def _run_with_captures(sc: Any, capture: Any, console: Any, quiet: bool) -> tuple[Any, list[Any]]:
+    """``ftth run`` with ``--pcap-*``: the run hands its delivered packets to the UNI sink,
+    then the TC capture traces the first frames (ftth.cli.pcap)."""
+    from ftth.api import run_built
+    from ftth.cli import pcap
+    from ftth.emulator.build import build_spec
+
+    spec = build_spec(sc)
+    pcap.check_against(capture, spec)
+    sink = pcap.attach_uni_sink(capture, spec) if capture.uni is not None else None
+    result = with_progress(
+        console, sc.name, quiet, lambda progress: run_built(spec, sc.engine, progress)
+    )
+    pending = with_progress(
+        console,
+        f"{sc.name}: capture",
+        quiet,
+        lambda progress: pcap.build_captures(capture, spec, sink, result, progress),
+    )
+    return result, pending

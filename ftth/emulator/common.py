@@ -51,6 +51,8 @@ def make_olt_upstream(spec: EmulationSpec) -> OltUpstream:
 def make_stats(spec: EmulationSpec) -> tuple[DirectionStats, DirectionStats]:
     """Statistics of both directions; one packet trace file shared by both if asked."""
     trace = PacketTrace(spec.trace_csv) if spec.trace_csv else None
+    if spec.packet_sink is not None:
+        trace = spec.packet_sink
     up = DirectionStats(
         len(spec.upstream), spec.warmup_ps, spec.duration_ps, spec.record_packets, trace, "upstream"
     )

@@ -12,12 +12,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Generator
+from typing import Any, Protocol
 
 import numpy as np
 import simpy
 
 from ftth.emulator.collector import DirectionStats, RawRun
-from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
+from ftth.emulator.common import (
+    DownstreamPlan,
+    DownstreamPlanner,
+    fec_nk,
+    make_olt_upstream,
+    make_stats,
+)
 from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.prefetch import Prefetcher, prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
@@ -30,6 +37,22 @@ from onu.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, ser
 from onu.report import dbru_values
 
 ProgressFn = Callable[[int, int], None]
+
+
+class FrameObserver(Protocol):
+    """Sees every frame of a stepped run (ftth.emulator.trace); never called by the compiled
+    loop, which a run with an observer does not take.  ``serving`` runs just before a
+    direction's grants of frame ``k`` are served (the store still holds the state they start
+    from); ``frame`` runs when frame ``k`` is done, with the upstream plan, the payload used
+    per upstream allocation, the downstream plan (None when nothing was shared) and the
+    payload used per downstream share.  An observer may raise to end the run early."""
+
+    def serving(self, direction: str, k: int, store: QueueStore) -> None: ...
+
+    def frame(
+        self, k: int, plan: Any, used: I64 | None, dplan: Any, ds_used: I64 | None
+    ) -> None: ...
+
 
 #: Set FTTH_STEPPED=1 to run the per-frame Python loop even when a compiled twin exists.
 FORCE_STEPPED = os.environ.get("FTTH_STEPPED", "") not in ("", "0")
@@ -138,7 +161,11 @@ class _Direction:
         return used
 
 
-def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
+def run_fast(
+    spec: EmulationSpec,
+    progress: ProgressFn | None = None,
+    observer: FrameObserver | None = None,
+) -> RawRun:
     """Run ``spec`` with the fast engine.
 
     Parameters
@@ -147,6 +174,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         The resolved scenario.
     progress
         Called as ``progress(frames_done, frames_total)`` every few hundred frames.
+    observer
+        Sees every frame (:class:`FrameObserver`); forces the stepped path.
     """
     wall0 = time.perf_counter()
     p = spec.profile
@@ -174,6 +203,11 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
         bw = plan.bwmap
         n_alloc = bw.n_allocations
         used_line[k] = bw.used_line_bytes
+        used: I64 | None = None
+        ds_used: I64 | None = None
+        dplan: DownstreamPlan | None = None
+        if observer is not None:
+            observer.serving("upstream", k, up.store)
         if n_alloc:
             used = up.serve(
                 bw.tcont,
@@ -212,6 +246,8 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
             dplan = planner.plan(k, n_alloc, demand)
             if len(dplan.queue):
                 n = len(dplan.queue)
+                if observer is not None:
+                    observer.serving("downstream", k, store)
                 ds_used = down.serve(
                     dplan.queue,
                     dplan.room_bytes,
@@ -226,9 +262,13 @@ def run_fast(spec: EmulationSpec, progress: ProgressFn | None = None) -> RawRun:
                 ds_used_payload[k] = int(ds_used.sum())
                 if planner.shaper is not None:
                     planner.shaper.consume(dplan.queue, ds_used)
+        if observer is not None:
+            observer.frame(k, plan, used, dplan, ds_used)
 
     env = simpy.Environment()
-    compiled = ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED
+    compiled = (
+        ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED and observer is None
+    )
 
     def frame_clock(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         every = max(1, n_frames // 200)

@@ -76,6 +76,9 @@ class EmulationSpec:
     warnings: list[str] = field(default_factory=list)
     #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
     trace_csv: str | None = None
+    #: Receives every delivered packet instead of the ``trace_csv`` file (an object with
+    #: :class:`ftth.metrics.PacketTrace`'s ``write`` and ``close``; ftth.capture's UNI sink).
+    packet_sink: Any = None
 
     @property
     def n_onus(self) -> int:
