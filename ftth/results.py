@@ -41,9 +41,10 @@ from ftth import __version__
 SCHEMA_VERSION = 1
 #: ``sha256:`` + 64 hex digits (:func:`scenario_hash`).
 HASH_PATTERN = r"^sha256:[0-9a-f]{64}$"
-#: Scenario tables that change no emulated number (where output files go): left out of the
-#: scenario hash, so writing the JSON elsewhere does not make another scenario.
-UNHASHED_KEYS = ("output",)
+#: Scenario keys that change no emulated number, left out of the scenario hash: where output
+#: files go, and the traffic generation window (results do not depend on it, tested in
+#: tests/ftth/test_api.py).  Writing the JSON elsewhere does not make another scenario.
+UNHASHED_KEYS = ("output", "traffic.window_ms")
 
 Status = Literal["pass", "fail", "inconclusive"]
 
@@ -62,7 +63,14 @@ def scenario_hash(scenario: Any) -> str:
     :data:`UNHASHED_KEYS`.  The seed and every override are part of it.
     """
     data = scenario if isinstance(scenario, dict) else scenario.model_dump(mode="json")
-    kept = {k: v for k, v in data.items() if k not in UNHASHED_KEYS}
+    kept = json.loads(json.dumps(data, allow_nan=False))  # a deep copy
+    for dotted in UNHASHED_KEYS:
+        *path, last = dotted.split(".")
+        table = kept
+        for part in path:
+            table = table.get(part) if isinstance(table, dict) else None
+        if isinstance(table, dict):
+            table.pop(last, None)
     text = json.dumps(kept, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -57,11 +57,12 @@ def toml_literal(value: Any) -> str:
             raise ValueError(f"not a finite number: {value}")
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)  # a TOML basic string is a JSON string for these characters
+        # A JSON string is a TOML basic string once DEL (not escaped by JSON) is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        inner = ", ".join(f"{json.dumps(str(k))} = {toml_literal(v)}" for k, v in value.items())
+        inner = ", ".join(f"{toml_literal(str(k))} = {toml_literal(v)}" for k, v in value.items())
         return "{" + inner + "}"
     raise ValueError(f"cannot spell {type(value).__name__} as TOML")
 

@@ -54,7 +54,7 @@ class Sweep:
 
     def grid_description(self) -> dict[str, Any]:
         return {
-            "axes": {a.key: list(a.values) for a in self.axes},
+            "axes": [{"key": a.key, "values": list(a.values)} for a in self.axes],
             "seeds": list(range(1, self.seeds + 1)),
         }
 

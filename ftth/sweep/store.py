@@ -144,7 +144,7 @@ class Store:
             self.conn.execute(
                 "INSERT OR IGNORE INTO scenarios VALUES (?, ?, ?, ?, ?, ?)",
                 (scenario_hash, name, technology, source, json.dumps(overrides),
-                 json.dumps(grid, sort_keys=True)),
+                 json.dumps(grid)),
             )  # fmt: skip
 
     def insert(self, row: dict[str, Any]) -> None:

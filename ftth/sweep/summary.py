@@ -68,7 +68,7 @@ def summarise(store: Store, scenario: str | None = None) -> Summary:
     for s in recorded:
         if s["scenario_hash"] not in wanted:
             continue
-        axes = [Axis(k, tuple(v)) for k, v in s["grid"].get("axes", {}).items()]
+        axes = [Axis(a["key"], tuple(a["values"])) for a in s["grid"].get("axes", [])]
         keys += [a.key for a in axes if a.key not in keys]
         order += [(s["scenario_hash"], point_key(p)) for p in points(axes)]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
