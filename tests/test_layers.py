@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "ftth.engines": 0,  # engine names (imports nothing)
     "ftth.output": 0,
     "ftth.plots": 0,
+    "ftth.results": 0,  # the results schema: pydantic models only (the emulator stamps with it)
     "ftth.traffic": 1,
     "ftth.topology": 1,
     "ftth.optics": 1,

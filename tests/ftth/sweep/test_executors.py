@@ -77,7 +77,7 @@ def _gone(pids: list[int], within_s: float = 5.0) -> None:
     raise AssertionError(f"still running: {alive}")
 
 
-class _Stop(Exception):
+class _StopError(Exception):
     pass
 
 
@@ -88,12 +88,12 @@ def test_abort_stops_runs_in_flight() -> None:
 
     def stop(_signum: int, _frame: object) -> None:
         seen.extend(_workers())
-        raise _Stop
+        raise _StopError
 
     old = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, 2.0)
     try:
-        with pytest.raises(_Stop), ProcessExecutor(2) as ex:
+        with pytest.raises(_StopError), ProcessExecutor(2) as ex:
             for _ in ex.map_unordered(sleepy, [60.0, 60.0, 60.0]):
                 pass
         stopped = time.monotonic()

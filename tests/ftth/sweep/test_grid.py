@@ -93,7 +93,9 @@ def test_product_first_axis_slowest() -> None:
     axes = parse_grid(["a=1,2", "b=x,y,z"])
     got = points(axes)
     assert len(got) == 6
-    assert got[:4] == [{"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}, {"a": 2, "b": "x"}]
+    assert got[:4] == [
+        {"a": 1, "b": "x"}, {"a": 1, "b": "y"}, {"a": 1, "b": "z"}, {"a": 2, "b": "x"}
+    ]  # fmt: skip
     assert points([]) == [{}]
 
 

@@ -81,7 +81,8 @@ def test_newer_schema_and_non_sqlite_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "r.sqlite"
     Store(path).close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    newer = str(SCHEMA_VERSION + 1)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (newer,))
     conn.commit()
     conn.close()
     with pytest.raises(InputError) as exc:

@@ -75,16 +75,18 @@ def test_rows_hold_each_runs_document(pool_file: Path) -> None:
     keys = {(json.dumps(r["point"], sort_keys=True), r["seed"]) for r in rows}
     assert len(rows) == len(keys) == 40
     for r in rows:
-        assert r["status"] == "ok" and r["error"] is None and r["scenario_hash"] == scenario_hash(base)
+        assert r["status"] == "ok" and r["error"] is None
+        assert r["scenario_hash"] == scenario_hash(base)
         doc = r["result"]
         RunResult.model_validate(doc)
         assert "wall_s" not in doc and r["wall_s"] > 0
         assert doc["seed"] == r["seed"] and doc["scenario"]["dba"] == r["point"]["dba.name"]
         # The document's hash is the scenario that ran: the base with the point and the seed.
+        load, dba = r["point"]["traffic.upstream_load"], r["point"]["dba.name"]
         ran = load_scenario(
             STANDARD,
-            ["onus.count=4", "duration_s=0.012", f"traffic.upstream_load={r['point']['traffic.upstream_load']!r}",
-             f"dba.name=\"{r['point']['dba.name']}\"", f"seed={r['seed']}"],
+            ["onus.count=4", "duration_s=0.012", f"traffic.upstream_load={load!r}",
+             f'dba.name="{dba}"', f"seed={r['seed']}"],
         )  # fmt: skip
         assert doc["scenario_hash"] == scenario_hash(ran)
         assert r["metrics"]["throughput_bps"] == doc["upstream"]["throughput_bps"]
@@ -139,7 +141,7 @@ def test_summary_is_mean_and_student_t(
         ("dba.name=static,nope", "error: --grid dba.name=\"nope\": dba.name: unknown DBA 'nope'"),
         ("traffic.upstream_load=0.5:0.1:0.1", "error: --grid traffic.upstream_load: STOP"),
         ("seed=1,2", "error: --grid seed: seeds are swept by --seeds"),
-        ("duration_s=x", "error: --grid duration_s=\"x\": duration_s: "),
+        ("duration_s=x", 'error: --grid duration_s="x": duration_s: '),
     ],
 )
 def test_bad_grid_is_exit_2_before_anything_runs(
