@@ -218,6 +218,18 @@ class ProcessExecutor(Executor):
 
 
 # ================================================================== Dask
+def _block_sigint() -> set[int | signal.Signals] | None:
+    """Block SIGINT in this thread (children started meanwhile inherit it); the old mask."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover (Windows)
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _restore_mask(old: set[int | signal.Signals] | None) -> None:
+    if old is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class DaskExecutor(Executor):
     """Runs on Dask distributed: ``address`` ``"local"`` (a ``LocalCluster`` of ``workers``
     processes, one thread each) or a scheduler address.
@@ -242,13 +254,19 @@ class DaskExecutor(Executor):
         self._futures: list[Any] = []
         self.cluster: Any = None
         if address == "local":
-            self.cluster = LocalCluster(
-                n_workers=max(1, workers),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
+            # The worker processes inherit a blocked SIGINT: a Ctrl-C reaches the whole
+            # process group, and this process decides (as the local pool's workers ignore it).
+            blocked = _block_sigint()
+            try:
+                self.cluster = LocalCluster(
+                    n_workers=max(1, workers),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            finally:
+                _restore_mask(blocked)
             self.client: Any = Client(self.cluster)
             self.label = f"a Dask LocalCluster of {max(1, workers)} workers"
         else:
@@ -273,12 +291,29 @@ class DaskExecutor(Executor):
         for future, value in as_completed(futures, with_results=True):
             yield index[future.key], value
 
+    def _kill_local_workers(self) -> None:
+        """SIGKILL the LocalCluster's worker processes: a running task cannot be stopped
+        otherwise, and closing the cluster would wait for it (then time out)."""
+        for nanny in list(getattr(self.cluster, "workers", {}).values()):
+            pid = getattr(getattr(nanny, "process", None), "pid", None)
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
     def close(self, abort: bool = False) -> None:
+        if abort:
+            import logging
+
+            # Connections to killed workers and cancelled keys are expected now, not news.
+            for name in ("distributed", "tornado", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
         with contextlib.suppress(Exception):
             if abort and self._futures:
                 self.client.cancel(self._futures, force=True)
         with contextlib.suppress(Exception):
             self.client.close(timeout=DASK_CLOSE_S)
+        if abort and self.cluster is not None:  # after the client: nothing left to gather
+            self._kill_local_workers()
         if self.cluster is not None:
             with contextlib.suppress(Exception):
                 self.cluster.close(timeout=DASK_CLOSE_S)
