@@ -265,16 +265,18 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema of every document (what docs/results-schema.json holds)."""
     from pydantic.json_schema import models_json_schema
 
-    keyed, defs = models_json_schema(
+    _, defs = models_json_schema(
         [(model, "validation") for model in DOCUMENTS.values()],
         ref_template="#/$defs/{model}",
     )
+    refs = {name: {"$ref": f"#/$defs/{model.__name__}"} for name, model in DOCUMENTS.items()}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ftth results",
         "description": (__doc__ or "").split("\n\n")[0],
         "schema_version": SCHEMA_VERSION,
-        "properties": {name: keyed[(model, "validation")] for name, model in DOCUMENTS.items()},
+        "x-documents": refs,
+        "anyOf": list(refs.values()),
         "$defs": defs["$defs"],
     }
 
