@@ -147,10 +147,12 @@ class Store:
                  json.dumps(grid)),
             )  # fmt: skip
 
-    def insert(self, row: dict[str, Any]) -> None:
+    def insert(self, row: dict[str, Any]) -> bool:
         """Write one run's row (:class:`ftth.results.SweepRow`) in its own transaction.
 
-        A row of the same (scenario, point, seed) is replaced only if it was a failure.
+        A row of the same (scenario, point, seed) is replaced only if it was a failure; a
+        finished one (written meanwhile by another sweep on the same file) is kept and
+        ``False`` returned.
         """
         check(row, SweepRow)
         values = row_values(row)
@@ -161,10 +163,11 @@ class Store:
                 "AND status = 'error'",
                 (values["scenario_hash"], values["point"], values["seed"]),
             )
-            self.conn.execute(
-                f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+            cursor = self.conn.execute(
+                f"INSERT OR IGNORE INTO runs ({', '.join(COLUMNS)}) VALUES ({placeholders})",
                 [values[c] for c in COLUMNS],
             )
+        return cursor.rowcount == 1
 
     class _Txn:
         def __init__(self, conn: sqlite3.Connection) -> None:

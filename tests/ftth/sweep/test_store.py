@@ -52,10 +52,15 @@ def test_rows_round_trip_and_metric_columns(tmp_path: Path) -> None:
 
 def test_a_finished_run_is_never_written_twice(tmp_path: Path) -> None:
     with Store(tmp_path / "r.sqlite") as st:
-        st.insert(row(1, a=1))
-        with pytest.raises(sqlite3.IntegrityError):
-            st.insert(row(1, a=1))
-        assert st.count() == 1
+        assert st.insert(row(1, a=1))
+        again = row(1, a=1)
+        again["metrics"] = {"throughput_bps": 7.0}
+        assert not st.insert(again)  # e.g. a second sweep on the same file: the first kept
+        assert st.count() == 1 and next(st.rows())["metrics"]["throughput_bps"] == 1e9
+        with pytest.raises(sqlite3.IntegrityError):  # the constraint itself
+            st.conn.execute(
+                "INSERT INTO runs SELECT NULL, " + ", ".join(COLUMNS) + " FROM runs"
+            )
 
 
 def test_a_failed_run_is_replaced_by_its_rerun(tmp_path: Path) -> None:
