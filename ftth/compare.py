@@ -373,6 +373,8 @@ def compare_row(cell: Cell, row: dict[str, Any]) -> dict[str, Any]:
         **{k: metrics.get(k) if ok else None for k in ROW_METRICS},
         "error": row["error"],
         "wall_s": row["wall_s"],
+        # The worker's traceback of a failed run: for the crash file, not in the JSON.
+        "traceback": row.get("traceback"),
     }
 
 
@@ -521,12 +523,15 @@ class CompareResult:
         if not failed:
             return None
         first = failed[0]
-        return GridRunError(
+        error = GridRunError(
             Cell(first["dba"], first["load"], first["seed"]),
             str(first["error"]),
             len(failed),
             len(self.runs),
         )
+        if first.get("traceback"):
+            error.add_note("in the run's process:\n" + str(first["traceback"]))
+        return error
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document (:class:`ftth.results.CompareResult`)."""
@@ -543,7 +548,7 @@ class CompareResult:
             "loads": self.grid.loads,
             "seeds": list(range(1, self.grid.seeds + 1)),
             "confidence": CONFIDENCE,
-            "runs": self.runs,
+            "runs": [{k: v for k, v in r.items() if k != "traceback"} for r in self.runs],
             "summary": self.summary,
             "wall_s": round(self.wall_s, 3),
         }

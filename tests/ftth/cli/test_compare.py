@@ -291,3 +291,6 @@ def test_a_failing_cell_keeps_the_others(
     assert summary["static"]["metrics"]["utilisation"]["n"] == 1
     with Store(out) as st:
         assert sorted(r["status"] for r in st.rows()) == ["error", "ok"]
+    assert "traceback" not in failed  # the traceback goes to the crash file, not the JSON
+    saved = list((tmp_path / "crashes").glob("ftth-crash-*.txt"))
+    assert len(saved) == 1 and "in the run's process" in saved[0].read_text()
