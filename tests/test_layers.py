@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "ftth.compare": 5,
     "ftth.api": 5,
     "ftth.sweep": 5,
+    "ftth.city": 5,
     "ftth.cli": 6,
     "ftth.__main__": 6,
 }
