@@ -329,6 +329,8 @@ def make_executor(workers: int | None, dask: str | None, runs: int) -> Executor:
     count = usable_cores() if workers is None else workers
     if count < 1:
         raise InputError("--workers", f"must be ≥ 1, got {count}")
+    if runs == 0:  # everything already finished: start no worker, no cluster
+        return InlineExecutor()
     if dask is not None:
         if not dask.strip():
             raise InputError("--dask", "expected 'local' or a scheduler address tcp://HOST:PORT")
