@@ -191,7 +191,9 @@ def compare_dba(
     except Interrupted as exc:
         kept = str(out) if out is not None else None
         finished = min(total, done[0] + already)
-        print(interrupted_line(exc, finished, total, kept), file=sys.stderr)
+        untouched = [str(p) for p in (json_path, csv_dir, plot_dir) if p is not None]
+        untouched = [p for p in untouched if p != "-"]
+        print(interrupted_line(exc, finished, total, kept, untouched), file=sys.stderr)
         raise SystemExit(exc.exit_status) from None
     finally:
         store.close()

@@ -7,6 +7,7 @@ subcommand, implied); ``ftth sweep summary results.sqlite`` summarises a results
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -90,12 +91,19 @@ def progress_bar(console: Console, label: str) -> Any:
     )
 
 
-def interrupted_line(exc: Interrupted, done: int, total: int, out: str | None) -> str:
-    """The one line said when a sweep or comparison is interrupted."""
+def interrupted_line(
+    exc: Interrupted, done: int, total: int, out: str | None, untouched: Sequence[str] = ()
+) -> str:
+    """The one line said when a sweep or comparison is interrupted: the runs kept, and the
+    other outputs (``untouched``), which are left as they were."""
     where = (
         f"kept in {out} (run the same command again to resume)" if out else "not kept (no --out)"
     )
-    return f"interrupted ({exc.signal_name}): {done} of {total} runs finished, {where}"
+    line = f"interrupted ({exc.signal_name}): {done} of {total} runs finished, {where}"
+    if untouched:
+        verb = "it was" if len(untouched) == 1 else "they were"
+        line += f"; {', '.join(untouched)} left as {verb}"
+    return line
 
 
 @sweep_app.command("run", help=RUN_HELP)

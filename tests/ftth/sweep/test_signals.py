@@ -160,3 +160,16 @@ def test_signal_stops_everything_and_keeps_finished_runs(
     assert_gone(family)
     kept, distinct = unique_runs(out)
     assert kept == distinct == int(match.group(1)) and 1 <= kept < TOTAL
+
+
+def test_compare_interrupted_leaves_its_other_outputs_as_they_were(tmp_path: Path) -> None:
+    out, old = tmp_path / "r.sqlite", tmp_path / "old.json"
+    old.write_text('{"old": true}\n')
+    proc = start((*COMPARE, "--json", str(old)), out)
+    wait_rows(proc, out, 1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    (line,) = [x for x in err.splitlines() if x.startswith("interrupted")]
+    assert line.endswith(f"(run the same command again to resume); {old} left as it was"), line
+    assert old.read_text() == '{"old": true}\n'
