@@ -6,6 +6,7 @@ import copy
 from collections.abc import Sequence
 from pathlib import Path
 
+from ftth import results
 from ftth.emulator import run_spec
 from ftth.emulator.build import build_spec
 from ftth.emulator.fast import ProgressFn
@@ -88,7 +89,9 @@ def run(
     else:
         scenario = load_scenario(scenario, overrides)
     spec = build_spec(scenario, record_packets=record_packets)
-    return run_built(spec, engine or scenario.engine, progress)
+    return run_built(
+        spec, engine or scenario.engine, progress, scenario_hash=results.scenario_hash(scenario)
+    )
 
 
 def run_built(
@@ -97,11 +100,15 @@ def run_built(
     progress: ProgressFn | None = None,
     *,
     delay_budget_ms: float = DEFAULT_DELAY_BUDGET_MS,
+    scenario_hash: str | None = None,
 ) -> Result:
     """Run a built spec, assemble its results and check the ledger: the one path from a
     spec to a :class:`Result`, used by :func:`run` and by :func:`ftth.plan.plan`.
 
-    ``delay_budget_ms`` is the households' delay budget (:mod:`ftth.verdict`).
+    ``delay_budget_ms`` is the households' delay budget (:mod:`ftth.verdict`);
+    ``scenario_hash`` (:func:`ftth.results.scenario_hash` of the scenario the spec was built
+    from) goes in the document's header.  The document is checked against
+    :class:`ftth.results.RunResult` here, at the boundary every run leaves through.
 
     Raises
     ------
@@ -113,4 +120,6 @@ def run_built(
     result = assemble(spec, raw, delay_budget_ms=delay_budget_ms)
     if not result.data["conservation"]["balanced"]:
         raise InvariantError(f"conservation ledger does not balance: {result.data['conservation']}")
+    result.data["scenario_hash"] = scenario_hash
+    results.check(result.data, results.RunResult)
     return result

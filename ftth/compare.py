@@ -31,20 +31,21 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ftth import plots
-from ftth.errors import FtthError, InputError, describe_crash
+from ftth import plots, results
+from ftth.errors import FtthError, InputError
 from ftth.output import open_atomic, output_dir
+from ftth.sweep.grid import point_key
+
+if TYPE_CHECKING:
+    from ftth.sweep.runs import RunTask
+    from ftth.sweep.store import Store
 
 #: Loads ``--loads`` accepts: a fraction of the analytic capacity in (0, 2] (as the scenario's
 #: ``traffic.upstream_load``).
@@ -60,8 +61,8 @@ SCALARS = (
     ("loss_ratio", "upstream dropped / offered bytes"),
 )
 EXTRA_SCALARS = ("throughput_bps", "downstream_loss_ratio", "grant_used_of_granted")
-#: Verdict statuses of a run (ftth.verdict), in report order.
-VERDICTS = ("pass", "fail", "inconclusive")
+#: Verdict statuses of a run (ftth.verdict), in report order, then a run that failed.
+VERDICTS = ("pass", "fail", "inconclusive", "error")
 
 
 # ============================================================================ statistics
@@ -159,10 +160,43 @@ def fitting_dbas(framed: bool) -> list[str]:
     return [n for n in list_dbas() if bool(getattr(get_dba(n), "epon", False)) != framed]
 
 
+def dba_spec(label: str) -> tuple[str, dict[str, Any]]:
+    """``"sr-dba:demand_slack_bytes=0:x=1"`` → ``("sr-dba", {"demand_slack_bytes": 0, "x": 1})``.
+
+    Parameter values are TOML values as ``--set`` reads them (else bare strings).
+    """
+    from ftth.sweep.grid import parse_value
+
+    name, *pairs = label.split(":")
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or not value.strip():
+            raise InputError(
+                "--dba", f"{label!r}: parameters are NAME:KEY=VALUE[:KEY=VALUE…], got {pair!r}"
+            )
+        if key in params:
+            raise InputError("--dba", f"{label!r}: parameter {key!r} is given twice")
+        params[key] = parse_value(value)
+    return name.strip(), params
+
+
+def dba_label(name: str, params: dict[str, Any]) -> str:
+    """The normalised spelling of a DBA with parameters (``sr-dba:demand_slack_bytes=0``)."""
+    from ftth.sweep.grid import toml_literal
+
+    return ":".join([name, *(f"{k}={toml_literal(v)}" for k, v in params.items())])
+
+
 def parse_dbas(text: str | None, framed: bool, technology: str) -> list[str]:
     """Check a ``--dba`` list against the registry and the technology.
 
-    ``None`` or empty selects every registered DBA that fits the technology.
+    Each item is a DBA name, optionally with parameters for its ``[dba.params]``:
+    ``proportional,'sr-dba:demand_slack_bytes=0'`` (``NAME:KEY=VALUE[:KEY=VALUE…]``); the same
+    DBA may appear with different parameters.  ``None`` or empty selects every registered DBA
+    that fits the technology.  Returns the labels (the names, with their parameters
+    normalised).
     """
     from olt.dba.registry import get_dba
 
@@ -171,9 +205,11 @@ def parse_dbas(text: str | None, framed: bool, technology: str) -> list[str]:
         if not valid:
             raise InputError("--dba", f"no registered DBA fits {technology}")
         return valid
-    names: list[str] = []
+    labels: list[str] = []
     for part in text.split(","):
-        name = part.strip()
+        if not part.strip():
+            raise InputError("--dba", f"empty DBA name in {text!r}")
+        name, params = dba_spec(part.strip())
         if not name:
             raise InputError("--dba", f"empty DBA name in {text!r}")
         cls = get_dba(name, where="--dba")
@@ -184,16 +220,17 @@ def parse_dbas(text: str | None, framed: bool, technology: str) -> list[str]:
                 "--dba",
                 f"{name!r} is {kind} and {technology} is {pon}; valid here: {', '.join(valid)}",
             )
-        if name in names:
-            raise InputError("--dba", f"DBA {name!r} is given twice")
-        names.append(name)
-    return names
+        label = dba_label(name, params)
+        if label in labels:
+            raise InputError("--dba", f"DBA {label!r} is given twice")
+        labels.append(label)
+    return labels
 
 
 # ============================================================================ the grid
 @dataclass(frozen=True)
 class Cell:
-    """One run of the grid."""
+    """One run of the grid (``dba`` is a label: a name, maybe with parameters)."""
 
     dba: str
     load: float
@@ -202,13 +239,21 @@ class Cell:
 
 @dataclass
 class Grid:
-    """What ``compare-dba`` runs: a scenario, its overrides, and DBA × load × seed."""
+    """What ``compare-dba`` runs: a scenario, its overrides, and DBA × load × seed.
+
+    ``table``, ``source`` and ``scenario_hash`` describe the scenario with its overrides
+    (:func:`ftth.sweep.spec.load_base`); :func:`prepare` fills them, :func:`run_grid` loads
+    them when they are missing.
+    """
 
     scenario: str | None
     overrides: list[str]
     dbas: list[str]
     loads: list[float]
     seeds: int
+    table: dict[str, Any] | None = None
+    source: str = ""
+    scenario_hash: str | None = None
 
     def cells(self) -> list[Cell]:
         """Every cell in report order: DBA (as given), then load (as given), then seed."""
@@ -219,132 +264,166 @@ class Grid:
             for s in range(1, self.seeds + 1)
         ]
 
+    def load_base(self) -> None:
+        """Fill :attr:`table`, :attr:`source` and :attr:`scenario_hash` from the file."""
+        from ftth.results import scenario_hash
+        from ftth.sweep.spec import load_base
+
+        if self.table is None or self.scenario_hash is None:
+            sc, self.table, self.source = load_base(self.scenario, self.overrides)
+            self.scenario_hash = scenario_hash(sc)
+
+    @staticmethod
+    def point(dba: str, load: float) -> dict[str, Any]:
+        """The sweep point of a DBA × load: the scenario keys it sets."""
+        name, params = dba_spec(dba)
+        return {
+            "dba.name": name,
+            **{f"dba.params.{k}": v for k, v in params.items()},
+            "traffic.upstream_load": load,
+            "traffic.downstream_load": load,
+        }
+
     def cell_overrides(self, cell: Cell) -> list[str]:
+        from ftth.sweep.grid import point_overrides
+
         return [
             *self.overrides,
-            f"dba.name={json.dumps(cell.dba)}",
-            f"traffic.upstream_load={cell.load!r}",
-            f"traffic.downstream_load={cell.load!r}",
+            *point_overrides(self.point(cell.dba, cell.load)),
             f"seed={cell.seed}",
         ]
 
+    def tasks(self) -> list[RunTask]:
+        """One :class:`ftth.sweep.runs.RunTask` per cell, in :meth:`cells` order."""
+        from ftth.sweep.runs import RunTask
+
+        self.load_base()
+        assert self.table is not None and self.scenario_hash is not None
+        return [
+            RunTask(self.table, self.source, self.scenario_hash, self.point(c.dba, c.load), c.seed)
+            for c in self.cells()
+        ]
+
+    def grid_description(self) -> dict[str, Any]:
+        return {"dbas": self.dbas, "loads": self.loads, "seeds": list(range(1, self.seeds + 1))}
+
 
 def run_cell(scenario: str | None, overrides: list[str], cell: Cell) -> dict[str, Any]:
-    """Emulate one cell and reduce it to the numbers the comparison needs (picklable)."""
-    from ftth.api import run
+    """Emulate one cell in this process and return its row (as in :attr:`CompareResult.runs`)."""
+    from ftth.sweep.runs import RunTask, execute
 
-    result = run(scenario, overrides=overrides)
-    data = result.to_dict()
-    spec, raw = result.spec, result.raw
-    by_type: dict[int, list[int]] = {}
-    for j, q in enumerate(spec.upstream):
-        by_type.setdefault(int(q.tcont_type), []).append(j)
-    delays: dict[str, dict[str, float | int] | None] = {}
-    for t in sorted(by_type):
-        h = raw.upstream.delays.merged(by_type[t])
-        if h.count == 0:
-            delays[str(t)] = None
-            continue
-        s = h.summary_us()
-        delays[str(t)] = {
-            "mean": float(s["mean"]),
-            "p99": float(s["p99"]),
-            "packets": int(s["count"]),
-        }
-    up, down = data["upstream"], data["downstream"]
-    verdict = data["verdict"]
-    # An inconclusive run (too short: ftth.verdict) has no figures worth averaging: its
-    # measurements are None ("—"), not zeros presented as data.
-    measured = verdict["status"] != "inconclusive"
+    grid = Grid(scenario, list(overrides), [cell.dba], [cell.load], 1)
+    grid.load_base()
+    assert grid.table is not None and grid.scenario_hash is not None
+    point = grid.point(cell.dba, cell.load)
+    return compare_row(
+        cell, execute(RunTask(grid.table, grid.source, grid.scenario_hash, point, cell.seed))
+    )
 
-    def m(value: float) -> float | None:
-        return value if measured else None
 
+class GridRunError(FtthError):
+    """Runs of the grid failed for a reason that is not bad input (e.g. a DBA broke a rule).
+
+    Names the first failed cell; the other cells' rows are kept.
+    """
+
+    def __init__(self, cell: Cell, error: str, failed: int = 1, total: int = 1) -> None:
+        self.cell = cell
+        self.error = error
+        self.failed = failed
+        self.total = total
+        super().__init__(cell, error, failed, total)
+
+    def __str__(self) -> str:
+        c = self.cell
+        text = f"run dba={c.dba} load={c.load:g} seed={c.seed}: {self.error}"
+        if self.total > 1:
+            text += f" ({self.failed} of {self.total} runs failed; the other rows are kept)"
+        return text
+
+
+#: Keys of a compare row taken from the headline metrics (:func:`ftth.sweep.runs.headline`).
+ROW_METRICS = (
+    "utilisation",
+    "jain",
+    "loss_ratio",
+    "offered_bps",
+    "throughput_bps",
+    "capacity_bps",
+    "downstream_loss_ratio",
+    "grant_used_of_granted",
+    "engine",
+)
+
+
+def compare_row(cell: Cell, row: dict[str, Any]) -> dict[str, Any]:
+    """A store row (:class:`ftth.results.SweepRow`) as a row of :attr:`CompareResult.runs`.
+
+    A failed run has ``verdict = "error"``, its ``error``, and ``None`` figures.
+    """
+    metrics = row["metrics"] or {}
+    ok = row["status"] == "ok"
     return {
         "dba": cell.dba,
         "load": cell.load,
         "seed": cell.seed,
-        "verdict": verdict["status"],
-        "reasons": list(verdict["reasons"]),
-        "delay_us": delays if measured else dict.fromkeys(delays),
-        "utilisation": m(up["throughput_bps"] / up["capacity_bps"] if up["capacity_bps"] else 0.0),
-        "jain": m(float(data["fairness"]["jain"])),
-        "loss_ratio": m(float(up["loss_ratio"])),
-        "offered_bps": m(float(up["offered_bps"])),
-        "throughput_bps": m(float(up["throughput_bps"])),
-        "capacity_bps": float(up["capacity_bps"]),
-        "downstream_loss_ratio": m(float(down["loss_ratio"])),
-        "grant_used_of_granted": m(float(data["grant_utilisation"]["payload_used_of_granted"])),
-        "engine": f"{data['engine']}/{data['backend']}",
-        "wall_s": float(data["wall_s"]),
+        "verdict": metrics["verdict"] if ok else "error",
+        "reasons": list(metrics.get("reasons", [])) if ok else [str(row["error"])],
+        "delay_us": dict(metrics.get("delay_us", {})) if ok else {},
+        **{k: metrics.get(k) if ok else None for k in ROW_METRICS},
+        "error": row["error"],
+        "wall_s": row["wall_s"],
+        # The worker's traceback of a failed run: for the crash file, not in the JSON.
+        "traceback": row.get("traceback"),
     }
-
-
-class GridRunError(FtthError):
-    """A run of the grid failed for a reason that is not bad input (e.g. a DBA broke a rule)."""
-
-    def __init__(self, cell: Cell, error: str) -> None:
-        self.cell = cell
-        self.error = error
-        super().__init__(cell, error)
-
-    def __str__(self) -> str:
-        c = self.cell
-        return f"run dba={c.dba} load={c.load:g} seed={c.seed}: {self.error}"
-
-
-def _run_one(grid: Grid, cell: Cell) -> dict[str, Any]:
-    try:
-        return run_cell(grid.scenario, grid.cell_overrides(cell), cell)
-    except InputError:
-        raise
-    except FtthError as exc:
-        raise GridRunError(cell, str(exc)) from None
-    except Exception as exc:  # a DBA may raise anything: name the run and the DBA, keep
-        # the worker's traceback (a note travels with the exception to the parent process)
-        err = GridRunError(cell, describe_crash(exc))
-        err.add_note("in the run's process:\n" + "".join(traceback.format_exception(exc)))
-        raise err from None
 
 
 def run_grid(
     grid: Grid,
     jobs: int | None = None,
     on_done: Callable[[Cell, int, int], None] | None = None,
+    *,
+    dask: str | None = None,
+    store: Store | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every cell and return one row per cell, in :meth:`Grid.cells` order.
+    """Run every cell not yet in ``store`` and return one row per cell, in :meth:`Grid.cells`
+    order (:func:`compare_row`; a failed cell is a row with its error).
 
-    ``jobs`` worker processes (default ``os.cpu_count()``); with 1 the cells run in this
-    process.  ``on_done(cell, done, total)`` is called as each cell finishes (any order).
+    ``jobs`` local worker processes (default: the usable cores; 1 runs in this process), or
+    ``dask`` (``"local"`` or a scheduler address): :func:`ftth.sweep.executors.make_executor`.
+    ``store``: the results file to resume from and write to (default: one in memory).
+    ``on_done(cell, done, total)`` is called as each cell finishes (any order).
     """
+    from ftth.sweep.executors import make_executor
+    from ftth.sweep.runs import run_tasks
+    from ftth.sweep.store import Store
+
     cells = grid.cells()
-    total = len(cells)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, total))
-    rows: list[dict[str, Any] | None] = [None] * total
-    if jobs == 1:
-        for i, cell in enumerate(cells):
-            rows[i] = _run_one(grid, cell)
-            if on_done:
-                on_done(cell, i + 1, total)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-        try:
-            index: dict[Future[dict[str, Any]], int] = {
-                pool.submit(_run_one, grid, cell): i for i, cell in enumerate(cells)
-            }
-            pending = set(index)
-            done_count = 0
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in sorted(finished, key=index.__getitem__):
-                    rows[index[fut]] = fut.result()  # re-raises a worker's error here
-                    done_count += 1
-                    if on_done:
-                        on_done(cells[index[fut]], done_count, total)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return [r for r in rows if r is not None]
+    tasks = grid.tasks()
+    assert grid.scenario_hash is not None
+    own = store is None
+    st = Store(":memory:") if store is None else store
+    try:
+        assert grid.table is not None
+        st.record_scenario(
+            grid.scenario_hash, str(grid.table.get("name", "")),
+            str(grid.table.get("technology", "")), grid.source, grid.overrides,
+            grid.grid_description(),
+        )  # fmt: skip
+        cell_of = {t.key: c for t, c in zip(tasks, cells, strict=True)}
+        left = len(tasks) - len(st.finished(grid.scenario_hash) & set(cell_of))
+
+        def progress(task: RunTask, _row: dict[str, Any], done: int, total: int) -> None:
+            if on_done is not None:
+                on_done(cell_of[task.key], done, total)
+
+        with make_executor(jobs, dask, left) as executor:
+            run_tasks(tasks, st, executor, progress)
+        rows = {(point_key(r["point"]), r["seed"]): r for r in st.rows(grid.scenario_hash)}
+        return [compare_row(c, rows[t.key]) for t, c in zip(tasks, cells, strict=True)]
+    finally:
+        if own:
+            st.close()
 
 
 # ============================================================================ summary
@@ -433,8 +512,31 @@ class CompareResult:
     def types(self) -> list[str]:
         return delay_types(self.runs)
 
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The runs that failed (``verdict == "error"``, with their ``error``)."""
+        return [r for r in self.runs if r["verdict"] == "error"]
+
+    def error(self) -> GridRunError | None:
+        """The error naming the first failed run (``None`` when none failed)."""
+        failed = self.failed
+        if not failed:
+            return None
+        first = failed[0]
+        error = GridRunError(
+            Cell(first["dba"], first["load"], first["seed"]),
+            str(first["error"]),
+            len(failed),
+            len(self.runs),
+        )
+        if first.get("traceback"):
+            error.add_note("in the run's process:\n" + str(first["traceback"]))
+        return error
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The ``--json`` document (:class:`ftth.results.CompareResult`)."""
+        doc = {
+            **results.header(self.grid.scenario_hash),
             "scenario": {
                 "name": self.name,
                 "technology": self.technology,
@@ -446,10 +548,11 @@ class CompareResult:
             "loads": self.grid.loads,
             "seeds": list(range(1, self.grid.seeds + 1)),
             "confidence": CONFIDENCE,
-            "runs": self.runs,
+            "runs": [{k: v for k, v in r.items() if k != "traceback"} for r in self.runs],
             "summary": self.summary,
             "wall_s": round(self.wall_s, 3),
         }
+        return results.check(doc, results.CompareResult)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
@@ -467,10 +570,12 @@ def prepare(
     """Validate the whole grid before anything runs.
 
     Returns the grid, the scenario name, the technology and the emulated duration.  Every
-    DBA × load scenario is loaded once, so a bad ``--set`` or a DBA/technology mismatch is
-    one :class:`InputError` before the pool starts.
+    DBA × load scenario is checked (each DBA with its parameters built as ``ftth validate``
+    builds it), so a bad ``--set``, a DBA/technology mismatch or a bad DBA parameter is one
+    :class:`InputError` before any worker starts.
     """
-    from ftth.scenario import load_scenario
+    from ftth.results import scenario_hash
+    from ftth.sweep.spec import check_point, load_base
 
     if seeds < 1:
         raise InputError("--seeds", f"must be ≥ 1, got {seeds}")
@@ -478,13 +583,18 @@ def prepare(
     if duration_s is not None:
         base.append(f"duration_s={duration_s!r}")
     path = None if scenario is None else str(scenario)
-    sc = load_scenario(path, base)
+    sc, table, source = load_base(path, base)
     profile = sc.profile
     names = parse_dbas(dbas, profile.framed, profile.name)
-    grid = Grid(path, base, names, parse_loads(loads), seeds)
+    grid = Grid(path, base, names, parse_loads(loads), seeds, table, source, scenario_hash(sc))
     for d in grid.dbas:
-        for load in grid.loads:
-            load_scenario(path, grid.cell_overrides(Cell(d, load, 1)))
+        for j, load in enumerate(grid.loads):
+            try:  # the build (DBA parameters) once per DBA, the scenario rules per load
+                check_point(table, source, grid.point(d, load), build=j == 0)
+            except InputError as exc:
+                if exc.where.startswith("dba.") and ":" in d:
+                    raise InputError(f"--dba {d}", str(exc)) from None
+                raise
     return grid, sc.name, profile.name, float(sc.duration_s)
 
 
@@ -498,12 +608,20 @@ def compare(
     overrides: Sequence[str] = (),
     jobs: int | None = None,
     on_done: Callable[[Cell, int, int], None] | None = None,
+    dask: str | None = None,
+    store: Store | None = None,
 ) -> CompareResult:
-    """Validate, run the grid and summarise (the Python side of ``ftth compare-dba``)."""
+    """Validate, run the grid and summarise (the Python side of ``ftth compare-dba``).
+
+    A run that fails is a row with ``verdict == "error"`` and its ``error``; the other runs
+    are summarised (:attr:`CompareResult.failed`, :meth:`CompareResult.error`).
+    """
     grid, name, technology, duration = prepare(
         scenario, dbas=dbas, loads=loads, seeds=seeds, duration_s=duration_s, overrides=overrides
     )
-    return run_prepared(grid, name, technology, duration, jobs=jobs, on_done=on_done)
+    return run_prepared(
+        grid, name, technology, duration, jobs=jobs, on_done=on_done, dask=dask, store=store
+    )
 
 
 def run_prepared(
@@ -514,9 +632,12 @@ def run_prepared(
     *,
     jobs: int | None = None,
     on_done: Callable[[Cell, int, int], None] | None = None,
+    dask: str | None = None,
+    store: Store | None = None,
 ) -> CompareResult:
+    """Run a prepared grid (:func:`prepare`, :func:`run_grid`) and summarise it."""
     start = time.perf_counter()
-    runs = run_grid(grid, jobs, on_done)
+    runs = run_grid(grid, jobs, on_done, dask=dask, store=store)
     res = CompareResult(grid, name, technology, duration, runs)
     res.summary = summarise(grid, runs)
     res.wall_s = time.perf_counter() - start
@@ -779,6 +900,9 @@ __all__ = [
     "CONFIDENCE",
     "Cell",
     "GridRunError",
+    "compare_row",
+    "dba_label",
+    "dba_spec",
     "CompareResult",
     "Grid",
     "compare",

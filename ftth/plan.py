@@ -108,7 +108,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ftth import plots
+from ftth import plots, results
 from ftth.api import run_built
 from ftth.emulator.build import Probes, build_spec, probe_position
 from ftth.emulator.fast import ProgressFn
@@ -405,7 +405,10 @@ class PlanResult:
             "reasons": self.reasons,
             "rules": rules,
         }
-        return data
+        # The header of every results document (ftth.results), checked against its model.
+        data = {**results.header(results.scenario_hash(self.scenario)), **data}
+        data["scenario_hash"] = results.scenario_hash(self.scenario)
+        return results.check(data, results.PlanResult)
 
 
 # ======================================================================== inputs

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "ftth.engines": 0,  # engine names (imports nothing)
     "ftth.output": 0,
     "ftth.plots": 0,
+    "ftth.results": 0,  # the results schema: pydantic models only (the emulator stamps with it)
     "ftth.traffic": 1,
     "ftth.topology": 1,
     "ftth.optics": 1,
@@ -42,6 +43,7 @@ LAYERS: dict[str, int] = {
     "ftth.api": 5,
     "ftth.capture": 5,  # captures drawn from the frame trace (ftth.emulator.trace)
     "ftth.sweep": 5,
+    "ftth.city": 5,
     "ftth.cli": 6,
     "ftth.__main__": 6,
 }

@@ -8,6 +8,7 @@ from ftth.cli import (  # noqa: F401
     pcap,
     plan,
     run,
+    sweep,
     timeline,
     validate,
 )

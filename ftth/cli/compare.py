@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -9,7 +10,7 @@ import typer
 
 from ftth.cli import app
 from ftth.cli.common import SetOption, refuse_conflicts, scenario_inputs
-from ftth.errors import InputError
+from ftth.errors import InputError, Interrupted
 from ftth.output import Output, check_outputs, transaction, write_text
 
 #: Files ``ftth compare-dba --csv DIR`` writes.
@@ -20,14 +21,19 @@ if TYPE_CHECKING:
 
 
 HELP = (
-    "Compare DBAs on the same scenario: the grid DBA × load × seed on a local process pool."
+    "Compare DBAs on the same scenario: the grid DBA × load × seed, a sweep on a local "
+    "process pool or Dask (the machinery of `ftth sweep`)."
     "\n\n"
     "Prints, per DBA and load, mean and p99 upstream delay per T-CONT type, utilisation "
     "(throughput / capacity), Jain fairness and loss, each as mean ± 95 % confidence "
     "half-width over the seeds (Student t)."
     "\n\n"
+    "With --out, every run is a row of an SQLite results file (the one `ftth sweep` writes; "
+    "`ftth sweep summary` reads it); rerunning with the same --out skips finished runs."
+    "\n\n"
     "Exit status 0 when every run completed, 2 on bad input, 3 when a run failed (e.g. a DBA "
-    "broke a BWmap rule: one line, the traceback saved to a file)."
+    "broke a BWmap rule: the other runs are kept and reported, the failure is one line and "
+    "its traceback is saved to a file), 130/143 when interrupted (workers stopped at once)."
 )
 
 
@@ -41,8 +47,10 @@ def compare_dba(
         str | None,
         typer.Option(
             "--dba",
-            help="Comma-separated DBAs (`ftth list dbas`); default: every DBA that fits the "
-            "technology (frame DBAs for GPON/XG(S)-PON, polling DBAs for EPON).",
+            help="Comma-separated DBAs (`ftth list dbas`), each optionally with [dba.params]: "
+            "NAME:KEY=VALUE[:KEY=VALUE…], e.g. proportional,'proportional:min_grant_bytes=1518'; "
+            "default: every DBA that fits the technology (frame DBAs for GPON/XG(S)-PON, "
+            "polling DBAs for EPON).",
             show_default=False,
         ),
     ] = None,
@@ -61,7 +69,28 @@ def compare_dba(
     jobs: Annotated[
         int | None,
         typer.Option(
-            "--jobs", help="Worker processes (default: the number of CPUs).", show_default=False
+            "--jobs",
+            "--workers",
+            help="Local worker processes, or the size of --dask local (default: usable cores; "
+            "1 runs in this process).",
+            show_default=False,
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Run on Dask distributed: 'local' (a LocalCluster) or a scheduler address "
+            "tcp://HOST:PORT (needs the cluster extra).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="SQLite results file to resume from and write to (as ftth sweep --out).",
+            show_default=False,
         ),
     ] = None,
     csv_dir: Annotated[
@@ -83,15 +112,8 @@ def compare_dba(
 ) -> None:
     """Run ``ftth compare-dba`` (help text in :data:`HELP`)."""
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
+    from ftth.cli.sweep import interrupted_line, progress_bar
     from ftth.compare import (
         PLOT_STEM,
         prepare,
@@ -102,6 +124,7 @@ def compare_dba(
         write_compare_plots,
     )
     from ftth.plots import plot_file_names
+    from ftth.sweep.store import Store
 
     if jobs is not None and jobs < 1:
         raise InputError("--jobs", f"must be ≥ 1, got {jobs}")
@@ -124,6 +147,7 @@ def compare_dba(
             Output("--plot", plot_dir, "dir", names=plot_file_names((PLOT_STEM,)))
             if plot_dir is not None
             else None,
+            Output("--out", out) if out is not None else None,
         ],
         inputs=scenario_inputs(str(scenario)),
     )
@@ -137,26 +161,42 @@ def compare_dba(
     )
     console = Console(stderr=json_path is not None and str(json_path) == "-")
     total = len(grid.cells())
-    # A failed run (GridRunError, e.g. a DBA broke a rule) is exit 3 in ftth.cli.main.
-    if not quiet and console.is_terminal:
-        with Progress(
-            TextColumn("[bold]compare-dba[/]"),
-            BarColumn(bar_width=30),
-            MofNCompleteColumn(),
-            TextColumn("runs"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("runs", total=total)
+    store = Store(out if out is not None else ":memory:")
+    done = [0]
+    already = 0
 
-            def advance(_cell: Cell, done: int, _total: int) -> None:
-                bar.update(task, completed=done)
+    def count(_cell: Cell, n: int, _total: int) -> None:
+        done[0] = n
 
-            res = run_prepared(grid, name, technology, duration_s, jobs=jobs, on_done=advance)
-    else:
-        res = run_prepared(grid, name, technology, duration_s, jobs=jobs)
+    try:
+        keys = {t.key for t in grid.tasks()}
+        already = len(store.finished(grid.scenario_hash or "") & keys)
+        if not quiet and console.is_terminal:
+            with progress_bar(console, "compare-dba") as bar:
+                task = bar.add_task("runs", total=total)
+
+                def advance(cell: Cell, n: int, left: int) -> None:
+                    count(cell, n, left)
+                    bar.update(task, completed=total - left + n)
+
+                res = run_prepared(
+                    grid, name, technology, duration_s, jobs=jobs, on_done=advance, dask=dask,
+                    store=store,
+                )  # fmt: skip
+        else:
+            res = run_prepared(
+                grid, name, technology, duration_s, jobs=jobs, on_done=count, dask=dask,
+                store=store,
+            )  # fmt: skip
+    except Interrupted as exc:
+        kept = str(out) if out is not None else None
+        finished = min(total, done[0] + already)
+        untouched = [str(p) for p in (json_path, csv_dir, plot_dir) if p is not None]
+        untouched = [p for p in untouched if p != "-"]
+        print(interrupted_line(exc, finished, total, kept, untouched), file=sys.stderr)
+        raise SystemExit(exc.exit_status) from None
+    finally:
+        store.close()
     with transaction():  # every file renamed into place at the end, or none
         if json_path is not None:
             write_text(json_path, res.to_json())
@@ -177,3 +217,6 @@ def compare_dba(
             f"{total} runs ({len(grid.dbas)} DBA(s) × {len(grid.loads)} load(s) × "
             f"{grid.seeds} seed(s)) in {res.wall_s:.1f} s wall"
         )
+    failure = res.error()
+    if failure is not None:  # exit 3 (ftth.cli.main), after every finished cell was reported
+        raise failure

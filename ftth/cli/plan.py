@@ -227,12 +227,55 @@ def plan_command(
         Path | None, typer.Option("--plot", help="Write PNG and SVG figures here.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables.")] = False,
+    city: Annotated[
+        Path | None,
+        typer.Option(
+            "--city",
+            help="Districts CSV (district, households, drop_km_min, drop_km_max, tiers): split "
+            "each into PON trees of SCENARIO's design, plan them on --workers / --dask, report "
+            "the share of households reaching 20/50/100/1000 Mb/s (e.g. seeds/city-example.csv).",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="With --city: local worker processes.", show_default=False),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask", help="With --city: 'local' or tcp://HOST:PORT.", show_default=False
+        ),
+    ] = None,
 ) -> None:
     """Busy-hour verdict: optical budget, analytic capacity, then speed-test emulation.
 
     Exit status 0 when every direction passes, 1 on FAIL (each reason names the
     bottleneck), 2 on bad input.
     """
+    if city is not None:  # the city-scale plan (ftth.city); the tree options come from the CSV
+        refuse_together(
+            ("--city", True),
+            ("--tier", tier is not None),
+            ("--households", households is not None),
+            ("--max-households", max_households),
+            ("--max-tier", max_tier),
+            ("--no-emulate", no_emulate),
+            ("--csv", csv_dir is not None),
+            ("--plot", plot_dir is not None),
+            why="each district's row gives the trees' tiers and sizes",
+        )
+        from ftth.cli.city import run_city
+
+        city_overrides = list(set_ or [])
+        city_overrides += [f"seed={seed}"] if seed is not None else []
+        city_overrides += [f"duration_s={duration!r}"] if duration is not None else []
+        run_city(scenario, city, overrides=city_overrides, concurrency=concurrency,
+                 workers=workers, dask=dask, json_path=json_path, quiet=quiet)  # fmt: skip
+        return
+    for option, given in (("--workers", workers is not None), ("--dask", dask is not None)):
+        if given:
+            raise InputError(option, "only with --city (one plan runs in this process)")
     from rich.console import Console
 
     from ftth import plan as planning

@@ -30,6 +30,7 @@ from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.metrics import DelayHistogram, jain_index
 from ftth.phy import Direction, saturation_goodput_bps
+from ftth.results import header
 from ftth.units import PS_PER_S, PS_PER_US
 from ftth.verdict import DELAY_SENSITIVE_TYPES, IN_FLIGHT_S, MTU_BYTES
 
@@ -168,6 +169,9 @@ def assemble(
         up_d["conservation"]["balanced"] and down_d["conservation"]["balanced"]
     )
     data: dict[str, Any] = {
+        # schema_version, ftth_version, scenario_hash (ftth.results; the hash is set by
+        # ftth.api.run_built, which knows the scenario)
+        **header(None),
         "scenario": {
             "name": spec.name,
             "technology": spec.profile.name,

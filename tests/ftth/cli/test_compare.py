@@ -203,3 +203,94 @@ def test_a_run_that_breaks_a_rule_exits_3(
     assert "frame" in line and "\n" not in line
     saved = list((tmp_path / "crashes").glob("ftth-crash-*.txt"))
     assert len(saved) == 1 and str(saved[0]) in line
+
+
+# --------------------------------------------------------------------------- on the sweep machinery
+def test_per_dba_parameters_and_the_results_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The same DBA twice with different [dba.params]: two columns of the comparison, rows in
+    the SQLite file `ftth sweep summary` reads; a rerun with the same --out runs nothing and
+    reports the same numbers."""
+    from ftth.sweep.store import Store
+
+    out, first, second = tmp_path / "r.sqlite", tmp_path / "1.json", tmp_path / "2.json"
+    args = (
+        "compare-dba", STANDARD, "--dba", "proportional,proportional:min_grant_bytes=15000",
+        "--loads", "0.5", "--seeds", "2", "--jobs", "2", *SMALL, "--out", str(out),
+    )  # fmt: skip
+    code, _, err = run_cli(capsys, *args, "--json", str(first))
+    assert code == 0, err
+    data = json.loads(first.read_text())
+    assert data["dbas"] == ["proportional", "proportional:min_grant_bytes=15000"]
+    assert data["schema_version"] == 1 and data["scenario_hash"].startswith("sha256:")
+    with Store(out) as st:
+        rows = list(st.rows())
+    assert len(rows) == 4
+    params = sorted(r["point"].get("dba.params.min_grant_bytes", 0) for r in rows)
+    assert params == [0, 0, 15000, 15000]
+    for r in rows:
+        assert r["result"]["scenario"]["dba"] == "proportional" and r["status"] == "ok"
+    # The parameter reached the DBA: the runs differ.
+    by = {(r["dba"], r["seed"]): r for r in data["runs"]}
+    assert any(
+        by[("proportional", s)]["delay_us"]
+        != by[("proportional:min_grant_bytes=15000", s)]["delay_us"]
+        for s in (1, 2)
+    )
+    code, _, err = run_cli(capsys, *args, "--json", str(second))
+    assert code == 0, err
+    again = json.loads(second.read_text())
+    strip = [{k: v for k, v in r.items() if k != "wall_s"} for r in data["runs"]]
+    assert [{k: v for k, v in r.items() if k != "wall_s"} for r in again["runs"]] == strip
+    with Store(out) as st:
+        assert st.count() == 4
+    code, text, err = run_cli(capsys, "sweep", "summary", str(out), "--metric", "jain")
+    assert code == 0, err
+    assert "proportional" in text and "15000" in text
+
+
+def test_bad_dba_parameter_names_the_dba(capsys: pytest.CaptureFixture[str]) -> None:
+    line = bad(capsys, STANDARD, "--dba", "proportional:nope=1", *SMALL)
+    assert line.startswith("error: --dba proportional:nope=1: dba.params.nope: unknown parameter")
+    line = bad(capsys, STANDARD, "--dba", "proportional:min_grant_bytes", *SMALL)
+    assert line.startswith("error: --dba: 'proportional:min_grant_bytes': parameters are")
+
+
+def test_a_failing_cell_keeps_the_others(
+    capsys: pytest.CaptureFixture[str],
+    overflowing_dba: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One DBA breaks a rule: exit 3, but the other DBA's cells are in the JSON, the table
+    and the results file, and the failure is a row with its error."""
+    from ftth.sweep.store import Store
+
+    monkeypatch.setenv("FTTH_CACHE_DIR", str(tmp_path))
+    out, doc = tmp_path / "r.sqlite", tmp_path / "c.json"
+    code, text, err = run_cli(
+        capsys, "compare-dba", STANDARD, "--dba", f"static,{overflowing_dba}", "--loads", "0.5",
+        "--seeds", "1", "--jobs", "1", *SMALL, "--out", str(out), "--json", str(doc),
+    )  # fmt: skip
+    assert code == 3
+    line = err.strip()
+    assert "\n" not in line
+    assert line.startswith(f"error: run dba={overflowing_dba} load=0.5 seed=1: DBA ")
+    assert "(1 of 2 runs failed; the other rows are kept)" in line
+    assert "static" in text and "ERROR" in text
+    data = json.loads(doc.read_text())
+    runs = {r["dba"]: r for r in data["runs"]}
+    assert runs["static"]["verdict"] in ("pass", "fail") and runs["static"]["error"] is None
+    assert runs["static"]["utilisation"] > 0
+    failed = runs[overflowing_dba]
+    assert failed["verdict"] == "error" and "frame" in failed["error"]
+    assert failed["utilisation"] is None
+    summary = {s["dba"]: s for s in data["summary"]}
+    assert summary[overflowing_dba]["verdict"] == "ERROR"
+    assert summary["static"]["metrics"]["utilisation"]["n"] == 1
+    with Store(out) as st:
+        assert sorted(r["status"] for r in st.rows()) == ["error", "ok"]
+    assert "traceback" not in failed  # the traceback goes to the crash file, not the JSON
+    saved = list((tmp_path / "crashes").glob("ftth-crash-*.txt"))
+    assert len(saved) == 1 and "in the run's process" in saved[0].read_text()

@@ -1,0 +1,143 @@
+"""``ftth.sweep.executors``: the same results in process and on the pool, an abort that
+leaves no worker, the Dask extra refused clearly when missing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from ftth.errors import InputError
+from ftth.sweep.executors import (
+    InlineExecutor,
+    ProcessExecutor,
+    WorkerError,
+    make_executor,
+    usable_cores,
+)
+from tests.ftth.sweep.helpers import boom, sleepy, square
+
+psutil = pytest.importorskip("psutil")
+
+
+def test_pool_and_inline_give_the_same_results() -> None:
+    items = list(range(12))
+    with InlineExecutor() as ex:
+        inline = dict(ex.map_unordered(square, items))
+    with ProcessExecutor(2) as ex:
+        pooled = dict(ex.map_unordered(square, items))
+    assert {i: v for i, (v, _) in inline.items()} == {i: v for i, (v, _) in pooled.items()}
+    assert {i: v for i, (v, _) in pooled.items()} == {i: i * i for i in items}
+    pids = {pid for _, pid in pooled.values()}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2  # the work left this process
+    assert {pid for _, pid in inline.values()} == {os.getpid()}
+
+
+def _workers() -> list[int]:
+    """This process's children except multiprocessing's resource tracker (which lives as
+    long as this process: it exits when its last holder does, tested with the CLI)."""
+    pids = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "resource_tracker" not in " ".join(child.cmdline()):
+                pids.append(child.pid)
+        except psutil.NoSuchProcess:
+            pass
+    return pids
+
+
+def test_a_normal_close_reaps_the_workers() -> None:
+    ex = ProcessExecutor(2)
+    with ex:
+        list(ex.map_unordered(square, [1, 2, 3]))
+        workers = _workers()
+        assert len(workers) == 2
+    assert not ex._procs
+    _gone(workers)
+
+
+def _gone(pids: list[int], within_s: float = 5.0) -> None:
+    """Every pid has exited (a zombie not yet reaped by init counts as gone)."""
+    deadline = time.monotonic() + within_s
+    alive = pids
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"still running: {alive}")
+
+
+class _StopError(Exception):
+    pass
+
+
+def test_abort_stops_runs_in_flight() -> None:
+    """An exception raised while the caller waits (as SIGINT/SIGTERM raise one) terminates
+    workers whose runs would last 60 s, and reaps them."""
+    seen: list[int] = []
+
+    def stop(_signum: int, _frame: object) -> None:
+        seen.extend(_workers())
+        raise _StopError
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, 2.0)
+    try:
+        with pytest.raises(_StopError), ProcessExecutor(2) as ex:
+            for _ in ex.map_unordered(sleepy, [60.0, 60.0, 60.0]):
+                pass
+        stopped = time.monotonic()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert len(seen) >= 2
+    _gone(seen)
+    assert time.monotonic() - stopped < 5.0  # a functional bound (2 s in the brief), not a bench
+
+
+def test_an_escaping_exception_is_reraised_with_the_workers_traceback() -> None:
+    with pytest.raises(WorkerError) as exc, ProcessExecutor(1) as ex:
+        list(ex.map_unordered(boom, [1]))
+    assert "ValueError: boom in a worker" in str(exc.value)
+
+
+def test_make_executor_choices() -> None:
+    assert isinstance(make_executor(1, None, 10), InlineExecutor)
+    assert isinstance(make_executor(4, None, 1), InlineExecutor)  # never more than the runs
+    pool = make_executor(2, None, 10)
+    assert isinstance(pool, ProcessExecutor) and pool.workers == 2
+    assert isinstance(make_executor(None, None, 1000), ProcessExecutor if usable_cores() > 1
+                      else InlineExecutor)  # fmt: skip
+    with pytest.raises(InputError) as exc:
+        make_executor(0, None, 10)
+    assert exc.value.where == "--workers"
+
+
+def test_missing_dask_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dask is an optional extra: without it --dask is exit 2 naming the extra."""
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    with pytest.raises(InputError) as exc:
+        make_executor(2, "local", 10)
+    assert exc.value.where == "--dask" and "pip install 'ftth[cluster]'" in exc.value.why
+
+
+def test_dask_is_not_imported_without_dask() -> None:
+    import subprocess
+
+    code = (
+        "import sys; from ftth.cli import commands; from ftth.sweep import executors, runs, "
+        "store; import ftth.compare; print('dask' in sys.modules or 'distributed' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
