@@ -106,8 +106,13 @@ def dba_check(
     )
     console = Console(stderr=json_path is not None and str(json_path) == "-")
     if not quiet and console.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-        from rich.progress import TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         with Progress(
             TextColumn("[bold]dba-check[/]"),

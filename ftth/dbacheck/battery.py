@@ -39,7 +39,8 @@ from ftth.dbacheck import scenarios as sc
 from ftth.errors import DbaError, FtthError, InputError, InvariantError, describe_crash
 from ftth.phy import ETH_MAX_FRAME_BYTES, encapsulated_bytes, get_profile
 
-#: Technologies ``--tech`` accepts (frame DBAs; EPON has no BWmap and no T-CONT types).
+#: Technologies ``--tech`` accepts: the framed ones for frame DBAs, 10G-EPON for the polling
+#: DBAs (no BWmap and no T-CONT types there: only the criteria marked ``epon`` apply).
 TECHNOLOGIES = ("gpon", "xg-pon", "xgs-pon", "epon-10g")
 FRAMED = ("gpon", "xg-pon", "xgs-pon")
 #: Statuses of a criterion.
@@ -87,11 +88,16 @@ class Criterion:
     weighted_only: bool = False
     #: Wall-clock number: left out of determinism checks.
     wall_clock: bool = False
+    #: Applies to EPON polling DBAs too (no BWmap, no T-CONT types: the rest is N/A there).
+    epon: bool = False
 
 
 CRITERIA: tuple[Criterion, ...] = (
     Criterion(
-        "bwmap", "BWmap validity, fuzzed reports and provisioning", SRC_BWMAP, "frames refused",
+        "bwmap",
+        "BWmap validity, fuzzed reports and provisioning",
+        SRC_BWMAP,
+        "frames refused",
         "==",
         "120 random PONs (1-32 ONUs, 1-3 T-CONTs each, types 1-5, admission control kept, DBA "
         "cycles of 1, 2 or 4 frames, FEC on or off) × 40 rounds of random DBRu values, polls, "
@@ -101,32 +107,45 @@ CRITERIA: tuple[Criterion, ...] = (
         ("drive",),
     ),
     Criterion(
-        "fixed", "fixed bandwidth: type 1 gets exactly R_F, idle or loaded", SRC_TCONT,
-        "max |granted/R_F − 1|", "<=",
+        "fixed",
+        "fixed bandwidth: type 1 gets exactly R_F, idle or loaded",
+        SRC_TCONT,
+        "max |granted/R_F − 1|",
+        "<=",
         "Two type-1 T-CONTs with R_F = 5 % of C, one idle, one offered 150 % of R_F, beside best "
         "effort at 150 % of C; the payload granted over the whole run against R_F. Allowance: "
         "one grant unit per frame and one encapsulated 1518-byte frame over the run.",
         ("fixed",),
     ),
     Criterion(
-        "assured", "assured bandwidth: type 2/3 get R_A at 150 % load", SRC_TCONT,
-        "min carried/R_A", ">=",
+        "assured",
+        "assured bandwidth: type 2/3 get R_A at 150 % load",
+        SRC_TCONT,
+        "min carried/R_A",
+        ">=",
         "A type-2 and a type-3 T-CONT (R_A = 10 % of C) offered 150 % of R_A while best "
         "effort makes 150 % of C; the lower of their carried rates (GEM/XGEM bytes) over R_A.",
         ("assured",),
     ),
     Criterion(
-        "restore", "time to restore R_A after a step from idle", SRC_REF, "ms", "<=",
+        "restore",
+        "time to restore R_A after a step from idle",
+        SRC_REF,
+        "ms",
+        "<=",
         "In the assured scenario a third T-CONT (type 2, R_A = 10 % of C) is idle until half-way "
-        "through the measuring window, then offered 150 % of R_A: the time from the step until "
-        f"its carried rate over the last {RESTORE_WINDOW_S * 1e3:g} ms first reaches "
-        f"{RESTORE_SHARE:.0%} of R_A (from the packet trace; the report loop alone takes Teqd "
-        "plus a frame or two).",
+        "through the measuring window, then offered 150 % of R_A: the time from the step to "
+        f"the start of the first {RESTORE_WINDOW_S * 1e3:g} ms window in which it carries "
+        f"{RESTORE_SHARE:.0%} of R_A (from the packet trace, 125 µs bins; the report loop "
+        "alone takes Teqd plus a frame or two).",
         ("assured",),
     ),
     Criterion(
-        "ceiling-run", "ceilings: no T-CONT above R_M over the run", SRC_TCONT,
-        "max granted/ceiling", "<=",
+        "ceiling-run",
+        "ceilings: no T-CONT above R_M over the run",
+        SRC_TCONT,
+        "max granted/ceiling",
+        "<=",
         "Greedy T-CONTs of types 2-5 capped at 5 % of C (type 2 at R_A, the others at R_M) while "
         "the PON has room to spare; the payload granted over the run against the ceiling of "
         "the type rules (R_M, or R_F + R_A for types 1 and 2 — never their sum), with the "
@@ -134,22 +153,33 @@ CRITERIA: tuple[Criterion, ...] = (
         ("ceilings",),
     ),
     Criterion(
-        "ceiling-grant", "ceilings: per grant, within one grant unit", SRC_TCONT,
-        "excess / allowance", "<=",
+        "ceiling-grant",
+        "ceilings: per grant, within one grant unit",
+        SRC_TCONT,
+        "excess / allowance",
+        "<=",
         "The same T-CONTs driven directly with greedy reports for 800 frames (quick: 200): at "
         "every frame, the bytes granted so far minus ceiling × frames, as a multiple of one "
         "grant unit per frame plus one encapsulated 1518-byte frame.",
         ("drive",),
     ),
     Criterion(
-        "fairness", "fairness: Jain index, equal best effort at 150 %", SRC_OWN, "Jain", ">=",
+        "fairness",
+        "fairness: Jain index, equal best effort at 150 %",
+        SRC_OWN,
+        "Jain",
+        ">=",
         "Eight equal type-4 T-CONTs offered 150 % of C in all; Jain's index of their carried "
         "rates (1 = equal).",
         ("fairness",),
+        epon=True,
     ),
     Criterion(
-        "weights", "shares ∝ weights (DBAs that claim weights)", SRC_REF,
-        "max |share/expected − 1|", "<=",
+        "weights",
+        "shares ∝ weights (DBAs that claim weights)",
+        SRC_REF,
+        "max |share/expected − 1|",
+        "<=",
         "Eight type-4 T-CONTs with weights 1,1,2,2,3,3,4,4 offered 200 % of C; each one's "
         "carried rate against its weight's share of the total carried. N/A for DBAs that do "
         "not claim weights (class attribute `weighted`).",
@@ -157,34 +187,54 @@ CRITERIA: tuple[Criterion, ...] = (
         weighted_only=True,
     ),
     Criterion(
-        "carried-95", "work conservation: carried / offered at 95 % load", SRC_OWN, "ratio",
+        "carried-95",
+        "work conservation: carried / offered at 95 % load",
+        SRC_OWN,
+        "ratio",
         ">=",
         "The load sweep's 95 % point (every ONU: type 1 and type 2 CBR at 80 % of their "
         "guarantees, best effort with trimodal Poisson traffic); upstream throughput over "
         "offered rate. Below capacity a work-conserving DBA carries everything.",
         ("load-95",),
+        epon=True,
     ),
     Criterion(
-        "grant-use-95", "work conservation: grant utilisation at 95 % load", SRC_OWN,
-        "used/granted", ">=",
+        "grant-use-95",
+        "work conservation: grant utilisation at 95 % load",
+        SRC_OWN,
+        "used/granted",
+        ">=",
         "The same run: payload bytes used of payload bytes granted (`grant_utilisation."
         "payload_used_of_granted`). Idle grants are capacity no one else could use.",
         ("load-95",),
     ),
     Criterion(
-        "delay-guaranteed", "delay: p99 of type 1/2 traffic at 95 % load", SRC_REF, "ms", "<=",
+        "delay-guaranteed",
+        "delay: p99 of type 1/2 traffic at 95 % load",
+        SRC_REF,
+        "ms",
+        "<=",
         "The same run: the larger p99 upstream delay of the type-1 and type-2 classes "
         "(reference model: ≤ 10 ms for the low-delay class, well below 1 ms expected).",
         ("load-95",),
     ),
     Criterion(
-        "delay-be", "delay: p99 of best effort at 95 % load", SRC_OWN, "ms", "<=",
+        "delay-be",
+        "delay: p99 of best effort at 95 % load",
+        SRC_OWN,
+        "ms",
+        "<=",
         "The same run: p99 upstream delay of the best-effort class (the mean and p99 over the "
         "whole sweep, 10 … 95 % of C, are in the report's curves).",
         ("load-95",),
+        epon=True,
     ),
     Criterion(
-        "slow-rate", "slow T-CONTs get their rate", SRC_TCONT, "min carried/offered", ">=",
+        "slow-rate",
+        "slow T-CONTs get their rate",
+        SRC_TCONT,
+        "min carried/offered",
+        ">=",
         "T-CONTs provisioned below one minimum GEM/XGEM frame per frame (type 2 and type 3 at "
         "R_A = half that rate, 64-byte frames at 80 % of R_A; a G.711 call, 218 bytes every 20 "
         "ms, on a type 2 with R_A = 100 kb/s) beside best effort at 100 % of C, 1 s (quick: "
@@ -192,27 +242,41 @@ CRITERIA: tuple[Criterion, ...] = (
         ("slow",),
     ),
     Criterion(
-        "voice-delay", "slow T-CONTs: p99 delay of a call at R_A = 100 kb/s", SRC_REF, "ms",
+        "voice-delay",
+        "slow T-CONTs: p99 delay of a call at R_A = 100 kb/s",
+        SRC_REF,
+        "ms",
         "<=",
         "The same run: p99 upstream delay of the G.711 call (the low-delay class of the "
         "reference model).",
         ("slow",),
     ),
     Criterion(
-        "overload-assured", "overload 200 %: assured classes do not collapse", SRC_TCONT,
-        "min carried/R_A", ">=",
+        "overload-assured",
+        "overload 200 %: assured classes do not collapse",
+        SRC_TCONT,
+        "min carried/R_A",
+        ">=",
         "A type-2 and a type-3 T-CONT (R_A = 10 % of C) offered 120 % of R_A while best effort "
         "makes 200 % of C; the lower carried rate over R_A.",
         ("overload",),
     ),
     Criterion(
-        "ledger", "overload 200 %: conservation ledger exact", SRC_OWN, "bytes unaccounted",
+        "ledger",
+        "overload 200 %: conservation ledger exact",
+        SRC_OWN,
+        "bytes unaccounted",
         "==",
         "The same run: |offered − delivered − queued − dropped| over both directions.",
         ("overload",),
+        epon=True,
     ),
     Criterion(
-        "speed", "speed: DBA frames per wall second", SRC_OWN, "frames/s", ">=",
+        "speed",
+        "speed: DBA frames per wall second",
+        SRC_OWN,
+        "frames/s",
+        ">=",
         "`allocate` called directly on 64 ONUs × 2 T-CONTs (types 1-5) with random reports, "
         "2000 frames (quick: 500), no BWmap and no data plane: a real OLT decides every 125 "
         "µs, so below 8000 frames/s the DBA cannot run in real time. Machine-dependent.",
@@ -230,6 +294,13 @@ def weighted(dba: str) -> bool:
     from olt.dba.registry import get_dba
 
     return bool(getattr(get_dba(dba), "weighted", False))
+
+
+def frame_dbas() -> list[str]:
+    """Every registered frame (BWmap) DBA, sorted: what the card can check."""
+    from olt.dba.registry import get_dba, list_dbas
+
+    return [n for n in list_dbas() if not getattr(get_dba(n), "epon", False)]
 
 
 def parse_dbas(text: str, tech: str) -> list[str]:
@@ -251,15 +322,13 @@ def parse_dbas(text: str, tech: str) -> list[str]:
             raise InputError("DBA", f"empty DBA name in {text!r}")
         cls = get_dba(name, where="DBA")
         epon = bool(getattr(cls, "epon", False))
-        if tech not in FRAMED:
-            raise InputError(
-                "--tech",
-                f"{tech} has no BWmap nor T-CONT types, so the card (a frame-DBA battery) does "
-                f"not apply; run it on {', '.join(FRAMED)}",
-            )
-        if epon:
+        if epon and tech in FRAMED:
             raise InputError(
                 "DBA", f"{name!r} is an EPON polling DBA; {tech} needs a frame (BWmap) DBA"
+            )
+        if not epon and tech not in FRAMED:
+            raise InputError(
+                "DBA", f"{name!r} is a frame (BWmap) DBA; {tech} needs an EPON polling DBA"
             )
         if name in names:
             raise InputError("DBA", f"DBA {name!r} is given twice")
@@ -308,7 +377,8 @@ def step_series(result: Any, name: str, step_at_s: float) -> dict[str, Any]:
         lo = max(8, b + 1 - w)
         got = csum[b + 1] - csum[lo]
         if got >= RESTORE_SHARE * ra_eth_per_bin * w:
-            restore_s = (b + 1) * STEP_BIN_S - 8 * STEP_BIN_S
+            # R_A flows from the start of the first window that carries it.
+            restore_s = max(0, lo - 8) * STEP_BIN_S
             break
     return {
         "bin_s": STEP_BIN_S,
@@ -534,13 +604,13 @@ def measure(cid: str, runs: dict[str, dict[str, Any]], scens: dict[str, dict[str
         up = data["upstream"]
         ratio = up["throughput_bps"] / up["offered_bps"] if up["offered_bps"] else 0.0
         return Measure(
-            ratio, CARRIED_MIN, f"throughput {up['throughput_bps'] / 1e9:.3f} Gb/s, "
-            f"C = {up['capacity_bps'] / 1e9:.3f} Gb/s"
+            ratio,
+            CARRIED_MIN,
+            f"throughput {up['throughput_bps'] / 1e9:.3f} Gb/s, "
+            f"C = {up['capacity_bps'] / 1e9:.3f} Gb/s",
         )
     if cid == "grant-use-95":
-        return Measure(
-            float(data["grant_utilisation"]["payload_used_of_granted"]), GRANT_USE_MIN
-        )
+        return Measure(float(data["grant_utilisation"]["payload_used_of_granted"]), GRANT_USE_MIN)
     if cid == "delay-guaranteed":
         vals = [_delay_ms(data, c, "p99") for c in ("t1", "t2")]
         value = None if any(v is None for v in vals) else max(v for v in vals if v is not None)
@@ -548,14 +618,13 @@ def measure(cid: str, runs: dict[str, dict[str, Any]], scens: dict[str, dict[str
     if cid == "delay-be":
         return Measure(_delay_ms(data, "be", "p99"), BE_P99_MS)
     if cid == "slow-rate":
-        worst: float | None = None
-        parts = []
+        ratios, parts = [], []
         for name in ("slow-2", "slow-3", "voice"):
             for x in _tcont(data, name):
                 r = x["delivered_bps"] / x["offered_bps"] if x["offered_bps"] else 0.0
                 parts.append(f"{name} {r:.3f}")
-                worst = r if worst is None else min(worst, r)
-        return Measure(worst, SLOW_RATE_MIN, ", ".join(parts))
+                ratios.append(r)
+        return Measure(min(ratios), SLOW_RATE_MIN, ", ".join(parts))
     if cid == "voice-delay":
         mean = _delay_ms(data, "voice", "mean")
         return Measure(_delay_ms(data, "voice", "p99"), LOW_DELAY_MS, f"mean {_fmt(mean)} ms")
@@ -585,9 +654,18 @@ def judge(c: Criterion, m: Measure) -> str:
 
 def curves(runs: dict[str, dict[str, Any]], loads: tuple[float, ...]) -> dict[str, list[Any]]:
     """Delay and throughput against load from the sweep (``None`` where a run failed)."""
-    out: dict[str, list[Any]] = {k: [] for k in (
-        "load", "be_mean_ms", "be_p99_ms", "t1_p99_ms", "t2_p99_ms", "carried", "throughput_bps"
-    )}
+    out: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "load",
+            "be_mean_ms",
+            "be_p99_ms",
+            "t1_p99_ms",
+            "t2_p99_ms",
+            "carried",
+            "throughput_bps",
+        )
+    }
     for load in loads:
         r = runs.get(sc.load_key(load), {})
         data = r.get("json")
@@ -601,7 +679,9 @@ def curves(runs: dict[str, dict[str, Any]], loads: tuple[float, ...]) -> dict[st
         out["be_p99_ms"].append(_delay_ms(data, "be", "p99"))
         out["t1_p99_ms"].append(_delay_ms(data, "t1", "p99"))
         out["t2_p99_ms"].append(_delay_ms(data, "t2", "p99"))
-        out["carried"].append(up["throughput_bps"] / up["offered_bps"] if up["offered_bps"] else None)
+        out["carried"].append(
+            up["throughput_bps"] / up["offered_bps"] if up["offered_bps"] else None
+        )
         out["throughput_bps"].append(up["throughput_bps"])
     return out
 
@@ -648,9 +728,7 @@ class Card:
         cards = {}
         for d in self.dbas:
             rows = [
-                r
-                for r in self.results[d]
-                if include_wall_clock or not BY_ID[r["id"]].wall_clock
+                r for r in self.results[d] if include_wall_clock or not BY_ID[r["id"]].wall_clock
             ]
             cards[d] = {
                 "status": self.status(d),
@@ -687,7 +765,9 @@ class Card:
         return out
 
 
-def tasks_for(dbas: list[str], tech: str, quick: bool) -> tuple[list[Task], dict[str, dict[str, dict[str, Any]]]]:
+def tasks_for(
+    dbas: list[str], tech: str, quick: bool
+) -> tuple[list[Task], dict[str, dict[str, dict[str, Any]]]]:
     """Every task of the card (direct drives first: they are the slowest) and the scenarios."""
     tasks: list[Task] = []
     scens: dict[str, dict[str, dict[str, Any]]] = {}
@@ -716,7 +796,8 @@ def check(
     start = time.perf_counter()
     tasks, scens = tasks_for(dbas, tech, quick)
     wanted = CRITERIA if only is None else tuple(BY_ID[c] for c in only)
-    needed = {label for c in wanted for label in c.needs}
+    framed = tech in FRAMED
+    needed = {label for c in wanted if framed or c.epon for label in c.needs}
     if only is None:  # the whole sweep feeds the report's curves
         needed |= {sc.load_key(x) for x in sc.sweep_loads(quick)}
     tasks = [t for t in tasks if t.label in needed]
@@ -732,7 +813,9 @@ def check(
         claims = weighted(d)
         for c in wanted:
             failed = [label for label in c.needs if label in errors]
-            if c.weighted_only and not claims:
+            if not framed and not c.epon:
+                m = Measure(None, 0.0, "EPON: no BWmap and no T-CONT types", applies=False)
+            elif c.weighted_only and not claims:
                 m = Measure(None, 0.0, "the DBA does not claim weights", applies=False)
             elif failed:
                 m = Measure(None, 0.0, f"run failed: {errors[failed[0]]}")

@@ -34,9 +34,16 @@ FUZZ_RATES_BPS = (64e3, 1e6, 10e6, 50e6, 200e6, 1e9)
 FUZZ_SEED = 20240915
 
 
-def make_table(profile: Profile, types: list[int], fixed: list[float], assured: list[float],
-               maximum: list[float], onu_index: list[int], priority: list[int] | None = None,
-               weight: list[float] | None = None) -> TcontTable:
+def make_table(
+    profile: Profile,
+    types: list[int],
+    fixed: list[float],
+    assured: list[float],
+    maximum: list[float],
+    onu_index: list[int],
+    priority: list[int] | None = None,
+    weight: list[float] | None = None,
+) -> TcontTable:
     n = len(types)
     return TcontTable(
         onu_index=np.asarray(onu_index, dtype=np.int64),

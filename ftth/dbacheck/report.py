@@ -76,9 +76,7 @@ def card_table(card: Card) -> Any:
             *(f"{fmt_value(r['value'], cid)} {_status_markup(r['status'])}" for r in rows),
             end_section=i == len(ids) - 1,
         )
-    table.add_row(
-        "[bold]card[/]", "", "", *(_status_markup(card.status(d)) for d in card.dbas)
-    )
+    table.add_row("[bold]card[/]", "", "", *(_status_markup(card.status(d)) for d in card.dbas))
     return table
 
 
@@ -121,8 +119,13 @@ def write_plots(card: Card, directory: str | Path) -> list[Path]:
             cv = card.curves.get(d) or {}
             if not cv:
                 continue
-            style = {"marker": markers[i % len(markers)], "color": f"C{i % 10}", "label": d,
-                     "markersize": 4, "linewidth": 1.2}
+            style = {
+                "marker": markers[i % len(markers)],
+                "color": f"C{i % 10}",
+                "label": d,
+                "markersize": 4,
+                "linewidth": 1.2,
+            }
             axes[0].plot(cv["load"], [nan(v) for v in cv["be_mean_ms"]], **style)
             axes[1].plot(cv["load"], [nan(v) for v in cv["be_p99_ms"]], **style)
             axes[2].plot(cv["load"], [nan(v) for v in cv["t2_p99_ms"]], **style)
@@ -178,8 +181,12 @@ def write_plots(card: Card, directory: str | Path) -> list[Path]:
             ra = st["assured_eth_bps"]
             t = [(st["t0_s"] + (k + 0.5) * st["bin_s"]) * 1e3 for k in range(len(st["rate_bps"]))]
             ax.step(
-                t, [v / 1e6 for v in st["rate_bps"]], where="mid", color=f"C{i % 10}",
-                label=d, linewidth=1.0,
+                t,
+                [v / 1e6 for v in st["rate_bps"]],
+                where="mid",
+                color=f"C{i % 10}",
+                label=d,
+                linewidth=1.0,
             )
         if ra is not None:
             ax.axhline(ra / 1e6, color="grey", linestyle="--", linewidth=1, label="R_A")
@@ -248,18 +255,19 @@ def markdown(card: Card, plot_dir: str | None = None, command: str | None = None
         loads = next(card.curves[d]["load"] for d in card.dbas if card.curves.get(d))
         lines.append("| DBA | " + " | ".join(f"{x:g}" for x in loads) + " |")
         lines.append("|---|" + "---|" * len(loads))
-        c = sc.capacity_bps(card.tech)
+        cap = sc.capacity_bps(card.tech)
         for d in card.dbas:
             cv = card.curves.get(d)
             if not cv:
                 continue
             cells = []
-            for m, p, t in zip(cv["be_mean_ms"], cv["be_p99_ms"], cv["throughput_bps"],
-                               strict=True):
+            for m, p, t in zip(
+                cv["be_mean_ms"], cv["be_p99_ms"], cv["throughput_bps"], strict=True
+            ):
                 if m is None or p is None or t is None:
                     cells.append("—")
                 else:
-                    cells.append(f"{m:.3f} / {p:.3f} / {t / c:.3f}")
+                    cells.append(f"{m:.3f} / {p:.3f} / {t / cap:.3f}")
             lines.append(f"| {d} | " + " | ".join(cells) + " |")
     if plot_dir is not None:
         lines += [""]
@@ -272,7 +280,7 @@ def criteria_markdown() -> str:
     """Every criterion: what it measures, its threshold's source."""
     lines = ["| id | criterion | measure | source |", "|---|---|---|---|"]
     for c in CRITERIA:
-        lines.append(f"| <a id=\"{c.id}\"></a>`{c.id}` | {c.title} | {c.method} | {c.source} |")
+        lines.append(f'| <a id="{c.id}"></a>`{c.id}` | {c.title} | {c.method} | {c.source} |')
     return "\n".join(lines) + "\n"
 
 

@@ -275,19 +275,23 @@ def load_key(load: float) -> str:
 
 
 def build_all(tech: str, dba: str, quick: bool, weighted: bool) -> dict[str, dict[str, Any]]:
-    """Every scenario of one DBA's card, keyed by label (``fixed``, ``load-95``, …)."""
+    """Every scenario of one DBA's card, keyed by label (``fixed``, ``load-95``, …).
+
+    EPON has no T-CONT types: only fairness, the load sweep and overload are built there."""
     d = durations(quick)
-    out = {
-        "fixed": scenario_fixed(tech, dba, d),
-        "assured": scenario_assured(tech, dba, d),
-        "ceilings": scenario_ceilings(tech, dba, d),
-        "fairness": scenario_fairness(tech, dba, d),
-    }
-    if weighted:
+    framed = get_profile(tech).framed
+    out: dict[str, dict[str, Any]] = {}
+    if framed:
+        out["fixed"] = scenario_fixed(tech, dba, d)
+        out["assured"] = scenario_assured(tech, dba, d)
+        out["ceilings"] = scenario_ceilings(tech, dba, d)
+    out["fairness"] = scenario_fairness(tech, dba, d)
+    if weighted and framed:
         out["weights"] = scenario_fairness(tech, dba, d, weighted=True)
     for load in sweep_loads(quick):
         out[load_key(load)] = scenario_load(tech, dba, d, load)
-    out["slow"] = scenario_slow(tech, dba, d)
+    if framed:
+        out["slow"] = scenario_slow(tech, dba, d)
     out["overload"] = scenario_overload(tech, dba, d)
     return out
 

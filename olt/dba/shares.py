@@ -319,24 +319,31 @@ def fill_by_priority(request: I64, priority: I64, weight: F64, capacity: int) ->
 
 # --------------------------------------------------------------------------- rate buckets
 # A rate bucket is a float64 array of 3 n in a DBA's state: rate per cycle, depth, tokens
-# (bytes).  It holds a rate on average, banking at most one cycle plus one grant unit plus
-# ``burst_bytes`` (an idle T-CONT cannot save more bandwidth up).  Once per cycle:
+# (bytes).  It holds a rate on average, banking at most one cycle plus one grant unit (an
+# idle T-CONT cannot save bandwidth up; a slow one, one packet more).  Once per cycle:
 # :func:`bucket_allowance`, then :func:`bucket_charge` with the per-frame grants.
 def rate_bucket(
     rate_bytes_per_frame: F64, cycle_frames: int, unit: int, burst_bytes: float = 0.0
 ) -> F64:
-    """A new, empty rate bucket (set-up, in Python) for ``rate_bytes_per_frame``.
+    """A new rate bucket (set-up, in Python) for ``rate_bytes_per_frame``.
 
-    ``burst_bytes`` deepens it: a ceiling bucket needs room for one encapsulated 1518-byte
-    frame (``C_MTU_GRANT``), or a T-CONT provisioned below one minimum GEM/XGEM frame per
-    frame would only ever be allowed grants too small to carry anything and starve, and a
-    slow one (a call at R_A = 100 kb/s) would wait for its packet's worth of tokens to build
-    up after each arrival (``ftth dba-check``: slow T-CONTs).  The long-run rate is kept;
-    the bucket starts empty, so the bytes granted never exceed rate × time + one such frame.
+    ``burst_bytes`` deepens the bucket of a *slow* T-CONT, one whose bucket could not hold
+    ``burst_bytes`` otherwise: a ceiling bucket passes one encapsulated 1518-byte frame
+    (``C_MTU_GRANT``).  Without it a T-CONT provisioned below one minimum GEM/XGEM frame per
+    frame is only ever allowed grants too small to carry anything and starves, and a slow
+    one (a call at R_A = 100 kb/s) has its packets cut into a sliver per frame
+    (``ftth dba-check``: slow T-CONTs; :func:`cap_whole_packets` holds the slivers back).
+    A deepened bucket starts with ``burst_bytes`` of tokens, as after an idle spell (empty,
+    a call at 87 % of its R_A took half a second to catch up): the bytes granted never
+    exceed rate × time + ``burst_bytes`` (+ the unit rounding of the grants).  Other
+    buckets start empty and bank one cycle plus one grant unit.
     """
     per_cycle = np.asarray(rate_bytes_per_frame, dtype=np.float64) * cycle_frames
-    depth = np.where(per_cycle > 0, per_cycle + float(unit * cycle_frames) + burst_bytes, 0.0)
-    return np.concatenate([per_cycle, depth, np.zeros(len(per_cycle))]).astype(np.float64)
+    base = per_cycle + float(unit * cycle_frames)
+    slow = (per_cycle > 0) & (base < burst_bytes)
+    depth = np.where(per_cycle > 0, base + np.where(slow, burst_bytes, 0.0), 0.0)
+    tokens = np.where(slow, float(burst_bytes), 0.0)
+    return np.concatenate([per_cycle, depth, tokens]).astype(np.float64)
 
 
 @inline_kernel
