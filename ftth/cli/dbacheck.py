@@ -40,7 +40,12 @@ def dba_check(
         ),
     ],
     tech: Annotated[
-        str, typer.Option("--tech", help="Technology: gpon, xg-pon or xgs-pon.")
+        str,
+        typer.Option(
+            "--tech",
+            help="Technology: gpon, xg-pon, xgs-pon (frame DBAs) or epon-10g (EPON polling "
+            "DBAs: fairness, work conservation, delay and the ledger only).",
+        ),
     ] = "xgs-pon",
     quick: Annotated[
         bool,

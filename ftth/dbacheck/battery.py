@@ -158,7 +158,8 @@ CRITERIA: tuple[Criterion, ...] = (
         SRC_TCONT,
         "excess / allowance",
         "<=",
-        "The same T-CONTs driven directly with greedy reports for 800 frames (quick: 200): at "
+        "The same T-CONTs driven directly with greedy reports (the uncapped ones asking for "
+        "one 1518-byte frame, so the frame has room) for 800 frames (quick: 200): at "
         "every frame, the bytes granted so far minus ceiling × frames, as a multiple of one "
         "grant unit per frame plus one encapsulated 1518-byte frame.",
         ("drive",),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ftth.errors import DbaError
-from ftth.phy import Profile, get_profile, saturation_goodput_bps
+from ftth.phy import ETH_MAX_FRAME_BYTES, Profile, get_profile, saturation_goodput_bps
 from olt.bwmap import BwmapBuilder
 from olt.dba import kernel as dk
 from olt.dba.base import DbaContext, Reports, TcontTable
@@ -184,7 +184,8 @@ def ceiling_table(profile: Profile, capacity_bps: float) -> TcontTable:
 
 
 def grant_ceilings(dba: str, tech: str, frames: int) -> dict[str, Any]:
-    """Greedy reports to every T-CONT of :func:`ceiling_table`; the worst running excess of
+    """Greedy reports to the capped T-CONTs of :func:`ceiling_table` (one 1518-byte frame
+    to the others, so the frame has room to spare); the worst running excess of
     the granted bytes over ``ceiling × frames``, as a multiple of the allowance ``one grant
     unit per frame + one encapsulated 1518-byte frame`` (a rate bucket may start full).
 
@@ -203,11 +204,13 @@ def grant_ceilings(dba: str, tech: str, frames: int) -> dict[str, Any]:
     unit = ctx.grant_unit_bytes
     mtu = int(ctx.kernel_ctx[dk.C_MTU_GRANT])
     ceiling = ctx.ceiling_bytes_per_frame
-    greedy = np.full(n, 10**9, dtype=np.int64)
+    capped = table.max_bps < profile.upstream_bps
+    # Capped T-CONTs greedy, the others a 1518-byte frame each: the frame has room to spare,
+    # so only the ceiling can hold a capped T-CONT back.
+    greedy = np.where(capped, 10**9, ETH_MAX_FRAME_BYTES).astype(np.int64)
     zero = np.zeros(n, dtype=np.int64)
     cum = np.zeros(n, dtype=np.int64)
     worst, where, when = -np.inf, 0, 0
-    capped = table.max_bps < profile.upstream_bps
     for k in range(frames):
         rep = Reports(greedy, zero, zero, greedy, zero, zero, np.zeros(n, dtype=bool), k)
         g = inst.allocate(k * profile.frame_ps, rep)
