@@ -1,5 +1,6 @@
 """Regenerate the cards in ``docs/dba-report-card.md`` (``ftth dba-check`` on every built-in
-frame DBA, XGS-PON and GPON) and their figures in ``docs/img/``.
+frame DBA on XGS-PON and GPON, and the EPON polling DBAs on 10G-EPON) and their figures in
+``docs/img/``.
 
 Only the text between ``<!-- card:begin -->`` and ``<!-- card:end -->`` is replaced; the
 findings written around it by hand are kept.
@@ -23,7 +24,7 @@ from ftth.output import transaction, write_text
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "dba-report-card.md"
 IMG = ROOT / "docs" / "img"
-TECHS = ("xgs-pon", "gpon")
+TECHS = ("xgs-pon", "gpon", "epon-10g")
 BEGIN, END = "<!-- card:begin -->", "<!-- card:end -->"
 
 
@@ -32,13 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the quick battery")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes")
     args = parser.parse_args(argv)
-    from olt.dba.registry import dba_origin
+    from olt.dba.registry import dba_origin, get_dba, list_dbas
 
-    dbas = [
-        d
-        for d in battery.frame_dbas()
-        if dba_origin(d).startswith("built-in")  # plugins installed here are not built-ins
-    ]
+    def builtins(tech: str) -> list[str]:
+        epon = tech not in battery.FRAMED
+        return [
+            d
+            for d in list_dbas()
+            if dba_origin(d).startswith("built-in")  # plugins installed here are not built-ins
+            and bool(getattr(get_dba(d), "epon", False)) == epon
+        ]
+
     command = "python scripts/gen_dba_report_card.py" + (" --quick" if args.quick else "")
     parts = [
         BEGIN,
@@ -48,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     cards = []
     for tech in TECHS:
-        card = battery.check(dbas, tech, quick=args.quick, jobs=args.jobs)
+        card = battery.check(builtins(tech), tech, quick=args.quick, jobs=args.jobs)
         cards.append(card)
         print(f"{tech}: {card.wall_s:.0f} s", file=sys.stderr)
         parts.append(report.markdown(card, "img"))

@@ -171,7 +171,9 @@ def write_plots(card: Card, directory: str | Path) -> list[Path]:
             paths += plots.save(fig, out / stems[1], "ftth dba-check")
         finally:
             plt.close(fig)
-        # Restoration step response.
+        # Restoration step response (frame DBAs only: EPON has no assured class).
+        if not any(card.steps.get(d) for d in card.dbas):
+            return paths
         fig, ax = plt.subplots(1, 1, figsize=(6.5, 3.8), layout="constrained")
         ra = None
         for i, d in enumerate(card.dbas):
@@ -271,7 +273,10 @@ def markdown(card: Card, plot_dir: str | None = None, command: str | None = None
             lines.append(f"| {d} | " + " | ".join(cells) + " |")
     if plot_dir is not None:
         lines += [""]
-        for stem in plot_stems(card.tech):
+        stems = plot_stems(card.tech)
+        if not any(card.steps.get(d) for d in card.dbas):
+            stems = stems[:2]  # no restoration figure (EPON)
+        for stem in stems:
             lines.append(f"![{stem}]({plot_dir}/{stem}.png)")
     return "\n".join(lines) + "\n"
 
