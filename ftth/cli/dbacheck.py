@@ -12,7 +12,7 @@ from ftth.errors import InputError
 from ftth.output import Output, check_outputs, transaction, write_text
 
 HELP = (
-    "The DBA report card: a fixed battery of criteria run on registered frame DBAs "
+    "The DBA report card: a fixed battery of criteria run on registered DBAs "
     "(built-in or plugin), side by side."
     "\n\n"
     "Each criterion is one number against one threshold, PASS or FAIL, with the source of the "

@@ -68,6 +68,8 @@ def card_table(card: Card) -> Any:
     for i, cid in enumerate(ids):
         c = BY_ID[cid]
         rows = [next(r for r in card.results[d] if r["id"] == cid) for d in card.dbas]
+        if all(r["status"] == NA for r in rows):
+            continue  # applies to none of these DBAs (EPON: the T-CONT criteria)
         thr = next((r for r in rows if r["threshold"] is not None), rows[0])
         table.add_row(
             c.title,
@@ -230,8 +232,10 @@ def markdown(card: Card, plot_dir: str | None = None, command: str | None = None
         for r in rows:
             mark = {PASS: "PASS", FAIL: "**FAIL**", NA: "N/A"}[r["status"]]
             cells.append(f"{fmt_value(r['value'], cid)} {mark}")
+        if all(r["status"] == NA for r in rows):
+            continue  # applies to none of these DBAs (EPON: the T-CONT criteria)
         lines.append(
-            f"| [{c.title}](#{c.id}) | {c.unit} | "
+            f"| [{c.title}](#{c.id}) | {c.unit.replace('|', chr(92) + '|')} | "
             f"{fmt_threshold(cid, c.op, thr['threshold'])} | " + " | ".join(cells) + " |"
         )
     lines.append(

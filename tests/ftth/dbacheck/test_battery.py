@@ -4,8 +4,8 @@ card's numbers against ``ftth run --json`` on the scenario the card writes, the 
 and the example plugin on the cheap criteria, and the outputs.
 
 The quick battery runs once per module (one process, ``jobs=1``: the test DBAs are
-registered in this process only).  ``speed`` is wall-clock and machine-dependent: it is
-checked for being a positive number, never for its verdict.
+registered in this process only).  ``speed`` is machine-dependent: it is checked for being
+a positive number, never for its verdict.
 """
 
 from __future__ import annotations
@@ -168,8 +168,13 @@ def test_example_plugin() -> None:
 def test_rule_breaker_exits_3(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     with registered(RuleBreakerDba), pytest.raises(SystemExit) as exc:
         main(["dba-check", "test-rule-breaker", "--quick", "--jobs", "1",
-              "--json", str(tmp_path / "c.json")])  # fmt: skip
+              "--json", str(tmp_path / "c.json"), "--markdown", str(tmp_path / "c.md"),
+              "--plots", str(tmp_path / "plots"),
+              "--save-scenarios", str(tmp_path / "s")])  # fmt: skip
     assert exc.value.code == 3
+    assert "BREAKS RULES" in (tmp_path / "c.md").read_text()
+    assert (tmp_path / "plots" / "dba-check-delay-xgs-pon.png").is_file()
+    assert (tmp_path / "s" / "test-rule-breaker--fixed.toml").is_file()
     data = json.loads((tmp_path / "c.json").read_text())
     card = data["cards"]["test-rule-breaker"]
     assert card["breaks_rules"] and card["status"] == "BREAKS RULES"
@@ -200,6 +205,15 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], args: list[str], 
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2
     assert len(err) == 1 and err[0].startswith(f"error: {where}:"), err
+
+
+def test_same_card_twice() -> None:
+    """Same DBA, same criteria: the same document (the machine-dependent speed aside)."""
+    a, b = (
+        battery.check(["max-min"], "gpon", quick=True, jobs=1, only=("fairness", "bwmap"))
+        for _ in range(2)
+    )
+    assert json.dumps(a.to_dict(False)) == json.dumps(b.to_dict(False))
 
 
 def test_epon_polling_dba_gets_the_criteria_that_apply() -> None:
