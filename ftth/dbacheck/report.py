@@ -99,6 +99,20 @@ def save_scenarios(card: Card, directory: str | Path) -> list[Path]:
 
 
 # ============================================================================ figures
+def _plain_log_labels(ax: Any) -> None:
+    """Plain numbers on a log axis (``0.5``, ``2``, ``10``), the minor ticks labelled too when
+    the data span less than a decade (no major tick would be left to read)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if lo > 0 and math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) < 1:
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def write_plots(card: Card, directory: str | Path) -> list[Path]:
     """Delay and throughput against load, and the restoration step response, one line per
     DBA (byte-identical across runs: fixed svg hash salt, no dates)."""
@@ -135,6 +149,7 @@ def write_plots(card: Card, directory: str | Path) -> list[Path]:
             axes, ("best effort: mean", "best effort: p99", "type 2: p99"), strict=True
         ):
             ax.set_yscale("log")
+            _plain_log_labels(ax)
             ax.set_title(f"{what} upstream delay")
             ax.set_xlabel("offered load (fraction of C)")
             ax.set_ylabel("delay (ms)")
