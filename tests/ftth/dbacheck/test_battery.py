@@ -17,11 +17,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ftth.cli import main
-from ftth.dbacheck import battery, report
+from ftth.dbacheck import battery, drive, report
 from ftth.dbacheck import scenarios as sc
-from ftth.errors import InputError
+from ftth.errors import DbaError, InputError
 from olt.dba.base import EponDba
 from olt.dba.registry import get_dba, list_dbas
 from tests.ftth.dbacheck.broken_dbas import (
@@ -242,3 +244,29 @@ def test_scenarios_round_trip_through_toml(tech: str) -> None:
 def test_jain() -> None:
     assert battery.jain([1.0, 1.0, 1.0]) == 1.0
     assert battery.jain([1.0, 0.0]) == pytest.approx(0.5)  # one of two served: 1/n
+
+
+# ---------------------------------------------------------------------------- the fuzz checker
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_check_frames_accepts_sr_dba_and_refuses_the_rule_breaker(data: st.DataObject) -> None:
+    """The frame checker of the fuzz (drive.check_frames) on hypothesis-drawn PONs and
+    reports: every frame of sr-dba is built, the rule breaker's first frame is refused."""
+    from olt.bwmap import BwmapBuilder
+    from tests.olt.dba.helpers import make_ctx, make_reports, report_rounds, tcont_tables
+
+    tech, table, cycle, fec = data.draw(tcont_tables(max_onus=8))
+    ctx = make_ctx(tech, table, fec=fec, cycle=cycle)
+    builder = BwmapBuilder(ctx.profile, ctx.fec, table, "sr-dba")
+    good = get_dba("sr-dba")(ctx, {})
+    bad = RuleBreakerDba(ctx, {})
+    for k, (demand, poll, idle, granted, age) in enumerate(
+        data.draw(report_rounds(table.count, ctx.frame_line_bytes, 3))
+    ):
+        rep = make_reports(
+            demand, poll, idle=idle, granted_last=granted, age_ps=age, frame=k * cycle
+        )
+        g = good.allocate(k * cycle * ctx.frame_ps, rep)
+        assert drive.check_frames(builder, g, k * cycle, cycle, poll, True) == cycle
+        with pytest.raises(DbaError):
+            drive.check_frames(builder, bad.allocate(0, rep), k * cycle, cycle, poll, True)
