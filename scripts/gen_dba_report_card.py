@@ -61,10 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     text = DOC.read_text() if DOC.exists() else f"# DBA report card\n\n{BEGIN}\n{END}\n"
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), flags=re.S)
     new = pattern.sub(lambda _m: "\n".join(parts), text, count=1)
+    written = []
     with transaction():
         for card in cards:
-            report.write_plots(card, IMG)
+            written += report.write_plots(card, IMG)
         write_text(DOC, new)
+    for path in written:  # the page shows the PNGs; the SVGs would only weigh on the repo
+        if path.suffix == ".svg":
+            path.unlink(missing_ok=True)
     return 0
 
 
