@@ -1,7 +1,7 @@
 """Layers point down: a module imports only from its own layer or the layers below.
 
-phy/units ← traffic, topology, optics ← scenario ← onu, olt ← emulator ← plan, compare, api ←
-cli (docs/architecture.md).  Imports are read from the source (module level, inside
+phy/units ← traffic, topology, optics ← scenario ← onu, olt ← emulator ← plan, compare, dbacheck,
+api ← cli (docs/architecture.md).  Imports are read from the source (module level, inside
 functions, and ``import_module("literal")``), so a lazy upward import fails too.
 """
 
@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "ftth.capture": 5,  # captures drawn from the frame trace (ftth.emulator.trace)
     "ftth.sweep": 5,
     "ftth.city": 5,
+    "ftth.dbacheck": 5,  # the DBA report card: scenarios through ftth.api, drives olt/ directly
     "ftth.cli": 6,
     "ftth.__main__": 6,
 }

@@ -3,6 +3,7 @@
 from ftth.cli import (  # noqa: F401
     budget,
     compare,
+    dbacheck,
     frame,
     info,
     pcap,

@@ -216,6 +216,9 @@ class DbaBase:
     uses_reports: ClassVar[bool] = True
     #: One-line description shown by ``ftth list dbas``.
     summary: ClassVar[str] = ""
+    #: Whether the DBA shares surplus by the provisioned T-CONT ``weight`` (``ftth dba-check``
+    #: then holds it to shares proportional to the weights).
+    weighted: ClassVar[bool] = False
 
     def __init__(self, ctx: DbaContext, params: Mapping[str, Any]) -> None:
         self.ctx = ctx

@@ -141,9 +141,7 @@ def ebu_kernel(
     cap = np.empty(n, dtype=np.int64)
     sh.bucket_allowance(ceiling_bucket, frame_units, cap)
     want = sh.demand_units(ctx, reports[dk.R_DEMAND])
-    for j in range(n):
-        if want[j] > cap[j]:
-            want[j] = cap[j]
+    sh.cap_whole_packets(ctx, want, cap)
     # 1. fixed R_F, whatever the demand.
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
@@ -180,6 +178,7 @@ def ebu_kernel(
 @register
 class EbuDba(KernelDba):
     name = "ebu"
+    weighted = True
     kernel = ebu_kernel
     summary = "EBU: negative byte counters; unused assured bandwidth reused in the same cycle"
     PARAMS: ClassVar[dict[str, ParamSpec]] = {"overdraft_cycles": ("float", 1.0, 0.0, 16.0)}
@@ -189,13 +188,14 @@ class EbuDba(KernelDba):
         values = read_params(self.name, params, self.PARAMS)
         self.overdraft_cycles: float = values["overdraft_cycles"]
         cycle, unit = ctx.cycle_frames, ctx.grant_unit_bytes
+        mtu = float(ctx.kernel_ctx[dk.C_MTU_GRANT])  # ceiling bucket depth: one packet
         ab_bytes = ctx.assured_bytes_per_frame * cycle
         guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
         self.state_f = np.concatenate(
             [
                 np.array([self.overdraft_cycles, float(unit * cycle)]),
                 sh.rate_bucket(ctx.fixed_bytes_per_frame, cycle, unit),
-                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit),
+                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit, burst_bytes=mtu),
                 ab_bytes,
                 np.zeros(ctx.tconts.count),
                 np.where(ab_bytes > 0, ab_bytes, 1.0),

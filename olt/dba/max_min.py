@@ -93,9 +93,7 @@ def max_min_kernel(
     cap = np.empty(n, dtype=np.int64)
     sh.bucket_allowance(ceiling_bucket, frame_units, cap)
     want = sh.demand_units(ctx, reports[dk.R_DEMAND])
-    for j in range(n):
-        if want[j] > cap[j]:
-            want[j] = cap[j]
+    sh.cap_whole_packets(ctx, want, cap)
     # 1. fixed R_F, whatever the demand.
     grant, left = sh.grant_fixed_first(
         ctx, tcont_i[dk.TI_ONU], fixed_bucket, want, g_weight, reports[dk.R_POLL]
@@ -131,6 +129,7 @@ def max_min_kernel(
 @register
 class MaxMinDba(KernelDba):
     name = "max-min"
+    weighted = True
     kernel = max_min_kernel
     summary = "guarantees first, then weighted max-min fair shares (water-filling) of the rest"
     PARAMS: ClassVar[dict[str, ParamSpec]] = {"strict_priority": ("bool", True, None, None)}
@@ -140,6 +139,7 @@ class MaxMinDba(KernelDba):
         values = read_params(self.name, params, self.PARAMS)
         self.strict_priority: bool = values["strict_priority"]
         unit, cycle = ctx.grant_unit_bytes, ctx.cycle_frames
+        mtu = float(ctx.kernel_ctx[dk.C_MTU_GRANT])  # ceiling bucket depth: one packet
         assured_units = sh.ceil_div(np.ceil(ctx.assured_bytes_per_frame), unit)
         guaranteed = ctx.fixed_bytes_per_frame + ctx.assured_bytes_per_frame
         self.state_i = np.concatenate(
@@ -148,7 +148,7 @@ class MaxMinDba(KernelDba):
         self.state_f = np.concatenate(
             [
                 sh.rate_bucket(ctx.fixed_bytes_per_frame, cycle, unit),
-                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit),
+                sh.rate_bucket(ctx.ceiling_bytes_per_frame, cycle, unit, burst_bytes=mtu),
                 np.where(guaranteed > 0, guaranteed, 1.0),
             ]
         ).astype(np.float64)

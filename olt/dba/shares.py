@@ -320,13 +320,30 @@ def fill_by_priority(request: I64, priority: I64, weight: F64, capacity: int) ->
 # --------------------------------------------------------------------------- rate buckets
 # A rate bucket is a float64 array of 3 n in a DBA's state: rate per cycle, depth, tokens
 # (bytes).  It holds a rate on average, banking at most one cycle plus one grant unit (an
-# idle T-CONT cannot save bandwidth up).  Once per cycle: :func:`bucket_allowance`, then
-# :func:`bucket_charge` with the per-frame grants.
-def rate_bucket(rate_bytes_per_frame: F64, cycle_frames: int, unit: int) -> F64:
-    """A new, empty rate bucket (set-up, in Python) for ``rate_bytes_per_frame``."""
+# idle T-CONT cannot save bandwidth up; a slow one, one packet more).  Once per cycle:
+# :func:`bucket_allowance`, then :func:`bucket_charge` with the per-frame grants.
+def rate_bucket(
+    rate_bytes_per_frame: F64, cycle_frames: int, unit: int, burst_bytes: float = 0.0
+) -> F64:
+    """A new rate bucket (set-up, in Python) for ``rate_bytes_per_frame``.
+
+    ``burst_bytes`` deepens the bucket of a *slow* T-CONT, one whose bucket could not hold
+    ``burst_bytes`` otherwise: a ceiling bucket passes one encapsulated 1518-byte frame
+    (``C_MTU_GRANT``).  Without it a T-CONT provisioned below one minimum GEM/XGEM frame per
+    frame is only ever allowed grants too small to carry anything and starves, and a slow
+    one (a call at R_A = 100 kb/s) has its packets cut into a sliver per frame
+    (``ftth dba-check``: slow T-CONTs; :func:`cap_whole_packets` holds the slivers back).
+    A deepened bucket starts with ``burst_bytes`` of tokens, as after an idle spell (empty,
+    a call at 87 % of its R_A took half a second to catch up): the bytes granted never
+    exceed rate × time + ``burst_bytes`` (+ the unit rounding of the grants).  Other
+    buckets start empty and bank one cycle plus one grant unit.
+    """
     per_cycle = np.asarray(rate_bytes_per_frame, dtype=np.float64) * cycle_frames
-    depth = np.where(per_cycle > 0, per_cycle + float(unit * cycle_frames), 0.0)
-    return np.concatenate([per_cycle, depth, np.zeros(len(per_cycle))]).astype(np.float64)
+    base = per_cycle + float(unit * cycle_frames)
+    slow = (per_cycle > 0) & (base < burst_bytes)
+    depth = np.where(per_cycle > 0, base + np.where(slow, burst_bytes, 0.0), 0.0)
+    tokens = np.where(slow, float(burst_bytes), 0.0)
+    return np.concatenate([per_cycle, depth, tokens]).astype(np.float64)
 
 
 @inline_kernel
@@ -348,6 +365,23 @@ def bucket_charge(bucket: F64, frame_units: float, grant_units: I64) -> None:
     n = grant_units.shape[0]
     for j in range(n):
         bucket[2 * n + j] -= grant_units[j] * frame_units
+
+
+@inline_kernel
+def cap_whole_packets(ctx: I64, want: I64, cap: I64) -> None:
+    """``want = min(want, cap)`` (units per frame, in place), except that a T-CONT its
+    ceiling bucket holds below what it wants gets nothing this cycle while the bucket allows
+    less than one encapsulated 1518-byte frame (``C_MTU_GRANT``) per cycle: the tokens build
+    up instead of being spent on slivers.  Slivers below one minimum GEM/XGEM frame carry
+    nothing at all (a T-CONT provisioned that slowly starved), and a packet cut into a sliver
+    per frame waits for its last piece (a call at R_A = 100 kb/s waited ~13 ms).  With a
+    bucket deepened by one such frame (:func:`rate_bucket`) a full bucket always allows it,
+    so the T-CONT is served at its rate in whole packets."""
+    per_cycle = ctx[dk.C_UNIT] * ctx[dk.C_CYCLE]
+    mtu = ctx[dk.C_MTU_GRANT]
+    for j in range(want.shape[0]):
+        if want[j] > cap[j]:
+            want[j] = cap[j] if (cap[j] + 1) * per_cycle > mtu else 0
 
 
 # --------------------------------------------------------------------------- guarantees first

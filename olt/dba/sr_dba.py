@@ -525,6 +525,7 @@ class SrDba(KernelDba):
     """The reference SR-DBA (see the module docstring)."""
 
     name = "sr-dba"
+    weighted = True
     kernel = sr_dba_kernel
     summary = "ITU reference SR-DBA: fixed, assured, non-assured by R_F+R_A, best effort"
 
