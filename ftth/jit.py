@@ -30,6 +30,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _KERNEL_SOURCES = (
     "jit.py",
     "phy.py",
+    "biterrors.py",
     "fold.py",
     "traffic/kernels.py",
     "emulator/compiled.py",

@@ -62,6 +62,18 @@ RS_248_232: Final = FecCode(248, 232)
 #: IEEE 802.3av §76.3.2.4: 10G-EPON stream FEC RS(255,223).
 RS_255_223: Final = FecCode(255, 223)
 
+#: Reference BER at which a receiver's sensitivity is specified (the BER at zero optical
+#: margin), per profile and direction (downstream, upstream), measured before FEC where the
+#: class assumes FEC.  GPON: G.984.2 §8.2 / Table 2 ("BER 10^-10", classes B+ and C+ as
+#: specified without FEC).  XG-PON: G.987.2 §9.2.4 / Tables 9 and 10 (BER reference level
+#: 10^-3 downstream, 10^-4 upstream at the FEC decoder input).  XGS-PON: G.9807.1 Annex B,
+#: Tables B.9-1 and B.9-2 (10^-3 downstream; 10^-3 at 10G upstream with RS(248,216)).
+REFERENCE_BER: Final[dict[str, tuple[float, float]]] = {
+    "gpon": (1e-10, 1e-10),
+    "xg-pon": (1e-3, 1e-4),
+    "xgs-pon": (1e-3, 1e-3),
+}
+
 
 @dataclass(frozen=True)
 class BurstProfile:

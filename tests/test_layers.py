@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "ftth.topology": 1,
     "ftth.optics": 1,
     "ftth.fold": 1,
+    "ftth.biterrors": 1,
     "ftth.metrics": 1,
     "ftth.scenario": 2,
     "onu": 3,

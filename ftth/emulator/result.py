@@ -6,7 +6,17 @@ Definitions used below:
   ``[warmup, end)``, over the window.  An unbounded (greedy) source offers exactly what it is
   given, so its offered rate is its throughput.
 * ``throughput_bps``: bytes whose last bit is received in the window, over the window.
-* ``loss_ratio``: dropped / offered bytes over the whole run.
+* ``loss_ratio``: dropped / offered bytes over the whole run (tail drops; bytes destroyed
+  by faults and bit errors are ``conservation.lost_bytes``, ``lost_ratio``).
+* ``conservation``: per direction and in total, offered = delivered + queued + dropped +
+  lost, bytes and packets, exact (``balanced``; :func:`ledger`).
+* ``control`` (runs whose control plan changes anything: faults, activation, bit errors):
+  ``events`` (time, ONU-ID, kind, detail), ``us_quiet_line_bytes`` (upstream line bytes the
+  OLT kept quiet for discovery and ranging) and per ONU ``onus[]``: ``outage_s`` (time not
+  operating after first activation), ``reactivation_s`` (longest outage), ``activated_s``,
+  ``lost_bytes`` and the PM counters (:func:`ftth.emulator.dataplane.pm_counters`).
+  Households gain ``lost_bytes`` (their ONU's lost bytes, both directions, over its
+  households).
 * Delay: per traffic class (T-CONT or downstream class name), packets arriving after warm-up;
   percentiles from log-linear histograms (≤ 0.4 % relative error).
 * ``fairness.jain``: Jain's index of delivered/offered ratios over upstream T-CONTs with
@@ -104,21 +114,36 @@ def _direction(
     capacity = saturation_goodput_bps(
         spec.profile, direction, max(1, spec.n_onus), 1518, fec is not None
     )
-    ledger = {k: int(v.sum()) for k, v in c.items()}
-    ledger["balanced"] = (
-        ledger["offered_bytes"]
-        == ledger["delivered_bytes"] + ledger["queued_bytes"] + ledger["dropped_bytes"]
-        and ledger["offered_packets"]
-        == ledger["delivered_packets"] + ledger["queued_packets"] + ledger["dropped_packets"]
-    )
+    led = ledger(c)
+    lost_total = led["lost_bytes"]
     return {
         "offered_bps": round(float(offered_window.sum()) * 8 / window_s, 3),
         "throughput_bps": round(float(stats.window_delivered_bytes.sum()) * 8 / window_s, 3),
         "capacity_bps": round(capacity, 3),
         "loss_ratio": (dropped_total / offered_total) if offered_total else 0.0,
+        "lost_ratio": (lost_total / offered_total) if offered_total else 0.0,
         "delay_us": _classes(stats, queues),
-        "conservation": ledger,
+        "conservation": led,
     }
+
+
+#: The ledger's columns, in order (bytes, then packets).
+LEDGER_KEYS = tuple(
+    f"{what}_{unit}"
+    for unit in ("bytes", "packets")
+    for what in ("offered", "delivered", "queued", "dropped", "lost")
+)
+
+
+def ledger(counters: dict[str, Any]) -> dict[str, Any]:
+    """Whole-direction ledger from per-queue counters: offered = delivered + queued +
+    dropped + lost, in bytes and in packets, every queue exact (``balanced``)."""
+    out: dict[str, Any] = {}
+    for key in LEDGER_KEYS:
+        v = counters.get(key)
+        out[key] = int(np.asarray(v).sum()) if v is not None else 0
+    out["balanced"] = bool(rules.ledger_balanced(counters))
+    return out
 
 
 def assemble(
@@ -159,6 +184,17 @@ def assemble(
         _direction_facts(spec, down, spec.downstream, "downstream", down_d["capacity_bps"]),
     ]
     households = _households(spec, raw, window_s, facts, delay_budget_ms)
+    control = _control(spec, raw)
+    if control is not None:
+        lost_onu = np.zeros(spec.n_onus, dtype=np.int64)
+        for stats, queues in ((up, spec.upstream), (down, spec.downstream)):
+            if queues:
+                onu = np.array([q.onu_index for q in queues], dtype=np.int64)
+                np.add.at(lost_onu, onu, stats.counters["lost_bytes"])
+        per = spec.households_per_onu
+        for row in households:
+            i = spec.onu_ids.index(row["onu_id"])
+            row["lost_bytes"] = int(lost_onu[i]) // per
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
         for k in up_d["conservation"]
@@ -191,11 +227,65 @@ def assemble(
         "households": households,
         "fairness": {"jain": round(jain_index(ratios), 9) if ratios else 1.0},
         "conservation": total,
+        **({"control": control} if control is not None else {}),
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
     data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
     return Result(spec, raw, data)
+
+
+def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
+    """The ``control`` object (module docstring), or ``None`` when the run's control plan
+    changed nothing (every ONU up throughout, no bit errors)."""
+    dp = raw.dataplane
+    if dp is None or not dp.active:
+        return None
+    from ftth.emulator.dataplane import pm_counters
+
+    plan = dp.plan
+    frame_s = plan.frame_ps / PS_PER_S
+    n_frames = raw.frames
+    pm = pm_counters(spec, dp.pm, plan)
+    lost = np.zeros(spec.n_onus, dtype=np.int64)
+    for stats, queues in ((raw.upstream, spec.upstream), (raw.downstream, spec.downstream)):
+        for j, q in enumerate(queues):
+            lost[q.onu_index] += int(stats.counters["lost_bytes"][j])
+    onus = []
+    for i, onu_id in enumerate(spec.onu_ids):
+        act = int(plan.activated_ps[i]) if i < len(plan.activated_ps) else 0
+        rows = plan.op_onu == i
+        starts = plan.op_start_frame[rows]
+        ends = np.minimum(plan.op_end_frame[rows], n_frames)
+        up_frames = int(np.maximum(ends - starts, 0).sum())
+        first = int(starts.min()) if len(starts) else n_frames
+        gaps = (starts[1:] - ends[:-1]) if len(starts) > 1 else np.zeros(0, dtype=np.int64)
+        tail = n_frames - int(ends.max()) if len(ends) else 0
+        outage = (n_frames - first - up_frames) if len(starts) else 0
+        onus.append(
+            {
+                "onu_id": onu_id,
+                "activated_s": act / PS_PER_S if act >= 0 else None,
+                "outage_s": round(max(outage, 0) * frame_s, 9),
+                "reactivation_s": round(int(gaps.max()) * frame_s, 9) if len(gaps) else None,
+                "down_at_end": bool(tail > 0),
+                "lost_bytes": int(lost[i]),
+                "pm": {k: v for k, v in pm[i].items() if k != "onu_id"},
+            }
+        )
+    return {
+        "events": [
+            {
+                "time_s": ev.time_ps / PS_PER_S,
+                "onu_id": ev.onu_id,
+                "kind": ev.kind,
+                "detail": ev.detail,
+            }
+            for ev in plan.events
+        ],
+        "us_quiet_line_bytes": int(dp.quiet_line_bytes),
+        "onus": onus,
+    }
 
 
 def _ceilings_bps(spec: EmulationSpec) -> np.ndarray:
