@@ -184,7 +184,7 @@ def run_fast(
     p = spec.profile
     frame_ps = p.frame_ps
     up_stats, down_stats = make_stats(spec)
-    dp = DataPlane(spec, plan)
+    dp = DataPlane(spec, plan if plan is not None else spec.control)
     faulty = dp.active
     # Kernel output capacity: a frame holds at most bytes/min-frame packets per direction.
     min_cost = max(1, p.encap_min_frame_bytes)

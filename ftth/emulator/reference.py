@@ -199,7 +199,7 @@ def run_reference(spec: EmulationSpec, plan: ControlPlan | None = None) -> RawRu
     up_stats, down_stats = make_stats(spec)
     up_q = [RefQueue(p, q) for q in spec.upstream]
     down_q = [RefQueue(p, q) for q in spec.downstream]
-    dp = DataPlane(spec, plan)
+    dp = DataPlane(spec, plan if plan is not None else spec.control)
     faulty = dp.active
     down_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
     #: Upstream frame k's codeword fates, per allocation: (flags or None, DBRu lost).

@@ -76,6 +76,9 @@ class EmulationSpec:
     warnings: list[str] = field(default_factory=list)
     #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
     trace_csv: str | None = None
+    #: The control plan the engines obey (:class:`ftth.emulator.control.ControlPlan`:
+    #: activation, faults, bit errors); ``None`` = every ONU up throughout (steady).
+    control: Any = None
 
     @property
     def n_onus(self) -> int:
