@@ -174,7 +174,9 @@ def shaper_cap(
 
 
 @inline_kernel
-def shaper_consume(tokens_bits: I64, queue_onu: I64, queues: I64, used_bytes: I64, n: int) -> None:
+def shaper_consume(
+    tokens_bits: I64, queue_onu: I64, queues: I64, used_bytes: I64, n: int
+) -> None:
     """Take the bytes the first ``n`` ``queues`` sent out of their ONUs' buckets."""
     for i in range(n):
         tokens_bits[queue_onu[queues[i]]] -= used_bytes[i] * 8
