@@ -266,7 +266,7 @@ def check_build(scenario: Scenario) -> EmulationSpec:
     """Build everything ``ftth run`` builds for ``scenario``, without emulating.
 
     The emulation spec (:func:`build_spec`: topology, queues, every traffic source with its
-    parameters, load scaling, Alloc-IDs; faults and ``output.plot_dir`` refused) and the DBA
+    parameters, load scaling, Alloc-IDs; ``output.plot_dir`` refused) and the DBA
     with its ``[dba.params]``, constructed as the engines construct it.  ``ftth validate``
     calls this, so it accepts exactly what a run accepts.
 
@@ -275,7 +275,7 @@ def check_build(scenario: Scenario) -> EmulationSpec:
     InputError
         The first problem, naming its key path and what is allowed.
     """
-    spec = build_spec(scenario)
+    spec = build_spec(scenario, validating=True)
     dba_cls = get_dba(spec.dba_name)
     if spec.profile.framed:
         ctx = DbaContext(
@@ -293,9 +293,16 @@ def check_build(scenario: Scenario) -> EmulationSpec:
 
 
 def build_spec(
-    scenario: Scenario, *, record_packets: bool = False, probes: Probes | None = None
+    scenario: Scenario,
+    *,
+    record_packets: bool = False,
+    probes: Probes | None = None,
+    validating: bool = False,
 ) -> EmulationSpec:
     """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``).
+
+    ``validating`` (:func:`check_build`) accepts activation and faults, which the engines
+    do not emulate yet.
 
     Raises
     ------
@@ -305,10 +312,12 @@ def build_spec(
         without a finite source.
     """
     profile = scenario.profile
-    if scenario.faults:
+    if scenario.emulates_control_plane and not validating:
+        # ftth.emulator.control computes the plan; the engines do not obey it yet.
         raise InputError(
-            "faults",
-            "fault injection is not emulated yet (planned with ONU activation); remove [[faults]]",
+            "faults" if scenario.faults else "activation",
+            "the engines do not emulate activation, late joins (join_at_s) or faults yet "
+            "(`ftth validate` checks them); remove [[faults]], activation.enabled and join_at_s",
         )
     if scenario.output.plot_dir is not None:
         raise InputError(

@@ -16,11 +16,40 @@ Without activation or faults a plan has one operating row per ONU, ``[0, n_frame
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
+
+from ftth.errors import InputError
+from ftth.phy import (
+    DS_SYNC_FRAMES,
+    LOBI_MISSED_BURSTS,
+    LODS_FRAMES,
+    LOS_MARGIN_DB,
+    OLT_LOS_FRAMES,
+    PROFILE_LEARNING_FRAMES,
+)
+from ftth.scenario.branches import behind, branch_name, onu_ports
+from ftth.units import PS_PER_MS, PS_PER_S, PS_PER_US
+from olt.activation import (
+    assign_eqd_ps,
+    measured_rtt_ps,
+    quiet_spans,
+    random_delays_ps,
+    ranging_window_ps,
+    resolve_sn_window,
+    rogue_isolation_frames,
+    sn_response_ps,
+    sn_window_ps,
+    window_frames,
+)
+from onu.activation import Event, OnuMachine, State, family_of, serial_number_state
+
+if TYPE_CHECKING:
+    from ftth.scenario import Fault, Scenario
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -188,3 +217,667 @@ def steady_plan(n_onus: int, n_frames: int, frame_ps: int) -> ControlPlan:
         op_end_frame=np.full(n_onus, n_frames, dtype=np.int64),
         activated_ps=np.zeros(n_onus, dtype=np.int64),
     )
+
+
+# ====================================================================== the simulation
+#: SeedSequence spawn key of the control plane's random stream (traffic sources use (1|2, …)).
+CONTROL_SEED_KEY: Final = 12
+
+#: Status code of an operating ONU in a frame (the causes are ≥ 0).
+_OPERATING: Final = -1
+
+
+@dataclass
+class _Onu:
+    """One ONU's physical and protocol state while the control plane runs."""
+
+    index: int
+    onu_id: int
+    one_way_ps: int
+    rtt_ps: int
+    eqd_ps: int
+    port: tuple[int, ...]
+    base_margin_db: float
+    join_frame: int
+    machine: OnuMachine
+    powered: bool = False
+    joined: bool = False
+    good_frames: int = 0
+    bad_frames: int = 0
+    synced_at: int = -1  #: frame of downstream sync (profile learning counts from it)
+    rogue: bool = False
+    isolated: bool = False
+    registered: bool = False  #: the OLT has ranged it and polls it
+    missed: int = 0  #: consecutive frames without its burst at the OLT
+    lobi: bool = False
+    dying_gasp: bool = False
+    op_from: int = 0  #: first frame it may carry traffic after (re)entering O5
+    assign_at: int = -1  #: frame of its Assign_ONU-ID
+    ranged_at: int = -1  #: frame of its Ranging_Time
+    margin_db: float = 0.0
+    status: int = NOT_YET_JOINED
+    span_start: int = 0
+    margin_start: int = 0
+
+
+@dataclass
+class ControlRun:
+    """A control plan with what produced it: per-ONU state histories and window counts.
+
+    Attributes
+    ----------
+    plan
+        The :class:`ControlPlan` the data plane obeys.
+    onu_ids
+        ONU-ID of each ONU index.
+    histories
+        Per ONU index: ``(time_ps, from, to)`` state names, in order.
+    sn_windows, ranging_windows
+        Quiet windows opened (serial number; ranging).
+    collisions
+        Serial-number answers lost to collisions.
+    eqd_ps
+        Per ONU index: the EqD the OLT assigned at its last ranging (``-1`` never ranged).
+    """
+
+    plan: ControlPlan
+    onu_ids: list[int]
+    histories: list[list[tuple[int, str, str]]]
+    sn_windows: int
+    ranging_windows: int
+    collisions: int
+    eqd_ps: I64
+
+
+class _Sim:
+    """The control plane of one scenario, frame by frame (see :func:`simulate_control`)."""
+
+    def __init__(self, scenario: Scenario, n_frames: int, seed: int) -> None:
+        profile = scenario.profile
+        self.profile = profile
+        self.family = family_of(profile.name)
+        self.frame_ps = profile.frame_ps
+        self.n_frames = n_frames
+        self.rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(CONTROL_SEED_KEY,))
+        )
+        topo = scenario.topology()
+        self.teqd_ps = topo.teqd_ps
+        onus = scenario.onu_list()
+        ports = onu_ports(len(onus), scenario.tree.splitters)
+        budget = {row.onu_id: row.margin_db for row in scenario.optical_budget().onus}
+        self.fec = profile.fec("upstream", scenario.fec.upstream)
+        diff_km = scenario.tree.max_differential_km
+        self.sn_window_ps = sn_window_ps(diff_km)
+        self.ranging_window_ps = ranging_window_ps(diff_km)
+        self.response_ps = sn_response_ps(profile, self.fec)
+        self.period_frames = max(
+            1, round(scenario.activation.discovery_period_ms * PS_PER_MS / self.frame_ps)
+        )
+        self.pre_activated = not scenario.activation.enabled
+        self.onus: list[_Onu] = []
+        for index, onu in enumerate(onus):
+            place = topo.place(onu.id)
+            join_frame = -(-round(onu.join_at_s * PS_PER_S) // self.frame_ps)
+            self.onus.append(
+                _Onu(
+                    index=index,
+                    onu_id=onu.id,
+                    one_way_ps=place.one_way_ps,
+                    rtt_ps=place.rtt_ps,
+                    eqd_ps=place.eqd_ps,
+                    port=ports[index],
+                    base_margin_db=budget[onu.id],
+                    join_frame=join_frame,
+                    machine=OnuMachine(self.family),
+                    margin_db=budget[onu.id],
+                )
+            )
+        self.nearest_rtt_ps = min(o.rtt_ps for o in self.onus)
+        self.cuts: set[tuple[int, ...]] = set()
+        self.extra_db: dict[tuple[int, ...], float] = {}
+        self.faults = sorted(enumerate(scenario.faults), key=lambda item: (item[1].at_s, item[0]))
+        self.fault_ports = [
+            self._fault_port(f, ports, {o.id: i for i, o in enumerate(onus)})
+            for f in scenario.faults
+        ]
+        # outputs
+        self.events: list[tuple[int, int, ControlEvent]] = []
+        self.op_rows: list[tuple[int, int, int]] = []
+        self.down_rows: list[tuple[int, int, int, int]] = []
+        self.margin_rows: list[tuple[int, int, int, float]] = []
+        self.quiet: dict[int, int] = {}
+        self.corrupt_rows: list[tuple[int, int, int]] = []
+        self.activated_ps = np.full(len(self.onus), -1, dtype=np.int64)
+        self.assigned_eqd = np.full(len(self.onus), -1, dtype=np.int64)
+        # OLT
+        self.busy_until = 0
+        self.sn_due = False
+        self.ranging_queue: list[int] = []
+        self.los_frames = 0
+        self.los = False
+        self.rogue_since: dict[int, int] = {}  #: ONU index → frame it went rogue
+        self.sn_windows = 0
+        self.ranging_windows = 0
+        self.collisions = 0
+        self._seq = 0
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _fault_port(
+        fault: Fault, ports: list[tuple[int, ...]], by_id: dict[int, int]
+    ) -> tuple[int, ...]:
+        if fault.onu is not None:
+            return ports[by_id[fault.onu]]
+        if fault.branch is None:
+            return ()
+        text = fault.branch.strip()
+        return () if text == "feeder" else tuple(int(p) for p in text.split("."))
+
+    def event(self, time_ps: int, onu: _Onu | None, kind: str, detail: str) -> None:
+        self._seq += 1
+        self.events.append(
+            (
+                time_ps,
+                self._seq,
+                ControlEvent(time_ps, None if onu is None else onu.onu_id, kind, detail),
+            )
+        )
+
+    def fire(self, onu: _Onu, time_ps: int, ev: Event) -> bool:
+        before = onu.machine.state
+        if not onu.machine.try_fire(time_ps, ev):
+            return False
+        after = onu.machine.state
+        if after is not before:
+            self.event(time_ps, onu, "state", f"{before.value} → {after.value} ({ev.value})")
+        return True
+
+    def t(self, frame: int) -> int:
+        return frame * self.frame_ps
+
+    def link_ok(self, onu: _Onu) -> bool:
+        return (
+            not any(behind(cut, onu.port) for cut in self.cuts) and onu.margin_db >= LOS_MARGIN_DB
+        )
+
+    def margin_of(self, onu: _Onu) -> float:
+        extra = sum(db for branch, db in self.extra_db.items() if behind(branch, onu.port))
+        return round(onu.base_margin_db - extra, 6)
+
+    # ------------------------------------------------------------------ faults
+    def apply_fault(self, index: int, fault: Fault) -> None:
+        port = self.fault_ports[index]
+        at_ps = round(fault.at_s * PS_PER_S)
+        where = branch_name(port)
+        if fault.kind == "fibre-cut":
+            self.cuts.add(port)
+            self.event(at_ps, None, "fault", f"fibre-cut of {where}")
+        elif fault.kind == "restore":
+            self.cuts.discard(port)
+            self.event(at_ps, None, "fault", f"restore of {where}")
+        elif fault.kind == "splitter-loss":
+            extra = float(fault.extra_db or 0.0)
+            if extra:
+                self.extra_db[port] = extra
+            else:
+                self.extra_db.pop(port, None)
+            self.event(at_ps, None, "fault", f"splitter-loss {extra:g} dB on {where}")
+        else:
+            onu = next(o for o in self.onus if o.onu_id == fault.onu)
+            if fault.kind == "rogue-onu":
+                onu.rogue = True
+                self.event(at_ps, onu, "fault", "rogue-onu: laser on outside its grants")
+            elif fault.power == "off":
+                self.event(at_ps, onu, "fault", "onu-power off")
+                if onu.machine.state is State.O5 and self.link_ok(onu):
+                    # G.984.3 §11.1 / G.987.3 §11.1: the dying-gasp indication goes out in the
+                    # ONU's next burst, before the power is gone.
+                    onu.dying_gasp = True
+                    self.event(at_ps, onu, "dying-gasp", "Dying_Gasp sent in the last burst")
+                onu.powered = False
+                self.fire(onu, at_ps, Event.POWER_OFF)
+            else:
+                self.event(at_ps, onu, "fault", "onu-power on")
+                self.power_on(onu, at_ps)
+
+    def power_on(self, onu: _Onu, time_ps: int) -> None:
+        onu.powered = True
+        onu.good_frames = onu.bad_frames = 0
+        onu.synced_at = -1
+        onu.dying_gasp = False
+        self.fire(onu, time_ps, Event.POWER_ON)
+
+    # ------------------------------------------------------------------ one frame
+    def frame(self, k: int) -> None:
+        t_k = self.t(k)
+        for onu in self.onus:
+            if not onu.joined and k >= onu.join_frame:
+                onu.joined = True
+                at = max(t_k, 0)
+                if self.pre_activated and onu.join_frame == 0:
+                    self.pre_activate(onu)
+                else:
+                    self.event(at, onu, "join", "connected and powered")
+                    self.power_on(onu, at)
+            margin = self.margin_of(onu)
+            if margin != onu.margin_db:
+                self.margin_rows.append((onu.index, onu.margin_start, k, onu.margin_db))
+                onu.margin_start = k
+                onu.margin_db = margin
+                verdict = (
+                    "below LOS"
+                    if margin < LOS_MARGIN_DB
+                    else ("bit errors" if margin < 0 else "healthy")
+                )
+                self.event(t_k, onu, "margin", f"optical margin {margin:.2f} dB ({verdict})")
+        self.deliver(k)
+        for onu in self.onus:
+            self.onu_frame(onu, k)
+        self.olt_frame(k)
+        for onu in self.onus:
+            self.set_status(onu, k, self.status_of(onu, k))
+
+    def pre_activate(self, onu: _Onu) -> None:
+        onu.powered = True
+        m = onu.machine
+        m.state = State.O5
+        m.history.append((0, State.OFF, State.O5, Event.RANGING_TIME))
+        onu.registered = True
+        onu.op_from = 0
+        onu.good_frames = DS_SYNC_FRAMES
+        self.activated_ps[onu.index] = 0
+        self.assigned_eqd[onu.index] = assign_eqd_ps(
+            self.teqd_ps, measured_rtt_ps(onu.rtt_ps, self.profile), self.profile
+        )
+
+    def deliver(self, k: int) -> None:
+        """PLOAMs of the OLT that reach the ONUs in frame ``k``."""
+        for onu in self.onus:
+            arrive = self.t(k) + onu.one_way_ps
+            if onu.assign_at == k:
+                onu.assign_at = -1
+                if self.link_ok(onu) and onu.powered:
+                    self.fire(onu, arrive, Event.ASSIGN_ONU_ID)
+            if onu.ranged_at == k:
+                onu.ranged_at = -1
+                if self.link_ok(onu) and onu.powered and self.fire(onu, arrive, Event.RANGING_TIME):
+                    onu.registered = True
+                    onu.op_from = k + 1
+                    if self.activated_ps[onu.index] < 0:
+                        self.activated_ps[onu.index] = arrive
+                    self.event(arrive, onu, "activated", f"operation (O5) from frame {k + 1}")
+
+    def onu_frame(self, onu: _Onu, k: int) -> None:
+        """The ONU receives downstream frame ``k`` (or not) and runs its timers."""
+        if not onu.powered:
+            return
+        now = self.t(k) + onu.one_way_ps
+        m = onu.machine
+        if self.link_ok(onu):
+            onu.bad_frames = 0
+            onu.good_frames += 1
+            if onu.good_frames >= DS_SYNC_FRAMES:
+                if m.state in (State.O1, State.O1_1) and self.fire(onu, now, Event.DS_SYNC):
+                    onu.synced_at = k
+                elif m.state is State.O6:
+                    # XG: downstream regained within TO2 → O5; GPON: the OLT's directed POPUP.
+                    ev = Event.DS_SYNC if self.family == "xg" else Event.POPUP_DIRECTED
+                    if self.fire(onu, now, ev):
+                        onu.op_from = k + 1
+                        self.event(now, onu, "LODS-cleared", "downstream regained within TO2")
+            if (
+                m.state in (State.O1_2, State.O2)
+                and onu.synced_at >= 0
+                and k - onu.synced_at >= PROFILE_LEARNING_FRAMES
+            ):
+                self.fire(onu, now, Event.PROFILE)
+        else:
+            onu.good_frames = 0
+            onu.bad_frames += 1
+            if onu.bad_frames == LODS_FRAMES and m.state not in (State.O1, State.O1_1, State.O7):
+                self.event(now, onu, "LODS", f"{LODS_FRAMES} downstream frames lost")
+                self.fire(onu, now, Event.LODS)
+        before = m.state
+        m.expire_timers(now)
+        if m.state is not before:
+            last = m.history[-1]
+            self.event(last[0], onu, "state", f"{before.value} → {m.state.value} ({last[3].value})")
+            if m.state in (State.O1, State.O1_1):
+                onu.good_frames = 0
+                onu.synced_at = -1
+                onu.registered = False
+
+    def bursts(self, onu: _Onu, k: int) -> bool:
+        """True when the OLT receives ``onu``'s burst in upstream frame ``k``."""
+        return (
+            onu.powered
+            and onu.machine.state is State.O5
+            and self.link_ok(onu)
+            and not onu.isolated
+            and k >= onu.op_from
+        )
+
+    def olt_frame(self, k: int) -> None:
+        t_k = self.t(k)
+        arrive = t_k + self.teqd_ps  # upstream frame k reaches the OLT
+        any_burst = False
+        for onu in self.onus:
+            if not onu.registered:
+                continue
+            if self.bursts(onu, k):
+                any_burst = True
+                onu.missed = 0
+                if onu.lobi:
+                    onu.lobi = False
+                    self.event(arrive, onu, "LOBi-cleared", "bursts received again")
+                continue
+            onu.missed += 1
+            if onu.missed == LOBI_MISSED_BURSTS:
+                if onu.dying_gasp:
+                    self.event(arrive, onu, "DGi", "dying gasp received; ONU deactivated")
+                    onu.registered = False
+                else:
+                    onu.lobi = True
+                    name = "LOSi" if self.family == "gpon" else "LOBi"
+                    self.event(arrive, onu, "LOBi", f"{name}: {LOBI_MISSED_BURSTS} bursts missed")
+        registered = any(o.registered or o.lobi for o in self.onus)
+        if registered and not any_burst:
+            self.los_frames += 1
+            if self.los_frames == OLT_LOS_FRAMES and not self.los:
+                self.los = True
+                self.event(arrive, None, "LOS", f"no upstream light for {OLT_LOS_FRAMES} frames")
+        else:
+            self.los_frames = 0
+            if self.los and any_burst:
+                self.los = False
+                self.event(arrive, None, "LOS-cleared", "upstream light again")
+        self.rogue_frame(k)
+        self.windows(k)
+
+    def rogue_frame(self, k: int) -> None:
+        for onu in self.onus:
+            if onu.rogue and not onu.isolated and onu.index not in self.rogue_since:
+                self.rogue_since[onu.index] = k
+        for index, since in list(self.rogue_since.items()):
+            onu = self.onus[index]
+            if onu.isolated:
+                continue
+            active = sum(1 for o in self.onus if o.registered)
+            detect, isolate = rogue_isolation_frames(max(active, 1))
+            if k == since + detect:
+                self.event(
+                    self.t(k),
+                    None,
+                    "rogue-detected",
+                    f"corrupted bursts for {detect} frames "
+                    f"({detect * self.frame_ps / PS_PER_MS:g} ms after it started)",
+                )
+            if k == since + isolate:
+                onu.isolated = True
+                onu.registered = False
+                self.corrupt_rows.append((since, k, index))
+                at = self.t(k)
+                self.event(
+                    at,
+                    onu,
+                    "rogue-isolated",
+                    f"Disable_Serial_Number after {isolate * self.frame_ps / PS_PER_MS:g} ms "
+                    f"(detection {detect * self.frame_ps / PS_PER_MS:g} ms)",
+                )
+                self.fire(onu, at + onu.one_way_ps, Event.DISABLE)
+                self.ranging_queue = [i for i in self.ranging_queue if i != index]
+
+    def corrupting(self) -> bool:
+        return any(self.onus[i].powered and not self.onus[i].isolated for i in self.rogue_since)
+
+    def windows(self, k: int) -> None:
+        """The OLT's quiet windows: ranging first, then serial-number acquisition."""
+        if k % self.period_frames == 0:
+            self.sn_due = True
+        if k < self.busy_until:
+            return
+        if self.ranging_queue:
+            self.range_one(k, self.ranging_queue.pop(0))
+        elif self.sn_due:
+            self.serial_numbers(k)
+
+    def open_window(self, k: int, window_ps: int) -> int:
+        for frame, quiet in quiet_spans(k, window_ps, self.frame_ps):
+            if frame < self.n_frames:
+                self.quiet[frame] = self.quiet.get(frame, 0) + quiet
+        end = k + window_frames(window_ps, self.frame_ps)
+        self.busy_until = end
+        return end
+
+    def serial_numbers(self, k: int) -> None:
+        self.sn_due = False
+        sn_state = serial_number_state(self.family)
+        answering = [
+            o
+            for o in self.onus
+            if o.powered and self.link_ok(o) and o.machine.state is sn_state and o.assign_at < 0
+        ]
+        end = self.open_window(k, self.sn_window_ps)
+        self.sn_windows += 1
+        if not answering:
+            return
+        delays = random_delays_ps(self.rng, len(answering))
+        outcome = resolve_sn_window(
+            [o.rtt_ps for o in answering],
+            self.nearest_rtt_ps,
+            delays.tolist(),
+            self.response_ps,
+            self.sn_window_ps,
+        )
+        heard = list(outcome.heard)
+        collided = list(outcome.collided)
+        if self.corrupting():  # a rogue laser garbles every answer
+            collided = sorted(heard + collided)
+            heard = []
+        at = self.t(k) + self.teqd_ps
+        for i in collided:
+            self.event(
+                at + outcome.arrival_ps[i],
+                answering[i],
+                "sn-collision",
+                "serial-number answer lost in a collision; retried",
+            )
+        self.collisions += len(collided)
+        for i in heard:
+            onu = answering[i]
+            onu.assign_at = end
+            self.ranging_queue.append(onu.index)
+        self.event(
+            at, None, "sn-window", f"{len(heard)} serial numbers read, {len(collided)} collided"
+        )
+        if collided:
+            self.sn_due = True  # repeat at once
+
+    def range_one(self, k: int, index: int) -> None:
+        onu = self.onus[index]
+        if onu.assign_at >= k:  # Assign_ONU-ID not delivered yet: keep its place
+            self.ranging_queue.insert(0, index)
+            if self.sn_due:
+                self.serial_numbers(k)
+            return
+        end = self.open_window(k, self.ranging_window_ps)
+        self.ranging_windows += 1
+        at = self.t(k) + onu.one_way_ps
+        ok = (
+            onu.powered
+            and self.link_ok(onu)
+            and onu.machine.state is State.O4
+            and not self.corrupting()
+        )
+        if not ok:
+            self.event(self.t(k) + self.teqd_ps, onu, "ranging-failed", "no ranging answer")
+            return
+        rtt = measured_rtt_ps(onu.rtt_ps, self.profile)
+        eqd = assign_eqd_ps(self.teqd_ps, rtt, self.profile)
+        self.assigned_eqd[index] = eqd
+        onu.ranged_at = end
+        self.event(
+            at, onu, "ranging", f"RTT {rtt / PS_PER_US:.3f} µs, EqD {eqd / PS_PER_US:.3f} µs"
+        )
+
+    # ------------------------------------------------------------------ spans
+    def status_of(self, onu: _Onu, k: int) -> int:
+        if not onu.joined:
+            return NOT_YET_JOINED
+        if not onu.powered:
+            return POWER_OFF
+        if not self.link_ok(onu) or onu.isolated or onu.machine.state is State.O7:
+            return LINK_DOWN
+        if onu.machine.state is State.O5 and k >= onu.op_from:
+            return _OPERATING
+        return ACTIVATING
+
+    def set_status(self, onu: _Onu, k: int, status: int) -> None:
+        if k == 0:
+            onu.status = status
+            onu.span_start = 0
+            return
+        if status != onu.status:
+            self.close(onu, k)
+            onu.status = status
+            onu.span_start = k
+
+    def close(self, onu: _Onu, end: int) -> None:
+        if end <= onu.span_start:
+            return
+        if onu.status == _OPERATING:
+            self.op_rows.append((onu.index, onu.span_start, end))
+        else:
+            self.down_rows.append((onu.index, onu.span_start, end, onu.status))
+
+    def finish(self) -> ControlRun:
+        n = self.n_frames
+        for onu in self.onus:
+            self.close(onu, n)
+            self.margin_rows.append((onu.index, onu.margin_start, n, onu.margin_db))
+        for index, since in self.rogue_since.items():
+            if not self.onus[index].isolated:
+                self.corrupt_rows.append((since, n, index))
+        op = sorted(self.op_rows)
+        down = sorted(self.down_rows)
+        margins = sorted(r for r in self.margin_rows if r[2] > r[1])
+        corrupt = sorted(self.corrupt_rows)
+        quiet = sorted(self.quiet.items())
+        events = tuple(e for _, _, e in sorted(self.events, key=lambda x: (x[0], x[1])))
+
+        def col(rows: list[Any], j: int) -> I64:
+            return np.array([r[j] for r in rows], dtype=np.int64)
+
+        plan = ControlPlan(
+            frame_ps=self.frame_ps,
+            op_onu=col(op, 0),
+            op_start_frame=col(op, 1),
+            op_end_frame=col(op, 2),
+            down_onu=col(down, 0),
+            down_start_frame=col(down, 1),
+            down_end_frame=col(down, 2),
+            down_cause=col(down, 3),
+            quiet_frame=col(quiet, 0),
+            quiet_ps=col(quiet, 1),
+            corrupt_start_frame=col(corrupt, 0),
+            corrupt_end_frame=col(corrupt, 1),
+            corrupt_rogue_onu=col(corrupt, 2),
+            margin_onu=col(margins, 0),
+            margin_start_frame=col(margins, 1),
+            margin_end_frame=col(margins, 2),
+            margin_db=np.array([r[3] for r in margins], dtype=np.float64),
+            events=events,
+            activated_ps=self.activated_ps.copy(),
+        )
+        histories = [
+            [(t, a.value, b.value) for t, a, b, _ in onu.machine.history] for onu in self.onus
+        ]
+        return ControlRun(
+            plan=plan,
+            onu_ids=[o.onu_id for o in self.onus],
+            histories=histories,
+            sn_windows=self.sn_windows,
+            ranging_windows=self.ranging_windows,
+            collisions=self.collisions,
+            eqd_ps=self.assigned_eqd.copy(),
+        )
+
+
+def simulate_control(
+    scenario: Scenario, n_frames: int | None = None, seed: int | None = None
+) -> ControlRun:
+    """Run the control plane of ``scenario`` as simpy processes and return what it decided.
+
+    Two processes share one simpy clock in picoseconds: the *fault injector* applies each
+    ``[[faults]]`` entry at its ``at_s``, and the *frame clock* runs every frame ``k`` at
+    ``t_k`` — after a zero-delay step, so a fault due at ``t_k`` is seen by frame ``k`` (a
+    fault takes effect from the first frame starting at or after its time).  Per frame: late
+    ONUs join; PLOAMs due arrive (Assign_ONU-ID, Ranging_Time); every ONU receives the
+    downstream frame or misses it (sync, profile learning, LODS, TO1/TO2 in
+    :class:`onu.activation.OnuMachine`); the OLT counts bursts (LOBi, LOS, dying gasp),
+    chases a rogue ONU, and opens the next quiet window (:mod:`olt.activation`).
+
+    Parameters
+    ----------
+    scenario
+        A validated ITU scenario (GPON, XG-PON, XGS-PON).
+    n_frames
+        Frames to run; ``None`` covers ``duration_s``.
+    seed
+        Root seed; ``None`` takes ``scenario.seed``.  The serial-number delays come from
+        their own stream of it, so the same scenario and seed give the same plan.
+
+    Returns
+    -------
+    ControlRun
+        The plan with state histories and window counts.
+
+    Raises
+    ------
+    InputError
+        EPON (MPCP discovery is not modelled).
+    """
+    import simpy
+
+    profile = scenario.profile
+    if not profile.framed:
+        raise InputError(
+            "activation", f"{profile.title} discovery (MPCP) is not modelled: no control plane"
+        )
+    if n_frames is None:
+        n_frames = -(-round(scenario.duration_s * PS_PER_S) // profile.frame_ps)
+    sim = _Sim(scenario, n_frames, scenario.seed if seed is None else seed)
+    env = simpy.Environment()
+
+    def injector() -> Generator[simpy.Event, Any, None]:
+        for index, fault in sim.faults:
+            at_ps = round(fault.at_s * PS_PER_S)
+            yield env.timeout(at_ps - int(env.now))
+            sim.apply_fault(index, fault)
+
+    def frame_clock() -> Generator[simpy.Event, Any, None]:
+        for k in range(n_frames):
+            yield env.timeout(k * sim.frame_ps - int(env.now))
+            yield env.timeout(0)  # faults due at t_k first
+            sim.frame(k)
+
+    env.process(injector())
+    env.process(frame_clock())
+    env.run()
+    return sim.finish()
+
+
+def control_plan(
+    scenario: Scenario, n_frames: int | None = None, seed: int | None = None
+) -> ControlPlan:
+    """The :class:`ControlPlan` of ``scenario``: :func:`steady_plan` when it emulates no
+    activation, late join or fault (``Scenario.emulates_control_plane``), else the plan of
+    :func:`simulate_control`."""
+    profile = scenario.profile
+    if n_frames is None:
+        frame_ps = profile.frame_ps or 1
+        n_frames = -(-round(scenario.duration_s * PS_PER_S) // frame_ps)
+    if not scenario.emulates_control_plane:
+        return steady_plan(scenario.n_onus, n_frames, profile.frame_ps)
+    return simulate_control(scenario, n_frames, seed).plan

@@ -321,22 +321,24 @@ def test_validate_refuses_what_run_refuses(
 FAULT = """
 [[faults]]
 at_s = 0.1
-kind = "onu-down"
+kind = "onu-power"
 onu = 1
+power = "off"
 """
 
 
-def test_faults_are_refused_by_validate_and_run(
+def test_faults_are_validated_and_refused_by_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`[[faults]]` is documented as not supported yet: both commands refuse it alike."""
+    """`validate` checks `[[faults]]`; `run` refuses them until the engines obey the control
+    plane (issue 12), and the generated docs say so."""
     path = write(tmp_path, GOOD + FAULT)
     code, _, err = run(capsys, "validate", str(path))
-    assert_bad(err, code, "faults", "not emulated yet")
-    assert run(capsys, "run", str(path), "-q")[::2] == (code, err)
+    assert code == 0, err
+    code, _, err = run(capsys, "run", str(path), "-q")
+    assert_bad(err, code, "faults", "do not emulate")
     docs = (REPO / "docs" / "scenario.md").read_text(encoding="utf-8")
-    faults_section = docs.split("## `[[faults]]`")[1].split("##")[0]
-    assert "Not supported yet" in faults_section
+    assert "**`ftth run` refuses them" in docs
     assert "**Not supported yet**" in docs.split("| `output.plot_dir` |")[1].split("\n")[0]
 
 

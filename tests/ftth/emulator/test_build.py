@@ -156,10 +156,13 @@ def test_an_onus_own_traffic_is_named_by_its_entry() -> None:
 # ============================================================================ not supported yet
 def test_faults_and_plot_dir_are_refused_by_the_build() -> None:
     """Documented as not supported yet: loaded and checked, refused by every run path."""
-    sc = scenario_from_dict(base(faults=[{"at_s": 0.1, "kind": "onu-down", "onu": 1}]))
+    sc = scenario_from_dict(
+        base(faults=[{"at_s": 0.1, "kind": "onu-power", "onu": 1, "power": "off"}])
+    )
     with pytest.raises(InputError) as info:
         build_spec(sc)
-    assert info.value.where == "faults" and "not emulated yet" in info.value.why
+    assert info.value.where == "faults" and "do not emulate" in info.value.why
+    check_build(sc)  # `ftth validate` accepts it
     sc = scenario_from_dict(base(output={"plot_dir": "plots"}))
     with pytest.raises(InputError) as info:
         build_spec(sc)
