@@ -82,6 +82,7 @@ def summary_tables(data: dict[str, Any]) -> Group:
         "conservation ledger",
         f"offered {c['offered_bytes']:,} B = delivered {c['delivered_bytes']:,} + queued "
         f"{c['queued_bytes']:,} + dropped {c['dropped_bytes']:,}"
+        + (f" + lost {c['lost_bytes']:,}" if c.get("lost_bytes") else "")
         + (" ✓" if c["balanced"] else " ✗ (BUG)"),
     )
     v = data["verdict"]

@@ -13,7 +13,8 @@ Definitions used below:
 * ``control`` (runs whose control plan changes anything: faults, activation, bit errors):
   ``events`` (time, ONU-ID, kind, detail), ``us_quiet_line_bytes`` (upstream line bytes the
   OLT kept quiet for discovery and ranging) and per ONU ``onus[]``: ``outage_s`` (time not
-  operating after first activation), ``reactivation_s`` (longest outage), ``activated_s``,
+  operating after first operation), ``reactivation_s`` (longest re-activation: an activating
+  span after a fault cleared; ``null`` when none), ``down_at_end``, ``activated_s``,
   ``lost_bytes`` and the PM counters (:func:`ftth.emulator.dataplane.pm_counters`).
   Households gain ``lost_bytes`` (their ONU's lost bytes, both directions, over its
   households).
@@ -241,6 +242,7 @@ def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
     dp = raw.dataplane
     if dp is None or not dp.active:
         return None
+    from ftth.emulator.control import ACTIVATING
     from ftth.emulator.dataplane import pm_counters
 
     plan = dp.plan
@@ -259,7 +261,18 @@ def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
         ends = np.minimum(plan.op_end_frame[rows], n_frames)
         up_frames = int(np.maximum(ends - starts, 0).sum())
         first = int(starts.min()) if len(starts) else n_frames
-        gaps = (starts[1:] - ends[:-1]) if len(starts) > 1 else np.zeros(0, dtype=np.int64)
+        # Re-activation: the activating spans after the first operation (after a fault).
+        react = [
+            int(e - s)
+            for o, s, e, c in zip(
+                plan.down_onu.tolist(),
+                plan.down_start_frame.tolist(),
+                plan.down_end_frame.tolist(),
+                plan.down_cause.tolist(),
+                strict=True,
+            )
+            if o == i and c == ACTIVATING and len(starts) and s > first
+        ]
         tail = n_frames - int(ends.max()) if len(ends) else 0
         outage = (n_frames - first - up_frames) if len(starts) else 0
         onus.append(
@@ -267,7 +280,7 @@ def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
                 "onu_id": onu_id,
                 "activated_s": act / PS_PER_S if act >= 0 else None,
                 "outage_s": round(max(outage, 0) * frame_s, 9),
-                "reactivation_s": round(int(gaps.max()) * frame_s, 9) if len(gaps) else None,
+                "reactivation_s": round(max(react) * frame_s, 9) if react else None,
                 "down_at_end": bool(tail > 0),
                 "lost_bytes": int(lost[i]),
                 "pm": {k: v for k, v in pm[i].items() if k != "onu_id"},
