@@ -17,7 +17,7 @@ packet for packet with the reference engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -95,21 +95,112 @@ ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
 ERR_DBA_STATUS, ERR_NEGATIVE_GRANT, ERR_LAYOUT, ERR_RING_FULL = 6, 7, 8, 9
 
 
+# ----------------------------------------------------------------------------------- records
+# The loop's state travels in a few named records (typed NamedTuples of arrays, which numba
+# passes by value as a struct of array views and caches like any other argument type).  The
+# classes live at module level so numba's on-disk cache can name them.
+F64 = npt.NDArray[np.float64]
+
+
+class OltUp(NamedTuple):
+    """The OLT's upstream state: :class:`olt.upstream.OltUpstream`'s own arrays, the grants
+    of the DBA cycle in progress and the static layout of the tree."""
+
+    olt: I64  #: per T-CONT books (olt.upstream)
+    cum_granted: I64  #: payload granted so far per T-CONT
+    pend: I64  #: DBRus in flight (a ring)
+    pend_head_tail: I64  #: the ring's head and tail
+    cycle_grants: I64  #: (cycle frames, T-CONTs) payload bytes of the current DBA cycle
+    cycle_start: I64  #: [frame the current cycle started] (-1: none yet)
+    order: I64  #: T-CONTs in BWmap order
+    onu_of: I64  #: ONU index of each T-CONT
+    one_way_ps: I64  #: one-way propagation per ONU
+
+
+class DbaArrays(NamedTuple):
+    """The DBA's arrays (:mod:`olt.dba.kernel`); its kernel is passed beside them."""
+
+    ctx: I64
+    tcont_i: I64
+    tcont_f: F64
+    reports: I64
+    state_i: I64
+    state_f: F64
+
+
+class Store(NamedTuple):
+    """A direction's :class:`onu.fifo.QueueStore` arrays."""
+
+    qs: I64
+    arrival_ps: I64
+    size_bytes: I64
+    state: npt.NDArray[np.int8]
+    enc: I64
+
+
+class OltDown(NamedTuple):
+    """The downstream scheduler: class layout, frame payload by allocation count, the
+    household shaper (:mod:`olt.downstream_kernel`) and the DRR's carried state."""
+
+    priority: I64
+    levels: I64
+    onu: I64
+    room_by_alloc: I64
+    overhead_by_alloc: I64
+    one_way_ps: I64
+    sh_refill: I64
+    sh_depth: I64
+    sh_tokens: I64
+    sh_order: I64  #: empty: no shaper
+    drr_deficit: I64
+    drr_pointer: I64
+    drr_cut: I64
+
+
+class Departures(NamedTuple):
+    """A direction's departure buffer (queue, arrival, size, departure rows) and its fill."""
+
+    buf: I64
+    n: I64
+
+
+class Books(NamedTuple):
+    """A direction's statistics: delay histograms and measuring-window counters (folded in
+    the loop when ``ip[IP_FOLD] == 1``, see :mod:`ftth.fold`) and granted / used bytes per
+    queue."""
+
+    counts: I64
+    acc: I64
+    win: I64
+    granted: I64
+    used: I64
+
+
+class Timelines(NamedTuple):
+    """Per-frame records of the run (the ``RawRun`` timelines) and the allocation count."""
+
+    us_line_bytes: I64
+    us_payload_bytes: I64
+    ds_payload_bytes: I64
+    alloc_count: I64
+
+
 @inline_kernel
 def _keep_or_fold(
-    out: I64, n_out: I64, n0: int, n_new: int, fold: int, warmup_ps: int, end_ps: int,
-    counts: I64, acc: I64, win: I64, err: I64, k: int, direction: int,
+    dep: Departures, n0: int, n_new: int, fold: int, warmup_ps: int, end_ps: int,
+    books: Books, err: I64, k: int, direction: int,
 ) -> bool:  # fmt: skip
-    """After a service wrote ``n_new`` departures at ``out[:, n0:]``: keep them (advance
-    ``n_out``) or, when ``fold``, fold them into the statistics at once, so the slots are
+    """After a service wrote ``n_new`` departures at ``dep.buf[:, n0:]``: keep them (advance
+    ``dep.n``) or, when ``fold``, fold them into the statistics at once, so the slots are
     reused by the next frame while still in cache.  False (and ``err`` set) on a negative
     delay."""
     if fold != 1:
-        n_out[0] = n0 + n_new
+        dep.n[0] = n0 + n_new
         return True
+    out = dep.buf
     bad = fold_departures(
         out[0, n0:], out[1, n0:], out[2, n0:], out[3, n0:], n_new, warmup_ps, end_ps,
-        counts, acc, win,
+        books.counts, books.acc, books.win,
     )  # fmt: skip
     if bad >= 0:
         err[0], err[1], err[2] = ERR_NEGATIVE_DELAY, k, direction
@@ -122,72 +213,31 @@ def run_frames(
     k0: int,
     k1: int,
     ip: I64,
-    # OLT state
-    olt: I64,
-    cum_granted: I64,
-    pend: I64,
-    pend_head_tail: I64,
-    cycle_grants: I64,
-    cycle_start: I64,
-    order: I64,
-    onu_of: I64,
-    n_onus: int,
-    one_way_ps: I64,
-    # the DBA (olt.dba.kernel): its kernel as a first-class function, and its arrays
+    up: OltUp,
     dba_fn: Any,
-    dba_ctx: I64,
-    tcont_i: I64,
-    tcont_f: npt.NDArray[np.float64],
-    reports: I64,
-    state_i: I64,
-    state_f: npt.NDArray[np.float64],
-    # upstream store
-    uqs: I64,
-    uarr: I64,
-    usize: I64,
-    ustate: npt.NDArray[np.int8],
-    uenc: I64,
-    # downstream store
-    dqs: I64,
-    darr: I64,
-    dsize: I64,
-    dstate: npt.NDArray[np.int8],
-    denc: I64,
-    ds_priority: I64,
-    ds_levels: I64,
-    ds_onu: I64,
-    ds_room_by_alloc: I64,
-    ds_overhead_by_alloc: I64,
-    sh_refill: I64,
-    sh_depth: I64,
-    sh_tokens: I64,
-    sh_order: I64,
-    drr_deficit: I64,
-    drr_pointer: I64,
-    drr_cut: I64,
-    # outputs
-    uout: I64,
-    n_uout: I64,
-    dout: I64,
-    n_dout: I64,
-    # statistics folded in the loop when ip[IP_FOLD] == 1 (see ftth.fold)
-    u_counts: I64,
-    u_acc: I64,
-    u_win: I64,
-    d_counts: I64,
-    d_acc: I64,
-    d_win: I64,
-    us_granted: I64,
-    us_used: I64,
-    ds_granted: I64,
-    ds_used: I64,
-    used_line: I64,
-    used_payload: I64,
-    ds_used_payload: I64,
-    alloc_count: I64,
+    dba: DbaArrays,
+    us: Store,
+    ds: Store,
+    down: OltDown,
+    u_dep: Departures,
+    d_dep: Departures,
+    u_books: Books,
+    d_books: Books,
+    lines: Timelines,
     err: I64,
 ) -> int:
-    """Run frames ``k0 .. k1-1``; return the first frame not run (``k1`` unless an error)."""
+    """Run frames ``k0 .. k1-1``; return the first frame not run (``k1`` unless an error).
+
+    Every array is updated in place; the records group them by owner (see their classes).
+    """
+    olt, cum_granted, pend, pend_head_tail = up.olt, up.cum_granted, up.pend, up.pend_head_tail
+    cycle_grants, cycle_start, order, onu_of = up.cycle_grants, up.cycle_start, up.order, up.onu_of
+    one_way_ps = up.one_way_ps
+    dba_ctx, reports = dba.ctx, dba.reports
+    dqs = ds.qs
+    ds_priority, ds_levels, ds_onu = down.priority, down.levels, down.onu
+    ds_room_by_alloc, ds_overhead_by_alloc = down.room_by_alloc, down.overhead_by_alloc
+    sh_tokens, sh_order = down.sh_tokens, down.sh_order
     n_t = olt.shape[0]
     frame_ps = ip[IP_FRAME_PS]
     bpf = ip[IP_US_BPF]
@@ -233,7 +283,9 @@ def run_frames(
             for f in range(ip[IP_CYCLE]):
                 for j in range(n_t):
                     cycle_grants[f, j] = 0
-            status = dba_fn(dba_ctx, tcont_i, tcont_f, reports, state_i, state_f, cycle_grants)
+            status = dba_fn(
+                dba_ctx, dba.tcont_i, dba.tcont_f, reports, dba.state_i, dba.state_f, cycle_grants
+            )
             if status != 0:
                 err[0], err[1], err[2] = ERR_DBA_STATUS, k, status
                 return k
@@ -269,18 +321,18 @@ def run_frames(
             g_line[a_i] = g_alloc[A_LINE_START, a_i]
             g_base[a_i] = time_base
             g_extra[a_i] = 0
-        used_line[k] = cursor
-        alloc_count[0] += n_alloc
+        lines.us_line_bytes[k] = cursor
+        lines.alloc_count[0] += n_alloc
         book_grants(k, g_alloc, n_alloc, ip[IP_MIN_FRAME], olt, cum_granted)
         # --- upstream service ---
         if n_alloc > 0:
-            n0 = n_uout[0]
+            n0 = u_dep.n[0]
             n_new = serve_grants(
-                uqs,
-                uarr,
-                usize,
-                ustate,
-                uenc,
+                us.qs,
+                us.arrival_ps,
+                us.size_bytes,
+                us.state,
+                us.enc,
                 g_q[:n_alloc],
                 g_room[:n_alloc],
                 g_cut[:n_alloc],
@@ -292,28 +344,28 @@ def run_frames(
                 us_fk,
                 bpf,
                 frame_ps,
-                uout[0, n0:],
-                uout[1, n0:],
-                uout[2, n0:],
-                uout[3, n0:],
+                u_dep.buf[0, n0:],
+                u_dep.buf[1, n0:],
+                u_dep.buf[2, n0:],
+                u_dep.buf[3, n0:],
                 g_used,
             )
             if not _keep_or_fold(
-                uout, n_uout, n0, n_new, ip[IP_FOLD], ip[IP_US_WARMUP_PS],
-                ip[IP_US_STATS_END_PS], u_counts, u_acc, u_win, err, k, 0,
+                u_dep, n0, n_new, ip[IP_FOLD], ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS],
+                u_books, err, k, 0,
             ):  # fmt: skip
                 return k
             payload = 0
             for a_i in range(n_alloc):
                 j = g_q[a_i]
-                us_granted[j] += g_room[a_i]
-                us_used[j] += g_used[a_i]
+                u_books.granted[j] += g_room[a_i]
+                u_books.used[j] += g_used[a_i]
                 payload += g_used[a_i]
                 if g_dbru[a_i]:
                     value = dbru_value_bytes(
-                        uqs[j, QENCAP],
-                        uqs[j, UNBOUNDED] == 1,
-                        uqs[j, BUFFER],
+                        us.qs[j, QENCAP],
+                        us.qs[j, UNBOUNDED] == 1,
+                        us.qs[j, BUFFER],
                         ip[IP_REPORT_UNIT],
                     )
                     if not post_report(
@@ -328,19 +380,19 @@ def run_frames(
                     ):
                         err[0], err[1] = ERR_RING_FULL, k
                         return k
-            used_payload[k] = payload
+            lines.us_payload_bytes[k] = payload
         # --- downstream frame ---
         if n_dq > 0:
-            admit_all(now, dqs, darr, dsize, dstate, denc)
+            admit_all(now, dqs, ds.arrival_ps, ds.size_bytes, ds.state, ds.enc)
             queue_demand(dqs, ip[IP_DS_FRAME_BYTES], d_demand)
             if sh_order.shape[0] > 0:
                 # The household shaper (olt.downstream_kernel): refill, then cap by priority.
-                shaper_refill(sh_tokens, sh_refill, sh_depth)
-                shaper_cap(d_demand, sh_tokens, sh_refill, sh_order, ds_onu)
+                shaper_refill(sh_tokens, down.sh_refill, down.sh_depth)
+                shaper_cap(d_demand, sh_tokens, down.sh_refill, sh_order, ds_onu)
             na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
             share = drr_share(
                 d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], ip[IP_DRR_QUANTUM],
-                drr_deficit, drr_pointer, drr_cut,
+                down.drr_deficit, down.drr_pointer, down.drr_cut,
             )  # fmt: skip
             n_s = 0
             start = ds_overhead_by_alloc[na]
@@ -356,13 +408,13 @@ def run_frames(
                         start += share[q]
                         n_s += 1
             if n_s > 0:
-                n0 = n_dout[0]
+                n0 = d_dep.n[0]
                 n_new = serve_grants(
                     dqs,
-                    darr,
-                    dsize,
-                    dstate,
-                    denc,
+                    ds.arrival_ps,
+                    ds.size_bytes,
+                    ds.state,
+                    ds.enc,
                     d_q[:n_s],
                     d_room[:n_s],
                     d_cut[:n_s],
@@ -374,22 +426,22 @@ def run_frames(
                     ip[IP_DS_FEC_K],
                     ip[IP_DS_FRAME_BYTES],
                     frame_ps,
-                    dout[0, n0:],
-                    dout[1, n0:],
-                    dout[2, n0:],
-                    dout[3, n0:],
+                    d_dep.buf[0, n0:],
+                    d_dep.buf[1, n0:],
+                    d_dep.buf[2, n0:],
+                    d_dep.buf[3, n0:],
                     g_used,
                 )
                 if not _keep_or_fold(
-                    dout, n_dout, n0, n_new, ip[IP_FOLD], ip[IP_DS_WARMUP_PS],
-                    ip[IP_DS_STATS_END_PS], d_counts, d_acc, d_win, err, k, 1,
+                    d_dep, n0, n_new, ip[IP_FOLD], ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS],
+                    d_books, err, k, 1,
                 ):  # fmt: skip
                     return k
                 for s_i in range(n_s):
                     q = d_q[s_i]
-                    ds_granted[q] += d_room[s_i]
-                    ds_used[q] += g_used[s_i]
-                    ds_used_payload[k] += g_used[s_i]
+                    d_books.granted[q] += d_room[s_i]
+                    d_books.used[q] += g_used[s_i]
+                    lines.ds_payload_bytes[k] += g_used[s_i]
                 if sh_order.shape[0] > 0:
                     shaper_consume(sh_tokens, ds_onu, d_q, g_used, n_s)
     return k1
@@ -452,17 +504,27 @@ def run_compiled_loop(
     ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS] = down.stats.warmup_ps, down.stats.end_ps
     # The DBA's kernel and arrays (olt.dba.kernel); its state is updated in place.
     dba_fn = type(dba).kernel.loop_callable
-    dba_ctx = dba.kernel_ctx()
-    dba_reports = np.zeros((R_N, n_t), dtype=np.int64)
-    state_i = np.ascontiguousarray(dba.state_i, dtype=np.int64)
-    state_f = np.ascontiguousarray(dba.state_f, dtype=np.float64)
-
+    dba_arrays = DbaArrays(
+        ctx=dba.kernel_ctx(),
+        tcont_i=dba.ctx.tcont_i,
+        tcont_f=dba.ctx.tcont_f,
+        reports=np.zeros((R_N, n_t), dtype=np.int64),
+        state_i=np.ascontiguousarray(dba.state_i, dtype=np.int64),
+        state_f=np.ascontiguousarray(dba.state_f, dtype=np.float64),
+    )
     # The OLT's state is the OltUpstream's own arrays: the kernels update them in place.
-    olt, cum_granted, pend, pend_ht = olt_py.olt, olt_py.cum_granted, olt_py.pend, olt_py.pend_ht
-    cycle_grants = np.zeros((spec.cycle_frames, n_t), dtype=np.int64)
-    cycle_start = np.full(1, -1, dtype=np.int64)
-    order = olt_py.builder.order
-    onu_of = spec.tconts.onu_index.astype(np.int64)
+    one_way_ps = np.ascontiguousarray(spec.one_way_ps, dtype=np.int64)
+    up_olt = OltUp(
+        olt=olt_py.olt,
+        cum_granted=olt_py.cum_granted,
+        pend=olt_py.pend,
+        pend_head_tail=olt_py.pend_ht,
+        cycle_grants=np.zeros((spec.cycle_frames, n_t), dtype=np.int64),
+        cycle_start=np.full(1, -1, dtype=np.int64),
+        order=olt_py.builder.order,
+        onu_of=spec.tconts.onu_index.astype(np.int64),
+        one_way_ps=one_way_ps,
+    )
     ds_priority = np.array([q.priority for q in spec.downstream], dtype=np.int64)
     ds_levels = np.unique(ds_priority).astype(np.int64)
     ds_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
@@ -480,11 +542,28 @@ def run_compiled_loop(
     else:
         sh_refill = sh_depth = sh_tokens = np.zeros(spec.n_onus, dtype=np.int64)
         sh_order = np.zeros(0, dtype=np.int64)
-    drr_deficit = np.zeros(len(spec.downstream), dtype=np.int64)
-    drr_pointer = np.zeros(len(ds_levels), dtype=np.int64)
-    drr_cut = np.zeros(len(ds_levels), dtype=np.int64)
+    down_olt = OltDown(
+        priority=ds_priority,
+        levels=ds_levels,
+        onu=ds_onu,
+        room_by_alloc=ds_room,
+        overhead_by_alloc=ds_over,
+        one_way_ps=one_way_ps,
+        sh_refill=sh_refill,
+        sh_depth=sh_depth,
+        sh_tokens=sh_tokens,
+        sh_order=sh_order,
+        drr_deficit=np.zeros(len(spec.downstream), dtype=np.int64),
+        drr_pointer=np.zeros(len(ds_levels), dtype=np.int64),
+        drr_cut=np.zeros(len(ds_levels), dtype=np.int64),
+    )
+    lines = Timelines(
+        us_line_bytes=used_line,
+        us_payload_bytes=used_payload,
+        ds_payload_bytes=ds_used_payload,
+        alloc_count=np.zeros(1, dtype=np.int64),
+    )
     err = np.zeros(8, dtype=np.int64)
-    alloc_count = np.zeros(1, dtype=np.int64)
     n_uout = np.zeros(1, dtype=np.int64)
     n_dout = np.zeros(1, dtype=np.int64)
     min_up = max(1, p.encap_header_bytes + max(1, p.encap_min_frame_bytes - p.encap_header_bytes))
@@ -529,68 +608,21 @@ def run_compiled_loop(
         us_used = np.zeros(n_t, dtype=np.int64)
         ds_granted = np.zeros(len(spec.downstream), dtype=np.int64)
         ds_used = np.zeros(len(spec.downstream), dtype=np.int64)
-        us_st, ds_st = up.store, down.store
         stopped = run_frames(
             k,
             k1,
             ip,
-            olt,
-            cum_granted,
-            pend,
-            pend_ht,
-            cycle_grants,
-            cycle_start,
-            order,
-            onu_of,
-            spec.n_onus,
-            spec.one_way_ps,
+            up_olt,
             dba_fn,
-            dba_ctx,
-            dba.ctx.tcont_i,
-            dba.ctx.tcont_f,
-            dba_reports,
-            state_i,
-            state_f,
-            us_st.qs,
-            us_st.arrival_ps,
-            us_st.size_bytes,
-            us_st.state,
-            us_st.enc,
-            ds_st.qs,
-            ds_st.arrival_ps,
-            ds_st.size_bytes,
-            ds_st.state,
-            ds_st.enc,
-            ds_priority,
-            ds_levels,
-            ds_onu,
-            ds_room,
-            ds_over,
-            sh_refill,
-            sh_depth,
-            sh_tokens,
-            sh_order,
-            drr_deficit,
-            drr_pointer,
-            drr_cut,
-            uout,
-            n_uout,
-            dout,
-            n_dout,
-            up.stats.delays.counts,
-            up.stats.delays.acc,
-            up.stats.window_delivered,
-            down.stats.delays.counts,
-            down.stats.delays.acc,
-            down.stats.window_delivered,
-            us_granted,
-            us_used,
-            ds_granted,
-            ds_used,
-            used_line,
-            used_payload,
-            ds_used_payload,
-            alloc_count,
+            dba_arrays,
+            _store(up.store),
+            _store(down.store),
+            down_olt,
+            Departures(uout, n_uout),
+            Departures(dout, n_dout),
+            _books(up.stats, us_granted, us_used),
+            _books(down.stats, ds_granted, ds_used),
+            lines,
             err,
         )
         if not fold:  # copies: the buffers are reused by the next window
@@ -614,7 +646,18 @@ def run_compiled_loop(
             progress(k1, n_frames)
         yield env.timeout((k1 - k) * frame_ps)
         k = k1
-    olt_py.allocations_total = int(alloc_count[0])
+    olt_py.allocations_total = int(lines.alloc_count[0])
+
+
+def _store(store: Any) -> Store:
+    """The arrays of a :class:`onu.fifo.QueueStore` (rebuilt each window: appending traffic
+    replaces them)."""
+    return Store(store.qs, store.arrival_ps, store.size_bytes, store.state, store.enc)
+
+
+def _books(stats: Any, granted: I64, used: I64) -> Books:
+    """A direction's statistics arrays, with this window's granted / used accumulators."""
+    return Books(stats.delays.counts, stats.delays.acc, stats.window_delivered, granted, used)
 
 
 def _error_rule(err: I64, p: Any, spec: Any, dba: Any) -> str:
