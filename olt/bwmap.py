@@ -288,9 +288,7 @@ class BwmapBuilder:
             )
         return np.ascontiguousarray(arr, dtype=np.int64)
 
-    def build(
-        self, frame: int, payload_grants: I64, dbru_mask: B, quiet_bytes: int = 0
-    ) -> BwMap:
+    def build(self, frame: int, payload_grants: I64, dbru_mask: B, quiet_bytes: int = 0) -> BwMap:
         """Lay out one upstream frame (:func:`lay_out`, or :func:`lay_out_quiet` when the
         frame opens a quiet window of ``quiet_bytes``); raise :class:`DbaError` on any
         broken rule."""

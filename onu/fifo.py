@@ -318,7 +318,9 @@ def serve_grants(
         Output: bytes of the grant used (the rest is idle).
     """
     return _serve(
-        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps, g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue, out_arrival_ps, out_size, out_depart_ps, g_used,
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
         NO_SPANS, NO_GRANT_CW, NO_FLAGS, 1, NO_STAT, False,
     )  # fmt: skip
 
@@ -364,15 +366,15 @@ def serve_grants_faults(
     the grant's frames, lost frames and HEC errors.
     """
     return _serve(
-        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps, g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue, out_arrival_ps, out_size, out_depart_ps, g_used,
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
         spans, g_cw, cw_flags, cw_bytes, g_stat, True,
     )  # fmt: skip
 
 
 @inline_kernel
-def _piece_fate(
-    start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int
-) -> int:
+def _piece_fate(start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int) -> int:
     """0 when a piece at protected offset ``start`` of ``cost`` bytes is intact, 1 when a
     codeword it overlaps failed, 2 when the failed codeword holds its header (HEC error)."""
     first = start // cw_bytes

@@ -116,9 +116,11 @@ connected to the outputs in the order they are listed, filling the last stage fi
 takes effect from the first frame that starts at or after `at_s`.  The activation sequence,
 the timers and the alarms are described in `docs/activation.md`.
 
-`ftth validate` checks faults, `[activation]` and `join_at_s`; **`ftth run` refuses them
-until the engines obey the control plane** (issue 12).  `output.plot_dir` is **not
-supported yet**: its key is checked, but `ftth validate` and `ftth run` refuse it.
+`ftth run` emulates faults, `[activation]` and `join_at_s` on GPON, XG-PON and XGS-PON:
+the control plane runs first and every engine obeys it (what the data plane does with
+it — lost bytes, bit errors, PM counters — is in `docs/faults.md`); the EPON profiles
+refuse them.  `output.plot_dir` is **not supported yet**: its key is checked, but
+`ftth validate` and `ftth run` refuse it.
 """
 
 

@@ -69,13 +69,141 @@ def span_rows(k: int, first: I64, start: I64, end: I64, cursor: I64, out_row: I6
         out_row[i] = r if r < stop and start[r] <= k else -1
 
 
+@kernel
+def upstream_fates(
+    k: int, seed: int, n: int, a_onu: I64, a_data_start: I64, a_room: I64, a_dbru: I64,
+    a_dbru_end: I64, trailer: int, dbru_bytes: int, cw_bytes: int, corrupted: bool, thr: I64,
+    pm: I64, g_cw: I64, flags: I64, dbru_lost: I64,
+) -> None:  # fmt: skip
+    """Frame ``k``'s upstream codeword fates, burst by burst (allocations ``0 .. n−1`` in
+    BWmap order; ``a_*`` per allocation).
+
+    A burst's protected part (TC header, allocations, trailer) is cut into codewords of
+    ``cw_bytes``; each is corrupted (``corrupted``: a rogue ONU overlapped the frame) or
+    drawn (:func:`ftth.biterrors.sample_codewords`, thresholds ``thr[onu, 0:2]``).  Writes
+    ``g_cw[a]`` (index of the burst's codeword 0 in ``flags``, −1 when nothing can fail),
+    ``dbru_lost[a]`` (1 when a codeword of its DBRu failed) and the PM counters.
+    """
+    base = 0
+    s = 0
+    while s < n:
+        onu = a_onu[s]
+        e = s
+        while e < n and a_onu[e] == onu:
+            e += 1
+        last = e - 1
+        n_cw = -((-(a_data_start[last] + a_room[last] + trailer)) // cw_bytes)
+        pm[onu, 0, PM_CODEWORDS] += n_cw
+        live = True
+        if corrupted:
+            for c in range(n_cw):
+                flags[base + c] = 1
+            pm[onu, 0, PM_UNCORRECTABLE] += n_cw
+        elif thr[onu, 0] != 0 or thr[onu, 1] != 0:
+            sample_codewords(
+                seed, DIR_UPSTREAM, onu, k, 0, n_cw, thr[onu, 0], thr[onu, 1], flags, base,
+                pm[onu, 0, PM_CORRECTED:],
+            )  # fmt: skip
+        else:
+            live = False
+        for a in range(s, e):
+            dbru_lost[a] = 0
+            g_cw[a] = base if live else -1
+            if live and a_dbru[a] == 1:
+                c0 = (a_dbru_end[a] - dbru_bytes) // cw_bytes
+                for c in range(c0, (a_dbru_end[a] - 1) // cw_bytes + 1):
+                    if flags[base + c] == 1:
+                        dbru_lost[a] = 1
+        if live:
+            base += n_cw
+        s = e
+
+
+@kernel
+def downstream_fates(
+    k: int, seed: int, n_cw: int, onu_up: I64, thr: I64, pm: I64, where: I64, flags: I64
+) -> None:
+    """Frame ``k``'s downstream codewords as each operating ONU receives them: ``where[i]``
+    is ONU ``i``'s codeword 0 in ``flags`` (−1 when nothing can fail for it), and the PM
+    counters (every operating ONU counts the frame's ``n_cw`` codewords)."""
+    base = 0
+    for i in range(onu_up.shape[0]):
+        where[i] = -1
+        if onu_up[i] == 0:
+            continue
+        pm[i, 1, PM_CODEWORDS] += n_cw
+        if thr[i, 2] == 0 and thr[i, 3] == 0:
+            continue
+        sample_codewords(
+            seed, DIR_DOWNSTREAM, i, k, 0, n_cw, thr[i, 2], thr[i, 3], flags, base,
+            pm[i, 1, PM_CORRECTED:],
+        )  # fmt: skip
+        where[i] = base
+        base += n_cw
+
+
+@kernel
+def count_pieces(direction: int, onu: I64, n: int, g_stat: I64, pm: I64) -> None:
+    """Add ``n`` served grants' GEM/XGEM frame counts (``onu.fifo`` ``G_*``) to the PM."""
+    for g in range(n):
+        i = onu[g]
+        pm[i, direction, PM_GEM_FRAMES] += g_stat[g, fifo.G_PIECES]
+        pm[i, direction, PM_GEM_LOST] += g_stat[g, fifo.G_LOST_PIECES]
+        pm[i, direction, PM_HEC] += g_stat[g, fifo.G_HEC]
+
+
+@kernel
+def advance_plan(
+    k: int, op_first: I64, op_start: I64, op_end: I64, op_cursor: I64, op_row: I64,
+    onu_up: I64, errors: bool, m_first: I64, m_start: I64, m_end: I64, m_cursor: I64,
+    m_row: I64, row_thr: I64, thr: I64,
+) -> None:  # fmt: skip
+    """Frame ``k``'s state: ``onu_up[i]`` (1 operating) and, with ``errors``, each ONU's
+    codeword thresholds ``thr[i]`` from its margin span (0 outside every span)."""
+    span_rows(k, op_first, op_start, op_end, op_cursor, op_row)
+    for i in range(onu_up.shape[0]):
+        onu_up[i] = 1 if op_row[i] >= 0 else 0
+    if not errors:
+        return
+    span_rows(k, m_first, m_start, m_end, m_cursor, m_row)
+    for i in range(thr.shape[0]):
+        r = m_row[i]
+        for c in range(4):
+            thr[i, c] = row_thr[r, c] if r >= 0 else 0
+
+
+@kernel
+def quiet_at(k: int, quiet_frame: I64, quiet_line: I64, cursors: I64) -> int:
+    """Line bytes of frame ``k``'s quiet window (0: none), added to ``cursors[1]``;
+    ``cursors[0]`` walks the sorted ``quiet_frame`` (call with non-decreasing ``k``)."""
+    c = cursors[0]
+    while c < quiet_frame.shape[0] and quiet_frame[c] < k:
+        c += 1
+    cursors[0] = c
+    if c < quiet_frame.shape[0] and quiet_frame[c] == k:
+        cursors[1] += quiet_line[c]
+        cursors[0] = c + 1
+        return quiet_line[c]
+    return 0
+
+
+@kernel
+def corrupted_at(k: int, start: I64, end: I64) -> bool:
+    """Whether a rogue ONU corrupts the upstream bursts of frame ``k``."""
+    hit = False
+    for r in range(start.shape[0]):
+        if start[r] <= k < end[r]:
+            hit = True
+    return hit
+
+
 def _first_rows(onu: I64, n_onus: int) -> I64:
     first = np.zeros(n_onus + 1, dtype=np.int64)
     np.cumsum(np.bincount(onu, minlength=n_onus), out=first[1:])
     return first
 
 
-class _Walker:
+class Walker:
     """Per-ONU span lookup frame by frame (:func:`span_rows`)."""
 
     def __init__(self, onu: I64, start: I64, end: I64, n_onus: int) -> None:
@@ -130,25 +258,34 @@ class DataPlane:
         for r, margin in enumerate(plan.margin_db.tolist()):
             thr[r, 0:2] = margin_thresholds(p, spec.us_fec, DIR_UPSTREAM, margin)
             thr[r, 2:4] = margin_thresholds(p, spec.ds_fec, DIR_DOWNSTREAM, margin)
-        self._margins = _Walker(plan.margin_onu, plan.margin_start_frame, plan.margin_end_frame, n)
-        self._thr = thr[self._margins.order] if len(thr) else thr
+        self.margin_walker = Walker(
+            plan.margin_onu, plan.margin_start_frame, plan.margin_end_frame, n
+        )
+        #: Thresholds per margin row, in the walker's row order.
+        ordered = thr[self.margin_walker.order]
+        self.row_thr = np.ascontiguousarray(ordered, dtype=np.int64).reshape(-1, 4)
         self.errors = bool(np.any(thr != 0))
         #: True when the plan changes anything: the engines then take the fault path.
         self.active = (not plan.is_steady) or self.errors
-        self._op = _Walker(plan.op_onu, plan.op_start_frame, plan.op_end_frame, n)
+        self.op_walker = Walker(plan.op_onu, plan.op_start_frame, plan.op_end_frame, n)
         #: Per ONU: 1 when operating in the frame last given to :meth:`advance`.
         self.onu_up = np.ones(n, dtype=np.int64)
         #: Per ONU: ``(us corrected, us failed, ds corrected, ds failed)`` thresholds.
         self.thr = np.zeros((n, 4), dtype=np.int64)
-        self._quiet = dict(
-            zip(plan.quiet_frame.tolist(), plan.quiet_ps.tolist(), strict=True)
-        )
-        self._corrupt = list(
-            zip(plan.corrupt_start_frame.tolist(), plan.corrupt_end_frame.tolist(), strict=True)
-        )
-        self.quiet_line_bytes = 0
-        # Power-off flushes: (frame, onu) → at_ps.
-        self._flush: dict[int, list[tuple[int, int]]] = {}
+        # Quiet windows: line bytes per quiet frame (whole grant units), walked by a cursor.
+        bpf, unit = p.us_bytes_per_frame, p.grant_unit_bytes
+        q_frame, q_bytes = [], []
+        for f, q_ps in sorted(zip(plan.quiet_frame.tolist(), plan.quiet_ps.tolist(), strict=True)):
+            if q_ps > 0 and f < n_frames:
+                line = -(-q_ps * bpf // p.frame_ps)
+                q_frame.append(f)
+                q_bytes.append(min(bpf, -(-line // unit) * unit))
+        self.quiet_frame = np.array(q_frame, dtype=np.int64)
+        self.quiet_line = np.array(q_bytes, dtype=np.int64)
+        self.corrupt_start = np.ascontiguousarray(plan.corrupt_start_frame, dtype=np.int64)
+        self.corrupt_end = np.ascontiguousarray(plan.corrupt_end_frame, dtype=np.int64)
+        #: [quiet cursor, quiet line bytes so far, flush cursor]
+        self.cursors = np.zeros(3, dtype=np.int64)
         down = sorted(
             zip(
                 plan.down_onu.tolist(),
@@ -160,10 +297,13 @@ class DataPlane:
         )
         self._down = down
         end_ps = spec.duration_ps
-        for onu, start, _end, cause in down:
-            if cause == POWER_OFF and start < n_frames:
-                at = min(start * p.frame_ps + spec.teqd_ps, end_ps - 1)
-                self._flush.setdefault(start, []).append((onu, at))
+        # Power-off flushes, by frame: (frame, onu, at_ps).
+        flush = sorted(
+            (start, onu, min(start * p.frame_ps + spec.teqd_ps, end_ps - 1))
+            for onu, start, _end, cause in down
+            if cause == POWER_OFF and start < n_frames
+        )
+        self.flush = np.array(flush, dtype=np.int64).reshape(-1, 3)
         #: Per ONU: time before which its arrivals are not generated (not yet joined).
         self.join_ps = np.zeros(n, dtype=np.int64)
         for onu, start, end, cause in down:
@@ -175,34 +315,30 @@ class DataPlane:
     # ------------------------------------------------------------------ per frame
     def advance(self, k: int) -> None:
         """Move to frame ``k`` (non-decreasing): operating mask and error thresholds."""
-        row = self._op.at(k)
-        self.onu_up[:] = row >= 0
-        if self.errors:
-            mrow = self._margins.at(k)
-            self.thr[:] = 0
-            has = mrow >= 0
-            self.thr[has] = self._thr[mrow[has]]
+        op, m = self.op_walker, self.margin_walker
+        advance_plan(
+            k, op.first, op.start, op.end, op.cursor, op.row, self.onu_up, self.errors, m.first,
+            m.start, m.end, m.cursor, m.row, self.row_thr, self.thr,
+        )  # fmt: skip
 
     def quiet_bytes(self, k: int) -> int:
-        """Line bytes of frame ``k`` the OLT keeps quiet (whole grant units), counted."""
-        q_ps = self._quiet.get(k, 0)
-        if q_ps <= 0:
-            return 0
-        p = self.spec.profile
-        bpf = p.us_bytes_per_frame
-        line = -(-q_ps * bpf // p.frame_ps)
-        unit = p.grant_unit_bytes
-        line = min(bpf, -(-line // unit) * unit)
-        self.quiet_line_bytes += line
-        return line
+        """Line bytes of frame ``k`` the OLT keeps quiet (whole grant units), counted
+        (:func:`quiet_at`; call with non-decreasing ``k``)."""
+        return int(quiet_at(k, self.quiet_frame, self.quiet_line, self.cursors))
+
+    @property
+    def quiet_line_bytes(self) -> int:
+        """Upstream line bytes kept quiet so far."""
+        return int(self.cursors[1])
 
     def corrupted(self, k: int) -> bool:
         """True when every upstream burst of frame ``k`` is corrupted by a rogue ONU."""
-        return any(s <= k < e for s, e in self._corrupt)
+        return bool(corrupted_at(k, self.corrupt_start, self.corrupt_end))
 
     def flushes(self, k: int) -> list[tuple[int, int]]:
         """``(onu, at_ps)`` of the ONUs whose buffers a power-off empties at frame ``k``."""
-        return self._flush.get(k, [])
+        rows = self.flush[self.flush[:, 0] == k]
+        return [(int(r[1]), int(r[2])) for r in rows]
 
     # ------------------------------------------------------------------ queues
     def spans(self, queue_onu: I64, upstream: bool) -> Spans:
@@ -249,82 +385,43 @@ class DataPlane:
 
     # ------------------------------------------------------------------ bit errors
     def upstream_codewords(self, k: int, bw: Any, corrupted: bool) -> tuple[I64, I64, I64]:
-        """Frame ``k``'s upstream codeword fates: ``(g_cw, flags, burst_bad)`` where
-        ``g_cw[a]`` indexes codeword 0 of allocation ``a``'s burst in ``flags`` (−1 when
-        nothing in it can fail) and ``burst_bad[a]`` is 1 when the burst's DBRu is lost."""
+        """Frame ``k``'s upstream codeword fates (:func:`upstream_fates`):
+        ``(g_cw, flags, dbru_lost)`` per allocation of ``bw``."""
         n = bw.n_allocations
-        g_cw = np.full(n, -1, dtype=np.int64)
-        burst_bad = np.zeros(n, dtype=np.int64)
-        if n == 0:
-            return g_cw, np.zeros(1, dtype=np.int64), burst_bad
         p = self.spec.profile
         cwb = self.us_cw.data_bytes
-        onu = bw.onu
-        starts = np.flatnonzero(np.r_[True, onu[1:] != onu[:-1]])
-        ends = np.r_[starts[1:], n]
-        chunks: list[I64] = []
-        base = 0
-        seed = self.spec.seed
-        pm = np.zeros(2, dtype=np.int64)
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            i = int(onu[s])
-            last = e - 1
-            protected = int(bw.data_start_bytes[last] + bw.room_bytes[last])
-            protected += p.us_burst_trailer_bytes
-            n_cw = -(-protected // cwb)
-            self.pm[i, 0, PM_CODEWORDS] += n_cw
-            if corrupted:
-                flags = np.ones(n_cw, dtype=np.int64)
-                self.pm[i, 0, PM_UNCORRECTABLE] += n_cw
-            else:
-                thr_c, thr_f = int(self.thr[i, 0]), int(self.thr[i, 1])
-                if thr_c == 0 and thr_f == 0:
-                    continue
-                flags = np.zeros(n_cw, dtype=np.int64)
-                pm[:] = 0
-                sample_codewords(seed, DIR_UPSTREAM, i, k, 0, n_cw, thr_c, thr_f, flags, 0, pm)
-                self.pm[i, 0, PM_CORRECTED] += pm[0]
-                self.pm[i, 0, PM_UNCORRECTABLE] += pm[1]
-            g_cw[s:e] = base
-            # The DBRu sits in the allocation's own codewords: lost when one of them failed.
-            for a in range(s, e):
-                if bw.dbru[a]:
-                    d0 = int(bw.dbru_end_bytes[a]) - p.dbru_bytes
-                    d1 = int(bw.dbru_end_bytes[a]) - 1
-                    if np.any(flags[d0 // cwb : d1 // cwb + 1]):
-                        burst_bad[a] = 1
-            chunks.append(flags)
-            base += n_cw
-        flags_all = np.concatenate(chunks) if chunks else np.zeros(1, dtype=np.int64)
-        return g_cw, flags_all, burst_bad
+        g_cw = np.full(max(n, 1), -1, dtype=np.int64)
+        lost = np.zeros(max(n, 1), dtype=np.int64)
+        flags = np.zeros(self.us_flag_capacity(n), dtype=np.int64)
+        if n:
+            upstream_fates(
+                k, self.spec.seed, n, np.ascontiguousarray(bw.onu, dtype=np.int64),
+                bw.data_start_bytes, bw.room_bytes, bw.dbru.astype(np.int64), bw.dbru_end_bytes,
+                p.us_burst_trailer_bytes, p.dbru_bytes, cwb, corrupted, self.thr, self.pm,
+                g_cw, flags, lost,
+            )  # fmt: skip
+        return g_cw[:n], flags, lost[:n]
+
+    def us_flag_capacity(self, n_bursts: int) -> int:
+        """Codeword slots one upstream frame can need (every burst's last one partial)."""
+        p = self.spec.profile
+        return p.us_bytes_per_frame // self.us_cw.data_bytes + n_bursts + 2
+
+    @property
+    def ds_codewords(self) -> int:
+        """Codewords (or no-FEC blocks) of one downstream frame."""
+        return -(-self.spec.profile.ds_bytes_per_frame // self.ds_cw.data_bytes)
 
     def downstream_frame(self, k: int) -> None:
         """Decide frame ``k``'s downstream codewords as each operating ONU receives them
-        (call once per frame, whether or not anything is sent)."""
-        p = self.spec.profile
-        cwb = self.ds_cw.data_bytes
-        n_cw = -(-p.ds_bytes_per_frame // cwb)
-        up = self.onu_up == 1
-        # Every operating ONU receives (and counts) the frame's codewords.
-        self.pm[up, 1, PM_CODEWORDS] += n_cw
-        self._ds_where = np.full(self.n_onus, -1, dtype=np.int64)
-        bad = np.flatnonzero(up & ((self.thr[:, 2] != 0) | (self.thr[:, 3] != 0)))
-        if not len(bad):
-            self._ds_flags = np.zeros(1, dtype=np.int64)
-            return
-        flags = np.zeros(len(bad) * n_cw, dtype=np.int64)
-        pm = np.zeros(2, dtype=np.int64)
-        seed = self.spec.seed
-        for b, i in enumerate(bad.tolist()):
-            pm[:] = 0
-            sample_codewords(
-                seed, DIR_DOWNSTREAM, i, k, 0, n_cw, int(self.thr[i, 2]), int(self.thr[i, 3]),
-                flags, b * n_cw, pm,
-            )  # fmt: skip
-            self.pm[i, 1, PM_CORRECTED] += pm[0]
-            self.pm[i, 1, PM_UNCORRECTABLE] += pm[1]
-            self._ds_where[i] = b * n_cw
-        self._ds_flags = flags
+        (:func:`downstream_fates`; call once per frame, whether or not anything is sent)."""
+        n_cw = self.ds_codewords
+        if len(self._ds_flags) < self.n_onus * n_cw:
+            self._ds_flags = np.zeros(self.n_onus * n_cw, dtype=np.int64)
+        downstream_fates(
+            k, self.spec.seed, n_cw, self.onu_up, self.thr, self.pm, self._ds_where,
+            self._ds_flags,
+        )  # fmt: skip
 
     def downstream_codewords(self, queue_onu: I64) -> tuple[I64, I64]:
         """The last :meth:`downstream_frame`'s fates for the served queues:
@@ -333,12 +430,8 @@ class DataPlane:
 
     def count_pieces(self, direction: int, onu: I64, g_stat: I64) -> None:
         """Add served grants' GEM/XGEM frame counts (``onu.fifo`` ``G_*``) to the PM."""
-        for col, pm_col in (
-            (fifo.G_PIECES, PM_GEM_FRAMES),
-            (fifo.G_LOST_PIECES, PM_GEM_LOST),
-            (fifo.G_HEC, PM_HEC),
-        ):
-            np.add.at(self.pm[:, direction, pm_col], onu, g_stat[: len(onu), col])
+        onu = np.ascontiguousarray(onu, dtype=np.int64)
+        count_pieces(direction, onu, len(onu), g_stat, self.pm)
 
 
 def pm_counters(spec: EmulationSpec, pm: I64, plan: ControlPlan) -> list[dict[str, Any]]:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Generator
 import numpy as np
 import simpy
 
-from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.biterrors import DIR_DOWNSTREAM, DIR_UPSTREAM
+from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import DownstreamPlanner, fec_nk, make_olt_upstream, make_stats
 from ftth.emulator.compiled import run_compiled_loop
 from ftth.emulator.control import ControlPlan
@@ -302,9 +302,7 @@ def run_fast(
                     planner.shaper.consume(dplan.queue, ds_used)
 
     env = simpy.Environment()
-    # The compiled loop obeys steady plans only (so far): a plan with faults, activation or
-    # bit errors runs the stepped loop, which calls the same kernels.
-    compiled = ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED and not faulty
+    compiled = ACCELERATED and isinstance(olt.dba, KernelDba) and not FORCE_STEPPED
 
     def frame_clock(env: simpy.Environment) -> Generator[simpy.Event, None, None]:
         every = max(1, n_frames // 200)
@@ -328,6 +326,7 @@ def run_fast(
                 ds_used_payload,
                 progress,
                 env,
+                dp,
             )
         )
         # The compiled loop releases the GIL: traffic is generated meanwhile on other cores.

@@ -595,9 +595,8 @@ class Fault(_Model):
     """``[[faults]]``: an event injected during the run (issue 12, docs/activation.md).
 
     A fibre is named by ``branch`` (``"feeder"``, a splitter output ``"2"``, ``"2.5"``; see
-    :mod:`ftth.scenario.branches`) or by ``onu`` (that ONU's drop fibre).  **The engines do
-    not obey faults yet**: ``ftth validate`` checks them, ``ftth run`` refuses them until the
-    data plane follows the control plane.
+    :mod:`ftth.scenario.branches`) or by ``onu`` (that ONU's drop fibre).  Every ITU engine
+    obeys the control plane's decisions (docs/faults.md); EPON refuses faults.
     """
 
     at_s: float = Field(

@@ -38,9 +38,7 @@ def test_ber_scales_q_with_received_power() -> None:
     assert bers == sorted(bers, reverse=True)
 
 
-@pytest.mark.parametrize(
-    ("code", "t"), [(RS_248_216, 16), (RS_255_223, 16), (RS_255_239, 8)]
-)
+@pytest.mark.parametrize(("code", "t"), [(RS_248_216, 16), (RS_255_223, 16), (RS_255_239, 8)])
 def test_codes_correct_half_their_parity(code: object, t: int) -> None:
     assert be.codeword_model(code).corrects == t  # type: ignore[arg-type]
 
@@ -65,7 +63,11 @@ def test_healthy_margin_never_fails_a_codeword() -> None:
     # 3 dB above sensitivity: the failure probability is below 2^-62, so no codeword can
     # fail (FEC may still correct a rare error); 10 dB above, not even a correction.  The
     # XG classes are specified at a pre-FEC BER (10^-3, 10^-4): only with their FEC.
-    for name, fec_modes in (("gpon", (None, True, False)), ("xg-pon", (None,)), ("xgs-pon", (None,))):
+    for name, fec_modes in (
+        ("gpon", (None, True, False)),
+        ("xg-pon", (None,)),
+        ("xgs-pon", (None,)),
+    ):
         p = get_profile(name)
         for direction in (be.DIR_UPSTREAM, be.DIR_DOWNSTREAM):
             for fec_on in fec_modes:

@@ -126,6 +126,7 @@ FAST_VARIANTS = ("compiled", "stepped")
 COUNTER_KEYS = (
     "offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
     "queued_bytes", "queued_packets", "dropped_bytes", "dropped_packets",
+    "lost_bytes", "lost_packets",
 )  # fmt: skip
 
 

@@ -20,7 +20,12 @@ from ftth.emulator.dataplane import PM_CODEWORDS, PM_GEM_LOST, PM_UNCORRECTABLE,
 from ftth.emulator.result import assemble
 from ftth.emulator.spec import EmulationSpec, merged_batch
 from ftth.verdict import ledger_balanced
-from tests.ftth.emulator.helpers import make_spec
+from tests.ftth.emulator.helpers import (
+    FAST_VARIANTS,
+    assert_variant,
+    make_spec,
+    use_fast_variant,
+)
 
 I64 = np.int64
 
@@ -78,9 +83,19 @@ def plan_with(
     )
 
 
-def run_both(spec: EmulationSpec, plan: ControlPlan) -> tuple[RawRun, RawRun]:
-    """Both engines on ``plan``; they must agree exactly on everything."""
+@pytest.fixture(params=FAST_VARIANTS)
+def variant(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both paths of the fast engine (compiled loop, stepped)."""
+    name = str(request.param)
+    use_fast_variant(name, monkeypatch)
+    return name
+
+
+def run_both(spec: EmulationSpec, plan: ControlPlan, variant: str) -> tuple[RawRun, RawRun]:
+    """Both engines on ``plan`` (the fast one on ``variant``'s path); they must agree
+    exactly on everything."""
     f = fast.run_fast(spec, plan=plan)
+    assert_variant(f, variant)
     r = reference.run_reference(spec, plan=plan)
     for d in ("upstream", "downstream"):
         a, b = getattr(f, d), getattr(r, d)
@@ -130,7 +145,7 @@ def test_steady_plan_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("technology", ["gpon", "xgs-pon"])
-def test_feeder_cut_and_restore(technology: str) -> None:
+def test_feeder_cut_and_restore(technology: str, variant: str) -> None:
     """Feeder cut at 0.1 s, restore at 0.3 s (every ONU down, LINK_DOWN): the ledger is
     exact, nothing moves while the PON is down, and the lost bytes are the traffic offered
     to the down ONUs minus what their buffers held (delivered after the restore)."""
@@ -143,7 +158,7 @@ def test_feeder_cut_and_restore(technology: str) -> None:
     fp = spec.profile.frame_ps
     cut, restore = 800, 2400  # frames: 0.1 s and 0.3 s
     plan = plan_with(spec, down=[(i, cut, restore, LINK_DOWN) for i in range(spec.n_onus)])
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     lo, hi = cut * fp, restore * fp
     for upstream, stats, queues in (
         (True, f.upstream, spec.upstream),
@@ -167,12 +182,12 @@ def test_feeder_cut_and_restore(technology: str) -> None:
     assert sum(h["lost_bytes"] for h in res.data["households"]) == lost_total
 
 
-def test_power_off_loses_the_buffer_and_the_arrivals() -> None:
+def test_power_off_loses_the_buffer_and_the_arrivals(variant: str) -> None:
     spec = make_spec("xgs-pon", onus=3, frames=120, buffer_bytes=10_000_000)
     fp = spec.profile.frame_ps
     off, on = 40, 80
     plan = plan_with(spec, down=[(0, off, on, POWER_OFF)])
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     up = f.upstream
     n = len(spec.upstream)
     offered = offered_by_arrival(spec, True, 0, on * fp)
@@ -187,10 +202,10 @@ def test_power_off_loses_the_buffer_and_the_arrivals() -> None:
     assert int(f.downstream.counters["lost_bytes"].sum()) == 0
 
 
-def test_negative_margin_loses_packets_healthy_margin_none() -> None:
+def test_negative_margin_loses_packets_healthy_margin_none(variant: str) -> None:
     spec = make_spec("xgs-pon", onus=3, frames=120)
     plan = plan_with(spec, margins=[-1.0, 6.0, 6.0])
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     pm = f.dataplane.pm
     for d in (0, 1):
         assert pm[0, d, PM_UNCORRECTABLE] > 0
@@ -209,20 +224,20 @@ def test_negative_margin_loses_packets_healthy_margin_none() -> None:
     assert onus[1]["pm"]["downstream"]["fec_uncorrectable_codewords"] == 0
 
 
-def test_no_fec_bit_errors_agree_between_engines() -> None:
+def test_no_fec_bit_errors_agree_between_engines(variant: str) -> None:
     spec = make_spec("gpon", onus=2, frames=80)
     plan = plan_with(spec, margins=[-3.0, 3.0])
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     assert int(f.upstream.counters["lost_bytes"][0]) > 0
     assert int(f.upstream.counters["lost_bytes"][1]) == 0
 
 
-def test_quiet_window_takes_upstream_capacity() -> None:
+def test_quiet_window_takes_upstream_capacity(variant: str) -> None:
     spec = make_spec("xgs-pon", onus=4, frames=60, up=("greedy", {"size_bytes": 1518}))
     p = spec.profile
     quiet_ps = 50_000_000  # 50 µs
     plan = plan_with(spec, quiet=[(10, quiet_ps), (30, quiet_ps)])
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     unit = p.grant_unit_bytes
     line = -(-quiet_ps * p.us_bytes_per_frame // p.frame_ps)
     want = -(-line // unit) * unit
@@ -235,12 +250,12 @@ def test_quiet_window_takes_upstream_capacity() -> None:
     assert assemble(spec, f).data["control"]["us_quiet_line_bytes"] == 2 * want
 
 
-def test_corrupted_bursts_lose_their_frames() -> None:
+def test_corrupted_bursts_lose_their_frames(variant: str) -> None:
     spec = make_spec("xgs-pon", onus=3, frames=80)
     fp = spec.profile.frame_ps
     c0, c1 = 30, 34
     plan = plan_with(spec, corrupt=(c0, c1))
-    f, _ = run_both(spec, plan)
+    f, _ = run_both(spec, plan, variant)
     assert int(f.upstream.counters["lost_bytes"].sum()) > 0
     assert int(f.downstream.counters["lost_bytes"].sum()) == 0
     # No upstream packet is received from a corrupted frame.
