@@ -34,6 +34,7 @@ _KERNEL_SOURCES = (
     "fold.py",
     "traffic/kernels.py",
     "emulator/compiled.py",
+    "emulator/dataplane.py",
     "emulator/epon.py",
 )
 _KERNEL_PACKAGES = ("../olt", "../onu")

@@ -434,12 +434,19 @@ class DataPlane:
         count_pieces(direction, onu, len(onu), g_stat, self.pm)
 
 
+#: PLOAM messages of one activation (G.984.3 §10 / G.987.3 §12): Serial_Number_ONU up,
+#: Assign_ONU-ID down, the ONU's ranging response up, Ranging_Time down.
+PLOAMS_PER_ACTIVATION = 4
+
+
 def pm_counters(spec: EmulationSpec, pm: I64, plan: ControlPlan) -> list[dict[str, Any]]:
     """Per-ONU PM counters as equipment reports them (results ``onus[].pm``).
 
     BIP errors are counted as errored codewords (corrected + uncorrectable): each holds at
     least one bit error, which a BIP-8/BIP-32 parity sees (a lower bound of the BIP count).
-    PLOAM messages, LOS and LOBi come from the control plan's events.
+    PLOAM messages count the activation exchanges (:data:`PLOAMS_PER_ACTIVATION` per
+    ``activated`` event, plus the Disable_Serial_Number of an isolated rogue), not the
+    periodic keep-alive PLOAMs; LOS and LOBi count the control plan's alarm events.
     """
     counts: dict[tuple[int | None, str], int] = {}
     for ev in plan.events:
@@ -458,8 +465,9 @@ def pm_counters(spec: EmulationSpec, pm: I64, plan: ControlPlan) -> list[dict[st
                 "gem_frames_lost": int(c[PM_GEM_LOST]),
                 "hec_errors": int(c[PM_HEC]),
             }
-        row["ploam_messages"] = sum(
-            v for (o, kind), v in counts.items() if o == onu_id and kind.lower().startswith("ploam")
+        row["ploam_messages"] = (
+            PLOAMS_PER_ACTIVATION * counts.get((onu_id, "activated"), 0)
+            + counts.get((onu_id, "rogue-isolated"), 0)
         )
         row["los"] = counts.get((onu_id, "LOS"), 0)
         row["lobi"] = counts.get((onu_id, "LOBi"), 0)

@@ -4,7 +4,8 @@ Per 125 µs frame: the OLT plans upstream frame ``k`` (DBA when a cycle starts, 
 framing kernel (:func:`onu.fifo.serve_grants`) serves every allocation of that frame and
 returns exact departure times, the DBRus go back to the OLT with their arrival times, then the
 downstream frame is shared and served the same way.  Traffic arrives in pre-generated
-windows (``window_ps``) so the sources run vectorised.
+windows (``window_ps``) so the sources run vectorised.  Both loops (stepped, compiled)
+obey the run's control plan (:mod:`ftth.emulator.dataplane`) when it changes anything.
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
             if o == i and c == ACTIVATING and len(starts) and s > first
         ]
         tail = n_frames - int(ends.max()) if len(ends) else 0
-        outage = (n_frames - first - up_frames) if len(starts) else 0
+        outage = (n_frames - first - up_frames) if len(starts) else n_frames
         onus.append(
             {
                 "onu_id": onu_id,

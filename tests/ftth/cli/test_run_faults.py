@@ -97,6 +97,9 @@ def test_feeder_cut_and_restore(
         assert onu["reactivation_s"] is not None and onu["reactivation_s"] > 0
         assert not onu["down_at_end"]
         assert onu["lost_bytes"] > 0
+        # The OLT lost its bursts (LOBi); it re-activated (its PLOAM exchange counted).
+        assert onu["pm"]["lobi"] >= 1
+        assert onu["pm"]["ploam_messages"] >= 4
     assert control["us_quiet_line_bytes"] > 0
 
 
