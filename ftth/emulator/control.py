@@ -16,7 +16,8 @@ Without activation or faults a plan has one operating row per ONU, ``[0, n_frame
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import re
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -483,6 +484,7 @@ class _Sim:
         m = onu.machine
         m.state = State.O5
         m.history.append((0, State.OFF, State.O5, Event.RANGING_TIME))
+        self.event(0, onu, "state", "off → O5 (pre-activated)")
         onu.registered = True
         onu.op_from = 0
         onu.good_frames = DS_SYNC_FRAMES
@@ -881,3 +883,97 @@ def control_plan(
     if not scenario.emulates_control_plane:
         return steady_plan(scenario.n_onus, n_frames, profile.frame_ps)
     return simulate_control(scenario, n_frames, seed).plan
+
+
+# ====================================================================== results
+_STATE_RE: Final = re.compile(r"^(?P<old>\S+) → (?P<new>\S+) \((?P<why>[^)]*)\)$")
+
+
+def onu_summaries(plan: ControlPlan, onu_ids: Sequence[int], n_frames: int) -> list[dict[str, Any]]:
+    """Per ONU: when it first operated, how long it was out afterwards, how long its last
+    re-activation took.
+
+    Returns
+    -------
+    list of dict
+        ``onu_id``; ``activated_s`` (first time in O5, ``None`` never); ``outage_s``
+        (frames not operating after the first operating frame, in seconds); ``outages``
+        (how many such interruptions); ``reactivation_s`` (the last activation that followed
+        a fault — from the fault clearing, i.e. the end of its power-off / link-down span, to
+        operating again — ``None`` if none); ``down_s`` per cause over the whole run.
+    """
+    frame_s = plan.frame_ps / PS_PER_S
+    out = []
+    for index, onu_id in enumerate(onu_ids):
+        rows = sorted(
+            [
+                (int(s), int(e), -1)
+                for o, s, e in zip(plan.op_onu, plan.op_start_frame, plan.op_end_frame, strict=True)
+                if o == index
+            ]
+            + [
+                (int(s), int(e), int(c))
+                for o, s, e, c in zip(
+                    plan.down_onu,
+                    plan.down_start_frame,
+                    plan.down_end_frame,
+                    plan.down_cause,
+                    strict=True,
+                )
+                if o == index
+            ]
+        )
+        first_op = next((s for s, _, c in rows if c == -1), None)
+        outage_frames = 0
+        outages = 0
+        reactivation: int | None = None
+        down_frames = dict.fromkeys(DOWN_CAUSES.values(), 0)
+        for j, (start, end, cause) in enumerate(rows):
+            if cause == -1:
+                continue
+            down_frames[DOWN_CAUSES[cause]] += end - start
+            if first_op is not None and start >= first_op:
+                outage_frames += end - start
+                if j == 0 or rows[j - 1][2] == -1:
+                    outages += 1
+            if (
+                cause == ACTIVATING
+                and j > 0
+                and rows[j - 1][2] in (POWER_OFF, LINK_DOWN)
+                and j + 1 < len(rows)
+                and rows[j + 1][2] == -1
+            ):
+                reactivation = end - start
+        activated = int(plan.activated_ps[index]) if index < plan.activated_ps.size else -1
+        out.append(
+            {
+                "onu_id": int(onu_id),
+                "activated_s": None if activated < 0 else activated / PS_PER_S,
+                "outage_s": round(outage_frames * frame_s, 9),
+                "outages": outages,
+                "reactivation_s": None
+                if reactivation is None
+                else round(reactivation * frame_s, 9),
+                "down_s": {k: round(v * frame_s, 9) for k, v in down_frames.items()},
+            }
+        )
+    return out
+
+
+def state_changes(plan: ControlPlan) -> list[dict[str, Any]]:
+    """The ``state`` events as rows: ``time_s``, ``onu_id``, ``from``, ``to``, ``trigger``."""
+    rows = []
+    for ev in plan.events:
+        match = _STATE_RE.match(ev.detail) if ev.kind == "state" else None
+        if match is None:
+            continue
+        rows.append(
+            {
+                "time_s": ev.time_ps / PS_PER_S,
+                "onu_id": ev.onu_id,
+                "from": match["old"],
+                "to": match["new"],
+                "trigger": match["why"],
+            }
+        )
+    return rows

@@ -195,7 +195,50 @@ def assemble(
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
     data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
+    data["control"] = control_section(spec)
     return Result(spec, raw, data)
+
+
+def control_section(spec: EmulationSpec) -> dict[str, Any]:
+    """The ``control`` section: the control plane's timeline and per-ONU activation (issue 12).
+
+    ``emulated`` says whether activation / faults were emulated (else every ONU operates from
+    t = 0 and ``events`` is empty); ``quiet_s`` is the upstream time the OLT's quiet windows
+    took; ``onus`` holds each ONU's ``activated_s``, ``outage_s``, ``outages``,
+    ``reactivation_s`` and ``down_s`` per cause (:func:`ftth.emulator.control.onu_summaries`);
+    ``states`` every state change (``--trace-activation``); ``events`` the alarm / event
+    timeline (``--events``), in time order.
+    """
+    from ftth.emulator.control import onu_summaries, state_changes, steady_plan
+
+    plan = spec.control
+    if plan is None:
+        if not spec.profile.framed:  # EPON: no frame clock, every ONU up from t = 0
+            onus: list[dict[str, Any]] = [
+                {
+                    "onu_id": onu_id,
+                    "activated_s": 0.0,
+                    "outage_s": 0.0,
+                    "outages": 0,
+                    "reactivation_s": None,
+                    "down_s": {},
+                }
+                for onu_id in spec.onu_ids
+            ]
+            return {"emulated": False, "quiet_s": 0.0, "onus": onus, "states": [], "events": []}
+        plan = steady_plan(spec.n_onus, spec.n_frames, spec.profile.frame_ps)
+    events = [
+        {"time_s": ev.time_ps / PS_PER_S, "onu_id": ev.onu_id, "kind": ev.kind, "detail": ev.detail}
+        for ev in plan.events
+        if ev.kind != "state"
+    ]
+    return {
+        "emulated": spec.control is not None,
+        "quiet_s": int(plan.quiet_ps.sum()) / PS_PER_S,
+        "onus": onu_summaries(plan, spec.onu_ids, spec.n_frames),
+        "states": state_changes(plan),
+        "events": events,
+    }
 
 
 def _ceilings_bps(spec: EmulationSpec) -> np.ndarray:
