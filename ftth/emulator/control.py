@@ -694,7 +694,7 @@ class _Sim:
             at, None, "sn-window", f"{len(heard)} serial numbers read, {len(collided)} collided"
         )
         if collided:
-            self.sn_due = True  # repeat at once
+            self.sn_due = True  # repeat once no ranging is pending
 
     def range_one(self, k: int, index: int) -> None:
         onu = self.onus[index]
