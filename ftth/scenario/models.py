@@ -662,7 +662,8 @@ class Activation(_Model):
         ge=1.0,
         le=10_000.0,
         description="Period of the OLT's serial-number (discovery) quiet windows while the "
-        "control plane is emulated; a window that saw a collision is repeated as soon as no ranging is pending.",
+        "control plane is emulated; a window that saw a collision is repeated as soon as no "
+        "ranging is pending.",
     )
 
 
