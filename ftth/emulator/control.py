@@ -128,8 +128,13 @@ class ControlPlan:
         Rogue-ONU corruption: bursts starting in ``[start, end)`` that overlap the rogue's
         transmission are corrupted (continuous-mode rogue: every burst).
     margin_onu, margin_start_frame, margin_end_frame, margin_db
-        Optical margin of each ONU over time (dB; ≥ 0 inside the budget), same span
-        conventions: it drives the bit-error model.
+        Optical margin of each ONU over time, same span conventions; it drives the
+        bit-error model.  Margin = the optical class's maximum loss minus the ONU's path
+        loss in its worse direction (maximum component losses, the numbers ``ftth budget``
+        prints) minus any ``splitter-loss`` on its path.  ≥ 0: at or above the receiver's
+        sensitivity; between ``ftth.phy.LOS_MARGIN_DB`` (−3 dB) and 0: the ONU stays in
+        operation with bit errors; below: LOS, the ONU is ``LINK_DOWN``.  A steady plan has
+        no margin rows (no bit errors modelled).
     events
         Alarms, faults and state changes in time order.
     activated_ps
@@ -1048,3 +1053,35 @@ def state_changes(plan: ControlPlan) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def rogue_summaries(plan: ControlPlan, onu_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Per rogue ONU: when it started, when the OLT detected it and isolated it (seconds).
+
+    ``detection_s`` and ``isolation_s`` count from the start; ``None`` when the run ended
+    first.
+    """
+    frame_s = plan.frame_ps / PS_PER_S
+    detected = sorted(ev.time_ps for ev in plan.events if ev.kind == "rogue-detected")
+    isolated = {ev.onu_id: ev.time_ps for ev in plan.events if ev.kind == "rogue-isolated"}
+    out = []
+    for start, end, index in zip(
+        plan.corrupt_start_frame.tolist(),
+        plan.corrupt_end_frame.tolist(),
+        plan.corrupt_rogue_onu.tolist(),
+        strict=True,
+    ):
+        onu_id = int(onu_ids[index])
+        start_ps = start * plan.frame_ps
+        seen = next((t for t in detected if start_ps <= t < end * plan.frame_ps + 1), None)
+        done = isolated.get(onu_id)
+        out.append(
+            {
+                "onu_id": onu_id,
+                "started_s": start * frame_s,
+                "detection_s": None if seen is None else (seen - start_ps) / PS_PER_S,
+                "isolation_s": None if done is None else (done - start_ps) / PS_PER_S,
+                "corrupted_frames": end - start,
+            }
+        )
+    return out

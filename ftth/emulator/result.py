@@ -206,10 +206,11 @@ def control_section(spec: EmulationSpec) -> dict[str, Any]:
     t = 0 and ``events`` is empty); ``quiet_s`` is the upstream time the OLT's quiet windows
     took; ``onus`` holds each ONU's ``activated_s``, ``outage_s``, ``outages``,
     ``reactivation_s`` and ``down_s`` per cause (:func:`ftth.emulator.control.onu_summaries`);
+    ``rogues`` each rogue ONU's detection and isolation times;
     ``states`` every state change (``--trace-activation``); ``events`` the alarm / event
     timeline (``--events``), in time order.
     """
-    from ftth.emulator.control import onu_summaries, state_changes, steady_plan
+    from ftth.emulator.control import onu_summaries, rogue_summaries, state_changes, steady_plan
 
     plan = spec.control
     if plan is None:
@@ -225,7 +226,14 @@ def control_section(spec: EmulationSpec) -> dict[str, Any]:
                 }
                 for onu_id in spec.onu_ids
             ]
-            return {"emulated": False, "quiet_s": 0.0, "onus": onus, "states": [], "events": []}
+            return {
+                "emulated": False,
+                "quiet_s": 0.0,
+                "onus": onus,
+                "rogues": [],
+                "states": [],
+                "events": [],
+            }
         plan = steady_plan(spec.n_onus, spec.n_frames, spec.profile.frame_ps)
     events = [
         {"time_s": ev.time_ps / PS_PER_S, "onu_id": ev.onu_id, "kind": ev.kind, "detail": ev.detail}
@@ -236,6 +244,7 @@ def control_section(spec: EmulationSpec) -> dict[str, Any]:
         "emulated": spec.control is not None,
         "quiet_s": int(plan.quiet_ps.sum()) / PS_PER_S,
         "onus": onu_summaries(plan, spec.onu_ids, spec.n_frames),
+        "rogues": rogue_summaries(plan, spec.onu_ids),
         "states": state_changes(plan),
         "events": events,
     }

@@ -120,3 +120,18 @@ def test_flags_on_a_plain_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert all(row["activated_s"] == 0.0 for row in data["control"]["onus"])
     assert (tmp_path / "csv" / "events.csv").read_text().startswith("time_s,onu_id,kind,detail")
     assert (tmp_path / "csv" / "activation.csv").exists()
+
+
+def test_rogue_detection_time_is_reported() -> None:
+    plain = scenario_from_dict(tree())
+    rogue = scenario_from_dict(tree(faults=[{"at_s": 0.1, "kind": "rogue-onu", "onu": 4}]))
+    spec = dataclasses.replace(build_spec(plain), control=control_plan(rogue))
+    (row,) = control_section(spec)["rogues"]
+    # 8 corrupted frames to detect (1 ms), then 3 probes of 2 frames (8 active ONUs)
+    assert row == {
+        "onu_id": 4,
+        "started_s": 0.1,
+        "detection_s": pytest.approx(0.001),
+        "isolation_s": pytest.approx(0.00175),
+        "corrupted_frames": 14,
+    }
