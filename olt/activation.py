@@ -9,8 +9,9 @@ Discovery (G.984.3 §10.3, G.987.3 §12.2)
     grant), so two ONUs at nearly the same distance are unlikely to answer on top of each
     other.  When two answers overlap the OLT reads neither (a *collision*); both ONUs stay in
     the serial-number state and answer the next SN grant with new delays.  The OLT here
-    repeats a window that saw a collision at once (the standards leave the schedule to the
-    OLT) and otherwise opens one every ``activation.discovery_period_ms``.
+    repeats a window that saw a collision as soon as no ranging is pending (the standards
+    leave the schedule to the OLT) and otherwise opens one every
+    ``activation.discovery_period_ms``.
 
 Ranging (G.984.3 §10.4, G.987.3 §12.3)
     Each ONU the OLT heard gets an ONU-ID (Assign_ONU-ID) and then a ranging grant of its own

@@ -16,7 +16,8 @@ Without activation or faults a plan has one operating row per ONU, ``[0, n_frame
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import re
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -127,8 +128,13 @@ class ControlPlan:
         Rogue-ONU corruption: bursts starting in ``[start, end)`` that overlap the rogue's
         transmission are corrupted (continuous-mode rogue: every burst).
     margin_onu, margin_start_frame, margin_end_frame, margin_db
-        Optical margin of each ONU over time (dB; ≥ 0 inside the budget), same span
-        conventions: it drives the bit-error model.
+        Optical margin of each ONU over time, same span conventions; it drives the
+        bit-error model.  Margin = the optical class's maximum loss minus the ONU's path
+        loss in its worse direction (maximum component losses, the numbers ``ftth budget``
+        prints) minus any ``splitter-loss`` on its path.  ≥ 0: at or above the receiver's
+        sensitivity; between ``ftth.phy.LOS_MARGIN_DB`` (−3 dB) and 0: the ONU stays in
+        operation with bit errors; below: LOS, the ONU is ``LINK_DOWN``.  A steady plan has
+        no margin rows (no bit errors modelled).
     events
         Alarms, faults and state changes in time order.
     activated_ps
@@ -483,6 +489,7 @@ class _Sim:
         m = onu.machine
         m.state = State.O5
         m.history.append((0, State.OFF, State.O5, Event.RANGING_TIME))
+        self.event(0, onu, "state", "off → O5 (pre-activated)")
         onu.registered = True
         onu.op_from = 0
         onu.good_frames = DS_SYNC_FRAMES
@@ -692,7 +699,7 @@ class _Sim:
             at, None, "sn-window", f"{len(heard)} serial numbers read, {len(collided)} collided"
         )
         if collided:
-            self.sn_due = True  # repeat at once
+            self.sn_due = True  # repeat once no ranging is pending
 
     def range_one(self, k: int, index: int) -> None:
         onu = self.onus[index]
@@ -720,6 +727,68 @@ class _Sim:
         self.event(
             at, onu, "ranging", f"RTT {rtt / PS_PER_US:.3f} µs, EqD {eqd / PS_PER_US:.3f} µs"
         )
+
+    # ------------------------------------------------------------------ skipping quiet frames
+    def next_frame(self, k: int) -> int:
+        """The next frame that can change anything, after frame ``k``.
+
+        ``k + 1`` unless the PON is *quiescent*: no window open or pending, no PLOAM in
+        flight, every counter either at rest or past its threshold (they are compared with
+        ``==``, so a saturated counter never fires again), no rogue being chased, and every
+        ONU in a state that only a fault, a join, a discovery window or a timer can change.
+        Then the next of those frames: skipping the frames in between changes nothing (a
+        test runs both ways and compares the plans).
+        """
+        step = k + 1
+        if (
+            self.ranging_queue
+            or self.sn_due
+            or step < self.busy_until
+            or 0 < self.los_frames < OLT_LOS_FRAMES
+            or any(not self.onus[i].isolated for i in self.rogue_since)
+        ):
+            return step
+        any_burst = any(self.bursts(o, step) for o in self.onus if o.registered)
+        registered = any(o.registered or o.lobi for o in self.onus)
+        if (self.los and any_burst) or (registered and not any_burst and not self.los):
+            return step  # the PON-wide LOS is about to be raised or cleared
+        wake = [self.n_frames, (k // self.period_frames + 1) * self.period_frames]
+        waiting = (State.O2_3, State.O3, State.O7, State.O4)
+        for onu in self.onus:
+            if not onu.joined:
+                wake.append(onu.join_frame)
+                continue
+            if onu.rogue and not onu.isolated:
+                return step
+            if onu.registered:
+                # The OLT's books for it must be at rest: bursting with nothing to clear,
+                # or silent past the LOBi threshold.
+                if self.bursts(onu, step):
+                    if onu.missed or onu.lobi:
+                        return step
+                elif onu.missed < LOBI_MISSED_BURSTS:
+                    return step
+            if not onu.powered:
+                continue
+            if onu.assign_at >= 0 or onu.ranged_at >= 0:
+                return step
+            state = onu.machine.state
+            if self.link_ok(onu):
+                settled = onu.good_frames >= DS_SYNC_FRAMES and (
+                    (state is State.O5 and step >= onu.op_from) or state in waiting
+                )
+            else:
+                settled = onu.bad_frames >= LODS_FRAMES
+            if not settled:
+                return step
+            for deadline in (onu.machine.to1_deadline_ps, onu.machine.to2_deadline_ps):
+                if deadline is not None:
+                    wake.append(-(-(deadline - onu.one_way_ps) // self.frame_ps))
+        for _, fault in self.faults:
+            at = -(-round(fault.at_s * PS_PER_S) // self.frame_ps)
+            if at > k:
+                wake.append(at)
+        return max(step, min(wake))
 
     # ------------------------------------------------------------------ spans
     def status_of(self, onu: _Onu, k: int) -> int:
@@ -805,7 +874,11 @@ class _Sim:
 
 
 def simulate_control(
-    scenario: Scenario, n_frames: int | None = None, seed: int | None = None
+    scenario: Scenario,
+    n_frames: int | None = None,
+    seed: int | None = None,
+    *,
+    skip_quiet_frames: bool = True,
 ) -> ControlRun:
     """Run the control plane of ``scenario`` as simpy processes and return what it decided.
 
@@ -827,6 +900,9 @@ def simulate_control(
     seed
         Root seed; ``None`` takes ``scenario.seed``.  The serial-number delays come from
         their own stream of it, so the same scenario and seed give the same plan.
+    skip_quiet_frames
+        Jump over frames in which nothing can change (:meth:`_Sim.next_frame`); ``False``
+        visits every frame (the same plan, slower: tests compare the two).
 
     Returns
     -------
@@ -857,10 +933,12 @@ def simulate_control(
             sim.apply_fault(index, fault)
 
     def frame_clock() -> Generator[simpy.Event, Any, None]:
-        for k in range(n_frames):
+        k = 0
+        while k < n_frames:
             yield env.timeout(k * sim.frame_ps - int(env.now))
             yield env.timeout(0)  # faults due at t_k first
             sim.frame(k)
+            k = sim.next_frame(k) if skip_quiet_frames else k + 1
 
     env.process(injector())
     env.process(frame_clock())
@@ -881,3 +959,129 @@ def control_plan(
     if not scenario.emulates_control_plane:
         return steady_plan(scenario.n_onus, n_frames, profile.frame_ps)
     return simulate_control(scenario, n_frames, seed).plan
+
+
+# ====================================================================== results
+_STATE_RE: Final = re.compile(r"^(?P<old>\S+) → (?P<new>\S+) \((?P<why>[^)]*)\)$")
+
+
+def onu_summaries(plan: ControlPlan, onu_ids: Sequence[int], n_frames: int) -> list[dict[str, Any]]:
+    """Per ONU: when it first operated, how long it was out afterwards, how long its last
+    re-activation took.
+
+    Returns
+    -------
+    list of dict
+        ``onu_id``; ``activated_s`` (first time in O5, ``None`` never); ``outage_s``
+        (frames not operating after the first operating frame, in seconds); ``outages``
+        (how many such interruptions); ``reactivation_s`` (the last activation that followed
+        a fault — from the fault clearing, i.e. the end of its power-off / link-down span, to
+        operating again — ``None`` if none); ``down_s`` per cause over the whole run.
+    """
+    frame_s = plan.frame_ps / PS_PER_S
+    out = []
+    for index, onu_id in enumerate(onu_ids):
+        rows = sorted(
+            [
+                (int(s), int(e), -1)
+                for o, s, e in zip(plan.op_onu, plan.op_start_frame, plan.op_end_frame, strict=True)
+                if o == index
+            ]
+            + [
+                (int(s), int(e), int(c))
+                for o, s, e, c in zip(
+                    plan.down_onu,
+                    plan.down_start_frame,
+                    plan.down_end_frame,
+                    plan.down_cause,
+                    strict=True,
+                )
+                if o == index
+            ]
+        )
+        first_op = next((s for s, _, c in rows if c == -1), None)
+        outage_frames = 0
+        outages = 0
+        reactivation: int | None = None
+        down_frames = dict.fromkeys(DOWN_CAUSES.values(), 0)
+        for j, (start, end, cause) in enumerate(rows):
+            if cause == -1:
+                continue
+            down_frames[DOWN_CAUSES[cause]] += end - start
+            if first_op is not None and start >= first_op:
+                outage_frames += end - start
+                if j == 0 or rows[j - 1][2] == -1:
+                    outages += 1
+            if (
+                cause == ACTIVATING
+                and j > 0
+                and rows[j - 1][2] in (POWER_OFF, LINK_DOWN)
+                and j + 1 < len(rows)
+                and rows[j + 1][2] == -1
+            ):
+                reactivation = end - start
+        activated = int(plan.activated_ps[index]) if index < plan.activated_ps.size else -1
+        out.append(
+            {
+                "onu_id": int(onu_id),
+                "activated_s": None if activated < 0 else activated / PS_PER_S,
+                "outage_s": round(outage_frames * frame_s, 9),
+                "outages": outages,
+                "reactivation_s": None
+                if reactivation is None
+                else round(reactivation * frame_s, 9),
+                "down_s": {k: round(v * frame_s, 9) for k, v in down_frames.items()},
+            }
+        )
+    return out
+
+
+def state_changes(plan: ControlPlan) -> list[dict[str, Any]]:
+    """The ``state`` events as rows: ``time_s``, ``onu_id``, ``from``, ``to``, ``trigger``."""
+    rows = []
+    for ev in plan.events:
+        match = _STATE_RE.match(ev.detail) if ev.kind == "state" else None
+        if match is None:
+            continue
+        rows.append(
+            {
+                "time_s": ev.time_ps / PS_PER_S,
+                "onu_id": ev.onu_id,
+                "from": match["old"],
+                "to": match["new"],
+                "trigger": match["why"],
+            }
+        )
+    return rows
+
+
+def rogue_summaries(plan: ControlPlan, onu_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Per rogue ONU: when it started, when the OLT detected it and isolated it (seconds).
+
+    ``detection_s`` and ``isolation_s`` count from the start; ``None`` when the run ended
+    first.
+    """
+    frame_s = plan.frame_ps / PS_PER_S
+    detected = sorted(ev.time_ps for ev in plan.events if ev.kind == "rogue-detected")
+    isolated = {ev.onu_id: ev.time_ps for ev in plan.events if ev.kind == "rogue-isolated"}
+    out = []
+    for start, end, index in zip(
+        plan.corrupt_start_frame.tolist(),
+        plan.corrupt_end_frame.tolist(),
+        plan.corrupt_rogue_onu.tolist(),
+        strict=True,
+    ):
+        onu_id = int(onu_ids[index])
+        start_ps = start * plan.frame_ps
+        seen = next((t for t in detected if start_ps <= t < end * plan.frame_ps + 1), None)
+        done = isolated.get(onu_id)
+        out.append(
+            {
+                "onu_id": onu_id,
+                "started_s": start * frame_s,
+                "detection_s": None if seen is None else (seen - start_ps) / PS_PER_S,
+                "isolation_s": None if done is None else (done - start_ps) / PS_PER_S,
+                "corrupted_frames": end - start,
+            }
+        )
+    return out

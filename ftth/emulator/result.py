@@ -10,14 +10,12 @@ Definitions used below:
   by faults and bit errors are ``conservation.lost_bytes``, ``lost_ratio``).
 * ``conservation``: per direction and in total, offered = delivered + queued + dropped +
   lost, bytes and packets, exact (``balanced``; :func:`ledger`).
-* ``control`` (runs whose control plan changes anything: faults, activation, bit errors):
-  ``events`` (time, ONU-ID, kind, detail), ``us_quiet_line_bytes`` (upstream line bytes the
-  OLT kept quiet for discovery and ranging) and per ONU ``onus[]``: ``outage_s`` (time not
-  operating after first operation), ``reactivation_s`` (longest re-activation: an activating
-  span after a fault cleared; ``null`` when none), ``down_at_end``, ``activated_s``,
-  ``lost_bytes`` and the PM counters (:func:`ftth.emulator.dataplane.pm_counters`).
-  Households gain ``lost_bytes`` (their ONU's lost bytes, both directions, over its
-  households).
+* ``control``: the control plane's section (:func:`control_section`), plus the data
+  plane's ``us_quiet_line_bytes`` (upstream line bytes the OLT kept quiet for discovery and
+  ranging) and per ONU (``onus[]``) ``lost_bytes`` and, when the run's plan changed
+  anything (faults, activation, bit errors), the PM counters ``pm``
+  (:func:`ftth.emulator.dataplane.pm_counters`).  Households carry ``lost_bytes`` (their
+  ONU's lost bytes, both directions, over its households).
 * Delay: per traffic class (T-CONT or downstream class name), packets arriving after warm-up;
   percentiles from log-linear histograms (≤ 0.4 % relative error).
 * ``fairness.jain``: Jain's index of delivered/offered ratios over upstream T-CONTs with
@@ -185,17 +183,10 @@ def assemble(
         _direction_facts(spec, down, spec.downstream, "downstream", down_d["capacity_bps"]),
     ]
     households = _households(spec, raw, window_s, facts, delay_budget_ms)
-    control = _control(spec, raw)
-    if control is not None:
-        lost_onu = np.zeros(spec.n_onus, dtype=np.int64)
-        for stats, queues in ((up, spec.upstream), (down, spec.downstream)):
-            if queues:
-                onu = np.array([q.onu_index for q in queues], dtype=np.int64)
-                np.add.at(lost_onu, onu, stats.counters["lost_bytes"])
-        per = spec.households_per_onu
-        for row in households:
-            i = spec.onu_ids.index(row["onu_id"])
-            row["lost_bytes"] = int(lost_onu[i]) // per
+    lost_onu = _lost_per_onu(spec, raw)
+    per = spec.households_per_onu
+    for row in households:
+        row["lost_bytes"] = int(lost_onu[spec.onu_ids.index(row["onu_id"])]) // per
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
         for k in up_d["conservation"]
@@ -228,76 +219,93 @@ def assemble(
         "households": households,
         "fairness": {"jain": round(jain_index(ratios), 9) if ratios else 1.0},
         "conservation": total,
-        **({"control": control} if control is not None else {}),
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
     data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
+    data["control"] = control_section(spec)
+    _add_data_plane(data["control"], spec, raw, lost_onu)
     return Result(spec, raw, data)
 
 
-def _control(spec: EmulationSpec, raw: RawRun) -> dict[str, Any] | None:
-    """The ``control`` object (module docstring), or ``None`` when the run's control plan
-    changed nothing (every ONU up throughout, no bit errors)."""
-    dp = raw.dataplane
-    if dp is None or not dp.active:
-        return None
-    from ftth.emulator.control import ACTIVATING
-    from ftth.emulator.dataplane import pm_counters
-
-    plan = dp.plan
-    frame_s = plan.frame_ps / PS_PER_S
-    n_frames = raw.frames
-    pm = pm_counters(spec, dp.pm, plan)
+def _lost_per_onu(spec: EmulationSpec, raw: RawRun) -> np.ndarray:
+    """Bytes lost to faults and bit errors per ONU index, both directions."""
     lost = np.zeros(spec.n_onus, dtype=np.int64)
     for stats, queues in ((raw.upstream, spec.upstream), (raw.downstream, spec.downstream)):
-        for j, q in enumerate(queues):
-            lost[q.onu_index] += int(stats.counters["lost_bytes"][j])
-    onus = []
-    for i, onu_id in enumerate(spec.onu_ids):
-        act = int(plan.activated_ps[i]) if i < len(plan.activated_ps) else 0
-        rows = plan.op_onu == i
-        starts = plan.op_start_frame[rows]
-        ends = np.minimum(plan.op_end_frame[rows], n_frames)
-        up_frames = int(np.maximum(ends - starts, 0).sum())
-        first = int(starts.min()) if len(starts) else n_frames
-        # Re-activation: the activating spans after the first operation (after a fault).
-        react = [
-            int(e - s)
-            for o, s, e, c in zip(
-                plan.down_onu.tolist(),
-                plan.down_start_frame.tolist(),
-                plan.down_end_frame.tolist(),
-                plan.down_cause.tolist(),
-                strict=True,
-            )
-            if o == i and c == ACTIVATING and len(starts) and s > first
-        ]
-        tail = n_frames - int(ends.max()) if len(ends) else 0
-        outage = (n_frames - first - up_frames) if len(starts) else n_frames
-        onus.append(
-            {
-                "onu_id": onu_id,
-                "activated_s": act / PS_PER_S if act >= 0 else None,
-                "outage_s": round(max(outage, 0) * frame_s, 9),
-                "reactivation_s": round(max(react) * frame_s, 9) if react else None,
-                "down_at_end": bool(tail > 0),
-                "lost_bytes": int(lost[i]),
-                "pm": {k: v for k, v in pm[i].items() if k != "onu_id"},
+        if queues and "lost_bytes" in stats.counters:
+            onu = np.array([q.onu_index for q in queues], dtype=np.int64)
+            np.add.at(lost, onu, stats.counters["lost_bytes"])
+    return lost
+
+
+def _add_data_plane(
+    control: dict[str, Any], spec: EmulationSpec, raw: RawRun, lost_onu: np.ndarray
+) -> None:
+    """The data plane's side of the ``control`` section: ``us_quiet_line_bytes`` and per
+    ONU ``lost_bytes``, plus the PM counters (:func:`ftth.emulator.dataplane.pm_counters`)
+    when the run's plan changed anything (the engines count them on that path only)."""
+    dp = raw.dataplane
+    active = dp is not None and dp.active
+    control["us_quiet_line_bytes"] = int(dp.quiet_line_bytes) if active else 0
+    pm = None
+    if active:
+        from ftth.emulator.dataplane import pm_counters
+
+        pm = pm_counters(spec, dp.pm, dp.plan)
+    for i, row in enumerate(control.get("onus", [])):
+        row["lost_bytes"] = int(lost_onu[i])
+        if pm is not None:
+            row["pm"] = {k: v for k, v in pm[i].items() if k != "onu_id"}
+
+
+def control_section(spec: EmulationSpec) -> dict[str, Any]:
+    """The ``control`` section: the control plane's timeline and per-ONU activation (issue 12).
+
+    ``emulated`` says whether activation / faults were emulated (else every ONU operates from
+    t = 0 and ``events`` is empty); ``quiet_s`` is the upstream time the OLT's quiet windows
+    took; ``onus`` holds each ONU's ``activated_s``, ``outage_s``, ``outages``,
+    ``reactivation_s`` and ``down_s`` per cause (:func:`ftth.emulator.control.onu_summaries`);
+    ``rogues`` each rogue ONU's detection and isolation times;
+    ``states`` every state change (``--trace-activation``); ``events`` the alarm / event
+    timeline (``--events``), in time order.
+    """
+    from ftth.emulator.control import onu_summaries, rogue_summaries, state_changes, steady_plan
+
+    plan = spec.control
+    if plan is None:
+        if not spec.profile.framed:  # EPON: no frame clock, every ONU up from t = 0
+            onus: list[dict[str, Any]] = [
+                {
+                    "onu_id": onu_id,
+                    "activated_s": 0.0,
+                    "outage_s": 0.0,
+                    "outages": 0,
+                    "reactivation_s": None,
+                    "down_s": {},
+                }
+                for onu_id in spec.onu_ids
+            ]
+            return {
+                "emulated": False,
+                "quiet_s": 0.0,
+                "onus": onus,
+                "rogues": [],
+                "states": [],
+                "events": [],
             }
-        )
+        plan = steady_plan(spec.n_onus, spec.n_frames, spec.profile.frame_ps)
+    events = [
+        {"time_s": ev.time_ps / PS_PER_S, "onu_id": ev.onu_id, "kind": ev.kind, "detail": ev.detail}
+        for ev in plan.events
+        if ev.kind != "state"
+    ]
     return {
-        "events": [
-            {
-                "time_s": ev.time_ps / PS_PER_S,
-                "onu_id": ev.onu_id,
-                "kind": ev.kind,
-                "detail": ev.detail,
-            }
-            for ev in plan.events
-        ],
-        "us_quiet_line_bytes": int(dp.quiet_line_bytes),
-        "onus": onus,
+        "emulated": spec.control is not None,
+        "quiet_s": int(plan.quiet_ps.sum()) / PS_PER_S,
+        "onus": onu_summaries(plan, spec.onu_ids, spec.n_frames),
+        "rogues": rogue_summaries(plan, spec.onu_ids),
+        "states": state_changes(plan),
+        "events": events,
     }
 
 

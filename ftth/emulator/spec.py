@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ftth.emulator.control import ControlPlan
 from ftth.phy import FecCode, Profile
 from ftth.traffic import TrafficSource
 from olt.dba.base import TcontTable
@@ -76,9 +77,9 @@ class EmulationSpec:
     warnings: list[str] = field(default_factory=list)
     #: Write every delivered packet (direction, queue, arrival, departure, size, delay) here.
     trace_csv: str | None = None
-    #: The control plan the engines obey (:class:`ftth.emulator.control.ControlPlan`:
-    #: activation, faults, bit errors); ``None`` = every ONU up throughout (steady).
-    control: Any = None
+    #: What the control plane decided (ftth.emulator.control); None = every ONU operates
+    #: from t = 0 (the steady plan).
+    control: ControlPlan | None = None
 
     @property
     def n_onus(self) -> int:

@@ -661,7 +661,8 @@ class Activation(_Model):
         ge=1.0,
         le=10_000.0,
         description="Period of the OLT's serial-number (discovery) quiet windows while the "
-        "control plane is emulated; a window that saw a collision is repeated at once.",
+        "control plane is emulated; a window that saw a collision is repeated as soon as no "
+        "ranging is pending.",
     )
 
 
