@@ -1,9 +1,9 @@
 """``ftth run --trace-activation`` / ``--events`` and the ``control`` section of the results.
 
-The engines do not obey the control plane yet (issue 12's data-plane half), so a run of a
-scenario with activation or faults is refused; the tables and CSV files are checked here
-on a control plan computed for a faulty scenario and attached to the spec of the same tree,
-and the flags end to end on a plain run (every ONU operating from t = 0, no events).
+The tables and CSV files are checked here on a control plan computed for a faulty
+scenario and attached to the spec of the same tree, and the flags end to end on a plain run
+(every ONU operating from t = 0, no events); runs of faulty scenarios end to end are in
+test_run_faults.py.
 """
 
 from __future__ import annotations
