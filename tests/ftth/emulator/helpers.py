@@ -139,8 +139,8 @@ class FragmentSpy:
         original = reference_engine.RefQueue.serve
         spy = self
 
-        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int) -> Any:
-            out = original(queue, room, cutoff_ps)
+        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int, *rest: Any) -> Any:
+            out = original(queue, room, cutoff_ps, *rest)
             spy.services += 1
             if queue.head_sent > 0:
                 spy.cuts += 1
