@@ -149,6 +149,10 @@ def test_64_onus_activate_in_the_hand_computed_time() -> None:
     assert (plan.activated_ps > 0).all()
     assert all(h[-1][2] == "O5" for h in run.histories)
     assert run.ranging_windows == 64
+    # Collisions happened (seed 1) and every collided ONU was read in a retry window.
+    collided = {e.onu_id for e in plan.events if e.kind == "sn-collision"}
+    assert run.collisions > 0 and collided
+    assert all(plan.activated_ps[run.onu_ids.index(o)] > 0 for o in collided)
     # The docs' estimate assumes one retry window for the collisions (2 SN windows).
     hand = hand_activation_ps(10 * PS_PER_MS, 64, 2)
     emulated = int(plan.activated_ps.max())
