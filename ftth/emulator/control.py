@@ -431,6 +431,10 @@ class _Sim:
             self.event(at_ps, None, "fault", f"splitter-loss {extra:g} dB on {where}")
         else:
             onu = next(o for o in self.onus if o.onu_id == fault.onu)
+            if not onu.joined:
+                # A fault on an ONU at the instant it joins (at_s ≥ join_at_s, checked by
+                # the rules) finds it joined, whichever frame boundary comes first.
+                self.join(onu, at_ps)
             if fault.kind == "rogue-onu":
                 onu.rogue = True
                 self.event(at_ps, onu, "fault", "rogue-onu: laser on outside its grants")
@@ -459,13 +463,7 @@ class _Sim:
         t_k = self.t(k)
         for onu in self.onus:
             if not onu.joined and k >= onu.join_frame:
-                onu.joined = True
-                at = max(t_k, 0)
-                if self.pre_activated and onu.join_frame == 0:
-                    self.pre_activate(onu)
-                else:
-                    self.event(at, onu, "join", "connected and powered")
-                    self.power_on(onu, at)
+                self.join(onu, t_k)
             margin = self.margin_of(onu)
             if margin != onu.margin_db:
                 self.margin_rows.append((onu.index, onu.margin_start, k, onu.margin_db))
@@ -483,6 +481,16 @@ class _Sim:
         self.olt_frame(k)
         for onu in self.onus:
             self.set_status(onu, k, self.status_of(onu, k))
+
+    def join(self, onu: _Onu, time_ps: int) -> None:
+        """The ONU is connected and powered: pre-activated at t = 0 when activation is not
+        emulated, otherwise powered on into O1."""
+        onu.joined = True
+        if self.pre_activated and onu.join_frame == 0:
+            self.pre_activate(onu)
+        else:
+            self.event(time_ps, onu, "join", "connected and powered")
+            self.power_on(onu, time_ps)
 
     def pre_activate(self, onu: _Onu) -> None:
         onu.powered = True

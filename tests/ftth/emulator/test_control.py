@@ -352,3 +352,18 @@ def test_skipping_quiet_frames_changes_nothing(technology: str) -> None:
         assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, name
     assert fast.histories == slow.histories
     assert_tiles(fast, 4000)
+
+
+def test_a_fault_at_the_instant_an_onu_joins_finds_it_joined() -> None:
+    sc = scenario(
+        onus=[{"id": 1, "drop_km": 1.0}, {"id": 2, "drop_km": 2.0, "join_at_s": 0.1}],
+        tree={"splitters": [32]},
+        faults=[
+            {"at_s": 0.0, "kind": "onu-power", "onu": 1, "power": "off"},
+            {"at_s": 0.1, "kind": "onu-power", "onu": 2, "power": "off"},
+        ],
+    )
+    run = simulate_control(sc)
+    assert spans(run.plan, 0) == [(0, 4000, POWER_OFF)]
+    assert spans(run.plan, 1) == [(0, 800, NOT_YET_JOINED), (800, 4000, POWER_OFF)]
+    assert run.histories[0][-1][2] == "off" and run.histories[1][-1][2] == "off"
