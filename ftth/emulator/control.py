@@ -447,6 +447,11 @@ class _Sim:
                     self.event(at_ps, onu, "dying-gasp", "Dying_Gasp sent in the last burst")
                 onu.powered = False
                 self.fire(onu, at_ps, Event.POWER_OFF)
+                since = self.rogue_since.pop(onu.index, None)
+                if since is not None and not onu.isolated:
+                    # An unpowered rogue corrupts nothing; powered again, its laser fault
+                    # is back and the OLT's detection starts over.
+                    self.corrupt_rows.append((since, -(-at_ps // self.frame_ps), onu.index))
             else:
                 self.event(at_ps, onu, "fault", "onu-power on")
                 self.power_on(onu, at_ps)
@@ -612,7 +617,7 @@ class _Sim:
 
     def rogue_frame(self, k: int) -> None:
         for onu in self.onus:
-            if onu.rogue and not onu.isolated and onu.index not in self.rogue_since:
+            if onu.rogue and onu.powered and not onu.isolated and onu.index not in self.rogue_since:
                 self.rogue_since[onu.index] = k
         for index, since in list(self.rogue_since.items()):
             onu = self.onus[index]
@@ -671,7 +676,11 @@ class _Sim:
         answering = [
             o
             for o in self.onus
-            if o.powered and self.link_ok(o) and o.machine.state is sn_state and o.assign_at < 0
+            if o.powered
+            and self.link_ok(o)
+            and o.machine.state is sn_state
+            and o.assign_at < 0
+            and not o.isolated  # the OLT disables a known rogue's serial number again
         ]
         end = self.open_window(k, self.sn_window_ps)
         self.sn_windows += 1
@@ -766,7 +775,7 @@ class _Sim:
             if not onu.joined:
                 wake.append(onu.join_frame)
                 continue
-            if onu.rogue and not onu.isolated:
+            if onu.rogue and onu.powered and not onu.isolated:
                 return step
             if onu.registered:
                 # The OLT's books for it must be at rest: bursting with nothing to clear,
@@ -839,7 +848,7 @@ class _Sim:
         op = sorted(self.op_rows)
         down = sorted(self.down_rows)
         margins = sorted(r for r in self.margin_rows if r[2] > r[1])
-        corrupt = sorted(self.corrupt_rows)
+        corrupt = sorted(r for r in self.corrupt_rows if r[1] > r[0])
         quiet = sorted(self.quiet.items())
         events = tuple(e for _, _, e in sorted(self.events, key=lambda x: (x[0], x[1])))
 

@@ -367,3 +367,27 @@ def test_a_fault_at_the_instant_an_onu_joins_finds_it_joined() -> None:
     assert spans(run.plan, 0) == [(0, 4000, POWER_OFF)]
     assert spans(run.plan, 1) == [(0, 800, NOT_YET_JOINED), (800, 4000, POWER_OFF)]
     assert run.histories[0][-1][2] == "off" and run.histories[1][-1][2] == "off"
+
+
+def test_a_rogue_switched_off_stops_corrupting_and_starts_again_when_on() -> None:
+    sc = scenario(
+        faults=[
+            {"at_s": 0.1, "kind": "rogue-onu", "onu": 4},
+            {"at_s": 0.1005, "kind": "onu-power", "onu": 4, "power": "off"},  # frame 804
+            {"at_s": 0.2, "kind": "onu-power", "onu": 4, "power": "on"},
+        ]
+    )
+    fast, slow = simulate_control(sc), simulate_control(sc, skip_quiet_frames=False)
+    assert fast.plan.events == slow.plan.events
+    plan = fast.plan
+    rows = list(
+        zip(plan.corrupt_start_frame.tolist(), plan.corrupt_end_frame.tolist(), strict=True)
+    )
+    # off before detection: 4 frames; on again: detected and isolated from scratch
+    assert rows == [(800, 804), (1600, 1600 + ROGUE_DETECT_FRAMES + 3 * 2)]
+    assert len([e for e in plan.events if e.kind == "rogue-detected"]) == 1
+    assert run_state(fast, 3) == "O7"
+
+
+def run_state(run: ControlRun, onu: int) -> str:
+    return run.histories[onu][-1][2]
