@@ -30,8 +30,9 @@ Alarms (G.984.3 §11.1, G.987.3 §11.1)
     after ``ROGUE_DETECT_FRAMES`` corrupted frames the OLT searches for it by halves
     (``ROGUE_PROBE_FRAMES`` a probe, G.Sup49) and disables it (Disable_Serial_Number → O7).
 
-Everything here is arithmetic on integer picoseconds and frames; the simulation that uses it
-is :func:`ftth.emulator.control.control_plan`.
+Everything here is arithmetic on integer picoseconds and frames, plus the OLT's alarm books
+(:class:`BurstWatch`, :class:`LosWatch`) and its window policy (:func:`next_window`); the
+simulation that uses them is :func:`ftth.emulator.control.simulate_control`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import numpy as np
 
 from ftth.phy import (
     LOBI_MISSED_BURSTS,
+    OLT_LOS_FRAMES,
     RANGING_QUIET_WINDOW_PS,
     ROGUE_DETECT_FRAMES,
     ROGUE_PROBE_FRAMES,
@@ -216,3 +218,95 @@ def lobi_frame(last_burst_frame: int) -> int:
     ``LOBI_MISSED_BURSTS`` allocations missed, one a frame (every ranged ONU is polled at
     least once per frame while the control plane runs)."""
     return last_burst_frame + LOBI_MISSED_BURSTS
+
+
+@dataclass
+class BurstWatch:
+    """The OLT's books on one ranged ONU's bursts: LOBi (GPON: LOSi) and the dying gasp.
+
+    Attributes
+    ----------
+    missed
+        Consecutive allocations without a delineated burst.
+    lobi
+        LOBi raised and not cleared.
+    dying_gasp
+        The ONU's last burst carried the dying-gasp indication (it is switching off).
+    """
+
+    missed: int = 0
+    lobi: bool = False
+    dying_gasp: bool = False
+
+    def frame(self, burst: bool) -> str | None:
+        """Account one frame's allocation: ``burst`` is whether the ONU's burst arrived.
+
+        Returns
+        -------
+        str or None
+            ``"LOBi"`` at the ``LOBI_MISSED_BURSTS``-th missed burst (``"DGi"`` instead when
+            a dying gasp announced it: the ONU is deactivated, no alarm), ``"LOBi-cleared"``
+            at the first burst after a LOBi, else ``None``.
+        """
+        if burst:
+            self.missed = 0
+            if self.lobi:
+                self.lobi = False
+                return "LOBi-cleared"
+            return None
+        self.missed += 1
+        if self.missed == LOBI_MISSED_BURSTS:
+            if self.dying_gasp:
+                return "DGi"
+            self.lobi = True
+            return "LOBi"
+        return None
+
+    def at_rest(self, burst: bool) -> bool:
+        """True when a frame with ``burst`` would change nothing now or later (the counter
+        is compared with ``==``, so past the threshold it never fires again)."""
+        if burst:
+            return self.missed == 0 and not self.lobi
+        return self.missed >= LOBI_MISSED_BURSTS
+
+
+@dataclass
+class LosWatch:
+    """The PON-wide LOS at the OLT: no upstream light for ``OLT_LOS_FRAMES`` frames while
+    ranged ONUs should be sending (G.984.3 §11.1.1; a feeder cut)."""
+
+    frames: int = 0
+    raised: bool = False
+
+    def frame(self, expecting: bool, any_burst: bool) -> str | None:
+        """Account one frame; ``"LOS"`` when raised, ``"LOS-cleared"`` when light returns."""
+        if expecting and not any_burst:
+            self.frames += 1
+            if self.frames == OLT_LOS_FRAMES and not self.raised:
+                self.raised = True
+                return "LOS"
+            return None
+        self.frames = 0
+        if self.raised and any_burst:
+            self.raised = False
+            return "LOS-cleared"
+        return None
+
+    def at_rest(self, expecting: bool, any_burst: bool) -> bool:
+        """True when such frames change nothing (see :meth:`BurstWatch.at_rest`)."""
+        if self.raised:
+            return not any_burst
+        if expecting and not any_burst:
+            return self.frames >= OLT_LOS_FRAMES
+        return self.frames == 0
+
+
+def next_window(ranging_pending: bool, sn_due: bool) -> str | None:
+    """The OLT's choice for a free slot: range the next ONU the OLT has heard before opening
+    a serial-number window (so discovered ONUs reach operation first), else a due SN
+    window, else nothing.  The standards leave this schedule to the OLT."""
+    if ranging_pending:
+        return "ranging"
+    if sn_due:
+        return "sn"
+    return None

@@ -36,8 +36,11 @@ from ftth.phy import (
 from ftth.scenario.branches import behind, branch_name, onu_ports
 from ftth.units import PS_PER_MS, PS_PER_S, PS_PER_US
 from olt.activation import (
+    BurstWatch,
+    LosWatch,
     assign_eqd_ps,
     measured_rtt_ps,
+    next_window,
     quiet_spans,
     random_delays_ps,
     ranging_window_ps,
@@ -254,9 +257,7 @@ class _Onu:
     rogue: bool = False
     isolated: bool = False
     registered: bool = False  #: the OLT has ranged it and polls it
-    missed: int = 0  #: consecutive frames without its burst at the OLT
-    lobi: bool = False
-    dying_gasp: bool = False
+    watch: BurstWatch = field(default_factory=BurstWatch)  #: the OLT's LOBi / DGi books
     op_from: int = 0  #: first frame it may carry traffic after (re)entering O5
     assign_at: int = -1  #: frame of its Assign_ONU-ID
     ranged_at: int = -1  #: frame of its Ranging_Time
@@ -360,8 +361,7 @@ class _Sim:
         self.busy_until = 0
         self.sn_due = False
         self.ranging_queue: list[int] = []
-        self.los_frames = 0
-        self.los = False
+        self.los = LosWatch()
         self.rogue_since: dict[int, int] = {}  #: ONU index → frame it went rogue
         self.sn_windows = 0
         self.ranging_windows = 0
@@ -431,6 +431,10 @@ class _Sim:
             self.event(at_ps, None, "fault", f"splitter-loss {extra:g} dB on {where}")
         else:
             onu = next(o for o in self.onus if o.onu_id == fault.onu)
+            if not onu.joined:
+                # A fault on an ONU at the instant it joins (at_s ≥ join_at_s, checked by
+                # the rules) finds it joined, whichever frame boundary comes first.
+                self.join(onu, at_ps)
             if fault.kind == "rogue-onu":
                 onu.rogue = True
                 self.event(at_ps, onu, "fault", "rogue-onu: laser on outside its grants")
@@ -439,10 +443,15 @@ class _Sim:
                 if onu.machine.state is State.O5 and self.link_ok(onu):
                     # G.984.3 §11.1 / G.987.3 §11.1: the dying-gasp indication goes out in the
                     # ONU's next burst, before the power is gone.
-                    onu.dying_gasp = True
+                    onu.watch.dying_gasp = True
                     self.event(at_ps, onu, "dying-gasp", "Dying_Gasp sent in the last burst")
                 onu.powered = False
                 self.fire(onu, at_ps, Event.POWER_OFF)
+                since = self.rogue_since.pop(onu.index, None)
+                if since is not None and not onu.isolated:
+                    # An unpowered rogue corrupts nothing; powered again, its laser fault
+                    # is back and the OLT's detection starts over.
+                    self.corrupt_rows.append((since, -(-at_ps // self.frame_ps), onu.index))
             else:
                 self.event(at_ps, onu, "fault", "onu-power on")
                 self.power_on(onu, at_ps)
@@ -451,7 +460,7 @@ class _Sim:
         onu.powered = True
         onu.good_frames = onu.bad_frames = 0
         onu.synced_at = -1
-        onu.dying_gasp = False
+        onu.watch.dying_gasp = False
         self.fire(onu, time_ps, Event.POWER_ON)
 
     # ------------------------------------------------------------------ one frame
@@ -459,13 +468,7 @@ class _Sim:
         t_k = self.t(k)
         for onu in self.onus:
             if not onu.joined and k >= onu.join_frame:
-                onu.joined = True
-                at = max(t_k, 0)
-                if self.pre_activated and onu.join_frame == 0:
-                    self.pre_activate(onu)
-                else:
-                    self.event(at, onu, "join", "connected and powered")
-                    self.power_on(onu, at)
+                self.join(onu, t_k)
             margin = self.margin_of(onu)
             if margin != onu.margin_db:
                 self.margin_rows.append((onu.index, onu.margin_start, k, onu.margin_db))
@@ -483,6 +486,16 @@ class _Sim:
         self.olt_frame(k)
         for onu in self.onus:
             self.set_status(onu, k, self.status_of(onu, k))
+
+    def join(self, onu: _Onu, time_ps: int) -> None:
+        """The ONU is connected and powered: pre-activated at t = 0 when activation is not
+        emulated, otherwise powered on into O1."""
+        onu.joined = True
+        if self.pre_activated and onu.join_frame == 0:
+            self.pre_activate(onu)
+        else:
+            self.event(time_ps, onu, "join", "connected and powered")
+            self.power_on(onu, time_ps)
 
     def pre_activate(self, onu: _Onu) -> None:
         onu.powered = True
@@ -569,42 +582,34 @@ class _Sim:
         t_k = self.t(k)
         arrive = t_k + self.teqd_ps  # upstream frame k reaches the OLT
         any_burst = False
+        names = {"LOBi": "LOSi" if self.family == "gpon" else "LOBi"}
         for onu in self.onus:
             if not onu.registered:
                 continue
-            if self.bursts(onu, k):
-                any_burst = True
-                onu.missed = 0
-                if onu.lobi:
-                    onu.lobi = False
-                    self.event(arrive, onu, "LOBi-cleared", "bursts received again")
-                continue
-            onu.missed += 1
-            if onu.missed == LOBI_MISSED_BURSTS:
-                if onu.dying_gasp:
-                    self.event(arrive, onu, "DGi", "dying gasp received; ONU deactivated")
-                    onu.registered = False
-                else:
-                    onu.lobi = True
-                    name = "LOSi" if self.family == "gpon" else "LOBi"
-                    self.event(arrive, onu, "LOBi", f"{name}: {LOBI_MISSED_BURSTS} bursts missed")
-        registered = any(o.registered or o.lobi for o in self.onus)
-        if registered and not any_burst:
-            self.los_frames += 1
-            if self.los_frames == OLT_LOS_FRAMES and not self.los:
-                self.los = True
-                self.event(arrive, None, "LOS", f"no upstream light for {OLT_LOS_FRAMES} frames")
-        else:
-            self.los_frames = 0
-            if self.los and any_burst:
-                self.los = False
-                self.event(arrive, None, "LOS-cleared", "upstream light again")
+            burst = self.bursts(onu, k)
+            any_burst |= burst
+            alarm = onu.watch.frame(burst)
+            if alarm == "LOBi":
+                self.event(
+                    arrive, onu, "LOBi", f"{names['LOBi']}: {LOBI_MISSED_BURSTS} bursts missed"
+                )
+            elif alarm == "DGi":
+                self.event(arrive, onu, "DGi", "dying gasp received; ONU deactivated")
+                onu.registered = False
+            elif alarm == "LOBi-cleared":
+                self.event(arrive, onu, "LOBi-cleared", "bursts received again")
+        expecting = any(o.registered or o.watch.lobi for o in self.onus)
+        alarm = self.los.frame(expecting, any_burst)
+        if alarm == "LOS":
+            self.event(arrive, None, "LOS", f"no upstream light for {OLT_LOS_FRAMES} frames")
+        elif alarm == "LOS-cleared":
+            self.event(arrive, None, "LOS-cleared", "upstream light again")
         self.rogue_frame(k)
         self.windows(k)
 
     def rogue_frame(self, k: int) -> None:
         for onu in self.onus:
-            if onu.rogue and not onu.isolated and onu.index not in self.rogue_since:
+            if onu.rogue and onu.powered and not onu.isolated and onu.index not in self.rogue_since:
                 self.rogue_since[onu.index] = k
         for index, since in list(self.rogue_since.items()):
             onu = self.onus[index]
@@ -644,9 +649,10 @@ class _Sim:
             self.sn_due = True
         if k < self.busy_until:
             return
-        if self.ranging_queue:
+        choice = next_window(bool(self.ranging_queue), self.sn_due)
+        if choice == "ranging":
             self.range_one(k, self.ranging_queue.pop(0))
-        elif self.sn_due:
+        elif choice == "sn":
             self.serial_numbers(k)
 
     def open_window(self, k: int, window_ps: int) -> int:
@@ -663,7 +669,11 @@ class _Sim:
         answering = [
             o
             for o in self.onus
-            if o.powered and self.link_ok(o) and o.machine.state is sn_state and o.assign_at < 0
+            if o.powered
+            and self.link_ok(o)
+            and o.machine.state is sn_state
+            and o.assign_at < 0
+            and not o.isolated  # the OLT disables a known rogue's serial number again
         ]
         end = self.open_window(k, self.sn_window_ps)
         self.sn_windows += 1
@@ -744,13 +754,12 @@ class _Sim:
             self.ranging_queue
             or self.sn_due
             or step < self.busy_until
-            or 0 < self.los_frames < OLT_LOS_FRAMES
             or any(not self.onus[i].isolated for i in self.rogue_since)
         ):
             return step
         any_burst = any(self.bursts(o, step) for o in self.onus if o.registered)
-        registered = any(o.registered or o.lobi for o in self.onus)
-        if (self.los and any_burst) or (registered and not any_burst and not self.los):
+        expecting = any(o.registered or o.watch.lobi for o in self.onus)
+        if not self.los.at_rest(expecting, any_burst):
             return step  # the PON-wide LOS is about to be raised or cleared
         wake = [self.n_frames, (k // self.period_frames + 1) * self.period_frames]
         waiting = (State.O2_3, State.O3, State.O7, State.O4)
@@ -758,16 +767,10 @@ class _Sim:
             if not onu.joined:
                 wake.append(onu.join_frame)
                 continue
-            if onu.rogue and not onu.isolated:
+            if onu.rogue and onu.powered and not onu.isolated:
                 return step
-            if onu.registered:
-                # The OLT's books for it must be at rest: bursting with nothing to clear,
-                # or silent past the LOBi threshold.
-                if self.bursts(onu, step):
-                    if onu.missed or onu.lobi:
-                        return step
-                elif onu.missed < LOBI_MISSED_BURSTS:
-                    return step
+            if onu.registered and not onu.watch.at_rest(self.bursts(onu, step)):
+                return step  # the OLT's books on its bursts are about to change
             if not onu.powered:
                 continue
             if onu.assign_at >= 0 or onu.ranged_at >= 0:
@@ -831,7 +834,7 @@ class _Sim:
         op = sorted(self.op_rows)
         down = sorted(self.down_rows)
         margins = sorted(r for r in self.margin_rows if r[2] > r[1])
-        corrupt = sorted(self.corrupt_rows)
+        corrupt = sorted(r for r in self.corrupt_rows if r[1] > r[0])
         quiet = sorted(self.quiet.items())
         events = tuple(e for _, _, e in sorted(self.events, key=lambda x: (x[0], x[1])))
 

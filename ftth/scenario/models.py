@@ -602,7 +602,8 @@ class Fault(_Model):
     at_s: float = Field(
         ...,
         ge=0.0,
-        description="Simulated time of the fault; it takes effect from the frame containing it.",
+        description="Simulated time of the fault; it takes effect from the first frame that "
+        "starts at or after it.",
         json_schema_extra=_extra(allowed="≥ 0; < duration_s"),
     )
     kind: FaultKind = Field(

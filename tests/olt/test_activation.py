@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from ftth.phy import (
+    LOBI_MISSED_BURSTS,
+    OLT_LOS_FRAMES,
     ONU_RESPONSE_TIME_PS,
     ROGUE_DETECT_FRAMES,
     ROGUE_PROBE_FRAMES,
@@ -21,11 +23,14 @@ from ftth.phy import (
 from ftth.topology import build_topology
 from ftth.units import FRAME_PS, PS_PER_US
 from olt.activation import (
+    BurstWatch,
+    LosWatch,
     assign_eqd_ps,
     bit_ps,
     burst_arrival_ps,
     lobi_frame,
     measured_rtt_ps,
+    next_window,
     quiet_spans,
     random_delays_ps,
     ranging_window_ps,
@@ -146,3 +151,31 @@ def test_eqd_is_counted_in_upstream_bits(technology: str) -> None:
     bit = bit_ps(profile)
     # a whole number of bits, held in integer picoseconds (rounding ≤ 0.5 ps)
     assert abs(eqd - round(eqd / bit) * bit) <= 0.5
+
+
+def test_burst_watch_raises_lobi_at_the_fourth_missed_burst() -> None:
+    watch = BurstWatch()
+    assert [watch.frame(False) for _ in range(LOBI_MISSED_BURSTS + 2)] == [None] * (
+        LOBI_MISSED_BURSTS - 1
+    ) + ["LOBi", None, None]
+    assert watch.at_rest(False) and not watch.at_rest(True)
+    assert watch.frame(True) == "LOBi-cleared" and watch.frame(True) is None
+    assert watch.at_rest(True)
+    gasp = BurstWatch(dying_gasp=True)
+    assert [gasp.frame(False) for _ in range(LOBI_MISSED_BURSTS)][-1] == "DGi"
+    assert not gasp.lobi
+
+
+def test_los_watch() -> None:
+    los = LosWatch()
+    out = [los.frame(True, False) for _ in range(OLT_LOS_FRAMES + 1)]
+    assert out == [None] * (OLT_LOS_FRAMES - 1) + ["LOS", None]
+    assert los.at_rest(True, False) and not los.at_rest(True, True)
+    assert los.frame(True, True) == "LOS-cleared" and los.at_rest(True, True)
+    assert LosWatch().frame(False, False) is None  # nothing expected, nothing missing
+
+
+def test_ranging_goes_before_discovery() -> None:
+    assert next_window(True, True) == "ranging"
+    assert next_window(False, True) == "sn"
+    assert next_window(False, False) is None

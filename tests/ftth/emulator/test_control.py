@@ -149,6 +149,10 @@ def test_64_onus_activate_in_the_hand_computed_time() -> None:
     assert (plan.activated_ps > 0).all()
     assert all(h[-1][2] == "O5" for h in run.histories)
     assert run.ranging_windows == 64
+    # Collisions happened (seed 1) and every collided ONU was read in a retry window.
+    collided = {e.onu_id for e in plan.events if e.kind == "sn-collision"}
+    assert run.collisions > 0 and collided
+    assert all(plan.activated_ps[run.onu_ids.index(o)] > 0 for o in collided)
     # The docs' estimate assumes one retry window for the collisions (2 SN windows).
     hand = hand_activation_ps(10 * PS_PER_MS, 64, 2)
     emulated = int(plan.activated_ps.max())
@@ -348,3 +352,42 @@ def test_skipping_quiet_frames_changes_nothing(technology: str) -> None:
         assert np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b, name
     assert fast.histories == slow.histories
     assert_tiles(fast, 4000)
+
+
+def test_a_fault_at_the_instant_an_onu_joins_finds_it_joined() -> None:
+    sc = scenario(
+        onus=[{"id": 1, "drop_km": 1.0}, {"id": 2, "drop_km": 2.0, "join_at_s": 0.1}],
+        tree={"splitters": [32]},
+        faults=[
+            {"at_s": 0.0, "kind": "onu-power", "onu": 1, "power": "off"},
+            {"at_s": 0.1, "kind": "onu-power", "onu": 2, "power": "off"},
+        ],
+    )
+    run = simulate_control(sc)
+    assert spans(run.plan, 0) == [(0, 4000, POWER_OFF)]
+    assert spans(run.plan, 1) == [(0, 800, NOT_YET_JOINED), (800, 4000, POWER_OFF)]
+    assert run.histories[0][-1][2] == "off" and run.histories[1][-1][2] == "off"
+
+
+def test_a_rogue_switched_off_stops_corrupting_and_starts_again_when_on() -> None:
+    sc = scenario(
+        faults=[
+            {"at_s": 0.1, "kind": "rogue-onu", "onu": 4},
+            {"at_s": 0.1005, "kind": "onu-power", "onu": 4, "power": "off"},  # frame 804
+            {"at_s": 0.2, "kind": "onu-power", "onu": 4, "power": "on"},
+        ]
+    )
+    fast, slow = simulate_control(sc), simulate_control(sc, skip_quiet_frames=False)
+    assert fast.plan.events == slow.plan.events
+    plan = fast.plan
+    rows = list(
+        zip(plan.corrupt_start_frame.tolist(), plan.corrupt_end_frame.tolist(), strict=True)
+    )
+    # off before detection: 4 frames; on again: detected and isolated from scratch
+    assert rows == [(800, 804), (1600, 1600 + ROGUE_DETECT_FRAMES + 3 * 2)]
+    assert len([e for e in plan.events if e.kind == "rogue-detected"]) == 1
+    assert run_state(fast, 3) == "O7"
+
+
+def run_state(run: ControlRun, onu: int) -> str:
+    return run.histories[onu][-1][2]

@@ -260,3 +260,13 @@ def test_validate_accepts_faults_and_refuses_bad_ones(
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {where}: "), err
         assert "Traceback" not in err
+
+
+def test_validate_summary_names_activation_and_faults() -> None:
+    from ftth.scenario import summary_rows
+
+    onus = [{"id": 1, "drop_km": 1.0}, {"id": 2, "drop_km": 1.0, "join_at_s": 0.2}]
+    rows = dict(summary_rows(scenario_from_dict(base([CUT, RESTORE], onus=onus))))
+    assert rows["activation"] == "ONUs start in O5, 1 join(s) later, discovery every 100 ms"
+    assert rows["faults"] == "fibre-cut@0.1s, restore@0.3s"
+    assert "activation" not in dict(summary_rows(scenario_from_dict(base())))
