@@ -30,9 +30,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 _KERNEL_SOURCES = (
     "jit.py",
     "phy.py",
+    "biterrors.py",
     "fold.py",
     "traffic/kernels.py",
     "emulator/compiled.py",
+    "emulator/dataplane.py",
     "emulator/epon.py",
 )
 _KERNEL_PACKAGES = ("../olt", "../onu")

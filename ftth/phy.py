@@ -62,6 +62,18 @@ RS_248_232: Final = FecCode(248, 232)
 #: IEEE 802.3av §76.3.2.4: 10G-EPON stream FEC RS(255,223).
 RS_255_223: Final = FecCode(255, 223)
 
+#: Reference BER at which a receiver's sensitivity is specified (the BER at zero optical
+#: margin), per profile and direction (downstream, upstream), measured before FEC where the
+#: class assumes FEC.  GPON: G.984.2 §8.2 / Table 2 ("BER 10^-10", classes B+ and C+ as
+#: specified without FEC).  XG-PON: G.987.2 §9.2.4 / Tables 9 and 10 (BER reference level
+#: 10^-3 downstream, 10^-4 upstream at the FEC decoder input).  XGS-PON: G.9807.1 Annex B,
+#: Tables B.9-1 and B.9-2 (10^-3 downstream; 10^-3 at 10G upstream with RS(248,216)).
+REFERENCE_BER: Final[dict[str, tuple[float, float]]] = {
+    "gpon": (1e-10, 1e-10),
+    "xg-pon": (1e-3, 1e-4),
+    "xgs-pon": (1e-3, 1e-3),
+}
+
 
 @dataclass(frozen=True)
 class BurstProfile:
@@ -490,6 +502,57 @@ ONU_RESPONSE_TIME_PS: Final = 35_000_000
 #: Serial-number / ranging quiet windows for 20 km (40 km) differential distance (pon-reference §4).
 SN_QUIET_WINDOW_PS: Final = {20: 250_000_000, 40: 450_000_000}
 RANGING_QUIET_WINDOW_PS: Final = {20: 202_000_000, 40: 402_000_000}
+
+# --------------------------------------------------------------------------- activation (issue 12)
+# The numbers of the activation cycle: ONU timers, synchronisation counts, the serial-number
+# response delay and the alarm rules at the OLT.  G.987.3 (XG-PON) and G.9807.1 Annex C
+# (XGS-PON, which reuses the G.987.3 TC layer) share them; GPON (G.984.3) uses the same
+# values under different state names.  ``onu/activation.py`` and ``olt/activation.py`` read them.
+#: TO1, the serial-number and ranging timer: an ONU that is not ranged within TO1 of entering
+#: O3 (GPON) / O4 (XG) gives up and returns to the serial-number state (G.984.3 §10.2.3,
+#: G.987.3 §12.1.3).
+TO1_PS: Final = 10 * 10**12
+#: TO2, the POPUP (GPON O6) / intermittent-LODS (XG O6) timer: an ONU in O6 that has not
+#: regained downstream synchronisation within TO2 returns to O1 (G.984.3 §10.2.3,
+#: G.987.3 §12.1.3).
+TO2_PS: Final = 100 * 10**9
+#: Downstream frames with a bad PSync/PSBd after which an ONU declares loss of downstream
+#: synchronisation (LODS) and leaves O5 (pon-reference §4: 4 frames).
+LODS_FRAMES: Final = 4
+#: Consecutive good PSync/PSBd an ONU needs to reach the Sync state from Hunt (M1 = 2,
+#: G.987.3 §10.1.1.4 downstream synchronisation; G.984.3 §8.1.3.1).
+DS_SYNC_FRAMES: Final = 2
+#: Frames from downstream sync to the burst profile (XG Burst_Profile PLOAM, GPON
+#: Upstream_Overhead): the OLT broadcasts it in every downstream frame (G.987.3 §11.3.3.1
+#: recommends a periodic broadcast; one frame is the emulator's choice).
+PROFILE_LEARNING_FRAMES: Final = 1
+#: Upper bound of the random delay an unranged ONU waits before its serial-number response,
+#: drawn uniformly in [0, 48 µs) afresh for every SN grant, so colliding ONUs separate on a
+#: retry (G.984.3 §10.3.4.2, G.987.3 §12.2.4; pon-reference §4).
+SN_RANDOM_DELAY_MAX_PS: Final = 48 * 10**6
+#: Missed bursts (consecutive allocations without a delineated burst) after which the OLT
+#: raises LOBi (XG, G.987.3 §11.1.2) / LOSi (GPON, G.984.3 §11.1.1) for that ONU.
+LOBI_MISSED_BURSTS: Final = 4
+#: Frames without any upstream light after which the OLT raises LOS for the whole PON (a
+#: feeder cut; G.984.3 §11.1.1 counts the same 4 as LOSi).
+OLT_LOS_FRAMES: Final = 4
+#: Consecutive upstream frames with corrupted bursts after which the OLT suspects a rogue ONU
+#: and starts isolating it.  ITU-T G.Sup49 (rogue ONU considerations) leaves detection to the
+#: OLT; 8 frames (1 ms) is the emulator's default.
+ROGUE_DETECT_FRAMES: Final = 8
+#: Frames one isolation probe takes (the OLT silences a half of the suspects and watches
+#: whether corruption stops; G.Sup49 §8 describes such a search).  Identification takes
+#: ceil(log2(active ONUs)) probes, then Disable_Serial_Number sends the rogue to O7.
+ROGUE_PROBE_FRAMES: Final = 2
+#: Where an ONU receiver loses the signal (LOS asserts), in dB of optical margin: margin is
+#: the class maximum loss minus the path loss, so margin 0 is the receiver's sensitivity and
+#: LOS asserts 3 dB further down (typical optical-module LOS-assert level, a few dB under the
+#: sensitivity; a documented default, not a standard number).  Between this and 0 dB the ONU
+#: stays up with bit errors.
+LOS_MARGIN_DB: Final = -3.0
+#: Default period of the OLT's serial-number (discovery) windows (the standards leave it to
+#: the OLT; vendors use 0.1–1 s).  Scenario key ``activation.discovery_period_ms``.
+DEFAULT_DISCOVERY_PERIOD_PS: Final = 100 * 10**9
 
 
 # --------------------------------------------------------------------------- framing functions

@@ -84,7 +84,9 @@ analytically but the grants a probed household receives do not reach the tier) �
 its ONU's token bucket) ·
 ``downstream scheduling`` (neither: the downstream frame sharing) · ``buffer`` (tail drops
 with capacity to spare: of the busy-hour traffic, or of a probe that falls short) ·
-``upstream delay`` / ``downstream delay`` (a delay-sensitive class over budget).
+``upstream delay`` / ``downstream delay`` (a delay-sensitive class over budget) ·
+``packet loss from optical margin`` (FEC codewords that carried GEM/XGEM frames failed:
+an ONU below its receiver sensitivity, e.g. after a ``splitter-loss`` fault; named first).
 
 Search
 ------
@@ -111,6 +113,7 @@ import numpy as np
 from ftth import plots, results
 from ftth.api import run_built
 from ftth.emulator.build import Probes, build_spec, probe_position
+from ftth.emulator.collector import RawRun
 from ftth.emulator.fast import ProgressFn
 from ftth.emulator.result import Result, arrivals_between
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
@@ -729,6 +732,28 @@ def _delay_summary(h: DelayHistogram) -> dict[str, float]:
     return out
 
 
+def _margin_loss_reason(spec: EmulationSpec, raw: RawRun, direction: str) -> str:
+    """``packet loss from optical margin`` when FEC failed to correct codewords that carried
+    GEM/XGEM frames in ``direction`` (the PM counters of the run's data plane), else ``""``."""
+    dp = raw.dataplane
+    if dp is None or not dp.active:
+        return ""
+    from ftth.emulator.dataplane import PM_GEM_LOST, PM_UNCORRECTABLE
+
+    d = 0 if direction == "upstream" else 1
+    hit = [i for i in range(spec.n_onus) if dp.pm[i, d, PM_GEM_LOST] > 0]
+    if not hit:
+        return ""
+    frames = int(sum(dp.pm[i, d, PM_GEM_LOST] for i in hit))
+    codewords = int(sum(dp.pm[i, d, PM_UNCORRECTABLE] for i in hit))
+    ids = ", ".join(str(spec.onu_ids[i]) for i in hit[:8]) + (" …" if len(hit) > 8 else "")
+    return (
+        f"packet loss from optical margin: {len(hit)} ONU(s) ({ids}) below their receiver "
+        f"sensitivity lost {frames} {direction} GEM/XGEM frames in {codewords} uncorrectable "
+        "FEC codewords"
+    )
+
+
 def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: float) -> None:
     """Fill both directions' emulated figures, household verdicts and reasons."""
     spec, raw = result.spec, result.raw
@@ -862,6 +887,9 @@ def _judge(prep: _Prepared, result: Result, delay_budget_ms: float, pass_ratio: 
                 "median": float(np.percentile(arr, 50, method="inverted_cdf")),
             }
         # Reasons, bottleneck first.
+        margin_reason = _margin_loss_reason(spec, raw, name)
+        if margin_reason:
+            d.reasons.append(margin_reason)
         short = [h for h in d.households if not h.rate_ok]
         if not d.analytic_pass:
             d.reasons.append(_capacity_reason(d, spec.n_onus))

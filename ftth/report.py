@@ -82,6 +82,7 @@ def summary_tables(data: dict[str, Any]) -> Group:
         "conservation ledger",
         f"offered {c['offered_bytes']:,} B = delivered {c['delivered_bytes']:,} + queued "
         f"{c['queued_bytes']:,} + dropped {c['dropped_bytes']:,}"
+        + (f" + lost {c['lost_bytes']:,}" if c.get("lost_bytes") else "")
         + (" ✓" if c["balanced"] else " ✗ (BUG)"),
     )
     v = data["verdict"]
@@ -158,3 +159,106 @@ def write_csv(data: dict[str, Any], directory: str | Path) -> list[Path]:
         _write(out / name, rows)
         paths.append(out / name)
     return paths
+
+
+# ------------------------------------------------------------------ control plane (issue 12)
+#: How alarm kinds are coloured in the --events table.
+_EVENT_STYLE = {
+    "fault": "bold red",
+    "LOS": "red",
+    "LOBi": "red",
+    "LODS": "red",
+    "DGi": "yellow",
+    "dying-gasp": "yellow",
+    "rogue-detected": "bold red",
+    "rogue-isolated": "yellow",
+    "sn-collision": "dim",
+}
+
+
+def _onu(value: int | None) -> str:
+    return "PON" if value is None else str(value)
+
+
+def activation_table(data: dict[str, Any]) -> Group:
+    """``--trace-activation``: every ONU state change with its time, then per-ONU times."""
+    control = data["control"]
+    trace = Table(title="ONU state changes (activation trace)", title_justify="left")
+    for col in ("time (ms)", "ONU", "from", "to", "trigger"):
+        trace.add_column(col, justify="right" if col in ("time (ms)", "ONU") else "left")
+    for row in control["states"]:
+        trace.add_row(
+            f"{row['time_s'] * 1e3:,.3f}",
+            _onu(row["onu_id"]),
+            row["from"],
+            row["to"],
+            escape(row["trigger"]),
+        )
+    per_onu = Table(title="Per ONU", title_justify="left")
+    for col in ("ONU", "activated (ms)", "outage (ms)", "outages", "re-activation (ms)"):
+        per_onu.add_column(col, justify="right")
+    for row in control["onus"]:
+        per_onu.add_row(
+            str(row["onu_id"]),
+            NO_DATA if row["activated_s"] is None else f"{row['activated_s'] * 1e3:,.3f}",
+            f"{row['outage_s'] * 1e3:,.3f}",
+            str(row["outages"]),
+            NO_DATA if row["reactivation_s"] is None else f"{row['reactivation_s'] * 1e3:,.3f}",
+        )
+    if not control["emulated"]:
+        note = "activation not emulated: every ONU operates from t = 0 ([activation], [[faults]])"
+        return Group(per_onu, f"[dim]{note}[/]")
+    return Group(trace, per_onu)
+
+
+def events_table(data: dict[str, Any]) -> Table:
+    """``--events``: the alarm / event timeline (faults, LODS, LOBi, LOS, dying gasp, …)."""
+    control = data["control"]
+    table = Table(title="Control-plane events", title_justify="left")
+    for col in ("time (ms)", "ONU", "event", "detail"):
+        table.add_column(col, justify="right" if col in ("time (ms)", "ONU") else "left")
+    for ev in control["events"]:
+        style = _EVENT_STYLE.get(ev["kind"])
+        kind = f"[{style}]{escape(ev['kind'])}[/]" if style else escape(ev["kind"])
+        table.add_row(f"{ev['time_s'] * 1e3:,.4f}", _onu(ev["onu_id"]), kind, escape(ev["detail"]))
+    if not control["events"]:
+        table.caption = "no events (activation and faults not emulated)"
+    return table
+
+
+#: File names ``ftth run --csv DIR`` adds with ``--trace-activation`` / ``--events``.
+ACTIVATION_CSV = "activation.csv"
+EVENTS_CSV = "events.csv"
+
+
+def write_control_csv(
+    data: dict[str, Any], directory: str | Path, *, trace: bool, events: bool
+) -> list[Path]:
+    """``activation.csv`` (one row per ONU state change) and/or ``events.csv`` (the
+    timeline) in ``directory``.
+
+    ``activation.csv`` columns: ``time_s, onu_id, from, to, trigger``; ``events.csv``:
+    ``time_s, onu_id, kind, detail`` (``onu_id`` empty for a PON-wide event).
+    """
+    out = output_dir(directory)
+    control = data["control"]
+    paths = []
+    if trace:
+        fields = ("time_s", "onu_id", "from", "to", "trigger")
+        _write_fields(out / ACTIVATION_CSV, control["states"], fields)
+        paths.append(out / ACTIVATION_CSV)
+    if events:
+        _write_fields(out / EVENTS_CSV, control["events"], ("time_s", "onu_id", "kind", "detail"))
+        paths.append(out / EVENTS_CSV)
+    return paths
+
+
+def _write_fields(path: Path, rows: list[dict[str, Any]], fields: tuple[str, ...]) -> None:
+    """A CSV with a fixed header, even without rows."""
+    try:
+        with open_atomic(path, newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(fields))
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise InputError(str(path), f"cannot write CSV: {exc.strerror or exc}") from None

@@ -20,7 +20,8 @@ entry per rule with its status and figures).  The run's status is
 The rules
 ---------
 ``ledger``
-    offered = delivered + queued + dropped, in bytes and packets, in both directions.
+    offered = delivered + queued + dropped + lost, in bytes and packets, for every queue of
+    both directions (lost: bytes a fault or a bit error destroyed; 0 without faults).
 ``sufficiency``
     The measuring window ``[warmup, end)`` holds at least :data:`MIN_DBA_CYCLES` DBA cycles
     (framed PONs: ``dba.cycle_frames`` frames; EPON: the measured mean polling cycle), is at
@@ -87,9 +88,11 @@ in tables); every class reports its ``packets``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 Status = Literal["pass", "fail", "inconclusive"]
 
@@ -246,6 +249,20 @@ def combine(outcomes: Sequence[Outcome]) -> dict[str, Any]:
 
 
 # ======================================================================== run rules
+def ledger_balanced(counters: Mapping[str, Any]) -> bool:
+    """offered = delivered + queued + dropped + lost for every queue, in bytes and packets
+    (per-queue counter arrays; a missing ``lost_*`` column counts as zero)."""
+    for unit in ("bytes", "packets"):
+        offered = np.asarray(counters.get(f"offered_{unit}", 0), dtype=np.int64)
+        rest = sum(
+            np.asarray(counters.get(f"{what}_{unit}", 0), dtype=np.int64)
+            for what in ("delivered", "queued", "dropped", "lost")
+        )
+        if not np.array_equal(np.broadcast_to(offered, np.shape(rest)), rest):
+            return False
+    return True
+
+
 def ledger_rule(balanced: bool) -> Outcome:
     """``ledger``: the conservation ledger balances."""
     if balanced:
@@ -620,6 +637,7 @@ __all__ = [
     "combine",
     "household_rule",
     "judge_class",
+    "ledger_balanced",
     "ledger_rule",
     "loss_rule",
     "minimum_duration_s",

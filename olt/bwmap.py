@@ -59,7 +59,58 @@ def lay_out(
     ctx: I64, grants: I64, dbru_mask: I64, order: I64, onu_of: I64, dbru_bytes: int,
     alloc: I64, err: I64,
 ) -> int:  # fmt: skip
-    """Lay out one upstream frame: the one BWmap rule every engine runs.
+    """Lay out one upstream frame: the one BWmap rule every engine runs
+    (:func:`lay_out_from` with no quiet window)."""
+    return lay_out_from(ctx, grants, dbru_mask, order, onu_of, dbru_bytes, 0, alloc, err)
+
+
+@kernel
+def lay_out_quiet(
+    ctx: I64, grants: I64, dbru_mask: I64, order: I64, onu_of: I64, dbru_bytes: int,
+    quiet_bytes: int, alloc: I64, err: I64,
+) -> int:  # fmt: skip
+    """Lay out a frame whose first ``quiet_bytes`` (whole grant units) the OLT keeps quiet
+    (serial-number acquisition, ranging: pon-reference §4).
+
+    The DBA sized its grants for a whole frame, so when they no longer fit after the quiet
+    window the grants are trimmed, last T-CONT in transmission order first, until the frame
+    fits (``grants`` is changed in place; a grant trimmed to nothing loses its allocation
+    unless it carries a DBRu); when DBRu polls alone do not fit, the last ones are dropped
+    (``dbru_mask`` changed in place).  Returns what :func:`lay_out_from` returns.
+    """
+    while True:
+        n = lay_out_from(ctx, grants, dbru_mask, order, onu_of, dbru_bytes, quiet_bytes, alloc, err)
+        if n >= 0 or err[0] != LAYOUT_OVERFLOW:
+            return n
+        excess = err[1] - ctx[dk.C_US_BPF]
+        trimmed = False
+        oi = order.shape[0] - 1
+        while oi >= 0 and excess > 0:
+            j = order[oi]
+            cut = grants[j] if grants[j] < excess else excess
+            if cut > 0:
+                grants[j] -= cut
+                excess -= cut
+                trimmed = True
+            oi -= 1
+        if not trimmed:
+            # Only DBRu polls are left and they do not fit either: the polls wait.
+            for oi in range(order.shape[0] - 1, -1, -1):
+                j = order[oi]
+                if dbru_mask[j] != 0:
+                    dbru_mask[j] = 0
+                    trimmed = True
+                    break
+        if not trimmed:
+            return n
+
+
+@kernel
+def lay_out_from(
+    ctx: I64, grants: I64, dbru_mask: I64, order: I64, onu_of: I64, dbru_bytes: int,
+    start_bytes: int, alloc: I64, err: I64,
+) -> int:  # fmt: skip
+    """Lay out one upstream frame, the first burst at line offset ``start_bytes``.
 
     ``ctx`` is the frame-arithmetic vector of :mod:`olt.dba.kernel`; ``grants`` the payload
     bytes per T-CONT, ``dbru_mask`` 1 where a DBRu is requested, ``order`` the transmission
@@ -96,7 +147,7 @@ def lay_out(
             alloc[A_GRANT_UNITS, worst],
         )
         return -1
-    cursor = 0
+    cursor = start_bytes
     n_bursts = 0
     last_line_start = 0
     i = 0
@@ -125,7 +176,7 @@ def lay_out(
     if n > 0 and last_line_start // unit > ctx[dk.C_MAX_START_UNITS]:
         err[0], err[1] = LAYOUT_START_UNITS, last_line_start // unit
         return -1
-    err[1] = cursor
+    err[1] = cursor - start_bytes
     return n
 
 
@@ -237,17 +288,25 @@ class BwmapBuilder:
             )
         return np.ascontiguousarray(arr, dtype=np.int64)
 
-    def build(self, frame: int, payload_grants: I64, dbru_mask: B) -> BwMap:
-        """Lay out one upstream frame (:func:`lay_out`); raise :class:`DbaError` on any
+    def build(self, frame: int, payload_grants: I64, dbru_mask: B, quiet_bytes: int = 0) -> BwMap:
+        """Lay out one upstream frame (:func:`lay_out`, or :func:`lay_out_quiet` when the
+        frame opens a quiet window of ``quiet_bytes``); raise :class:`DbaError` on any
         broken rule."""
         p = self.profile
         alloc = self._alloc
         err = self._err
-        n = lay_out(
-            self._ctx, np.ascontiguousarray(payload_grants, dtype=np.int64),
-            np.ascontiguousarray(dbru_mask, dtype=np.int64), self.order, self.onu_of,
-            p.dbru_bytes, alloc, err,
-        )  # fmt: skip
+        if quiet_bytes > 0:
+            n = lay_out_quiet(
+                self._ctx, np.array(payload_grants, dtype=np.int64),
+                np.array(dbru_mask, dtype=np.int64), self.order, self.onu_of,
+                p.dbru_bytes, quiet_bytes, alloc, err,
+            )  # fmt: skip
+        else:
+            n = lay_out(
+                self._ctx, np.ascontiguousarray(payload_grants, dtype=np.int64),
+                np.ascontiguousarray(dbru_mask, dtype=np.int64), self.order, self.onu_of,
+                p.dbru_bytes, alloc, err,
+            )  # fmt: skip
         if n < 0:
             raise self._fail(frame, layout_rule(err, self.tconts.alloc_id, p))
         a = alloc[:, :n].copy()

@@ -188,3 +188,12 @@ def queue_demand(qs: I64, slice_bytes: int, demand_bytes: I64) -> None:
     queued bytes, or the whole slice for a greedy (unbounded) source."""
     for q in range(qs.shape[0]):
         demand_bytes[q] = slice_bytes if qs[q, UNBOUNDED] == 1 else qs[q, QENCAP]
+
+
+@kernel
+def mask_demand(demand_bytes: I64, queue_onu: I64, onu_up: I64) -> None:
+    """The OLT sends nothing to an ONU that is not operating (``onu_up[i] == 0``): its
+    queues show no demand to the DRR, so they keep filling (under tail drop) until it is."""
+    for q in range(demand_bytes.shape[0]):
+        if onu_up[queue_onu[q]] == 0:
+            demand_bytes[q] = 0

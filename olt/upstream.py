@@ -231,6 +231,49 @@ def burst_timing(
         )
 
 
+@inline_kernel
+def mask_not_operating(onu_up: I64, onu_of: I64, grants: I64, dbru_mask: I64) -> None:
+    """The OLT masks the T-CONTs of ONUs that are not operating (``onu_up[i] == 0``: not
+    activated, lost, powered off, isolated) out of the BWmap: no grant, no DBRu poll."""
+    for j in range(grants.shape[0]):
+        if onu_up[onu_of[j]] == 0:
+            grants[j] = 0
+            dbru_mask[j] = 0
+
+
+@inline_kernel
+def select_polls_up(
+    k: int, olt: I64, every_frames: int, budget: int, poll: I64, onu_up: I64, onu_of: I64
+) -> None:
+    """:func:`select_polls` among the T-CONTs of operating ONUs only (the others would take
+    the poll budget and then be masked out of the BWmap)."""
+    n_t = olt.shape[0]
+    saved = np.empty(n_t, dtype=np.int64)
+    for j in range(n_t):
+        saved[j] = olt[j, O_LAST_DBRU]
+        if onu_up[onu_of[j]] == 0:
+            olt[j, O_LAST_DBRU] = k
+    select_polls(k, olt, every_frames, budget, poll)
+    for j in range(n_t):
+        olt[j, O_LAST_DBRU] = saved[j]
+        if onu_up[onu_of[j]] == 0:
+            poll[j] = 0
+
+
+@inline_kernel
+def mask_reports(onu_up: I64, onu_of: I64, reports: I64) -> None:
+    """The DBA's view of a T-CONT whose ONU is not operating: no report, no demand, no poll
+    (so a DBA does not keep capacity for an ONU it cannot grant)."""
+    for j in range(reports.shape[1]):
+        if onu_up[onu_of[j]] == 0:
+            reports[dk.R_REPORT, j] = 0
+            reports[dk.R_SINCE, j] = 0
+            reports[dk.R_DEMAND, j] = 0
+            reports[dk.R_IDLE, j] = 0
+            reports[dk.R_GRANTED_LAST, j] = 0
+            reports[dk.R_POLL, j] = 0
+
+
 def pending_capacity(n_tconts: int, teqd_ps: int, frame_ps: int, latency_frames: int) -> int:
     """Slots of the DBRu ring: every T-CONT can have a report in flight for Teqd plus the
     processing latency plus a few frames; a power of two (the kernels mask indices)."""
@@ -348,9 +391,11 @@ class OltUpstream:
                     f"more DBRus in flight than the OLT's ring holds ({len(self.pend)})"
                 )
 
-    def _reports_view(self, frame: int, now_ps: int) -> Reports:
+    def _reports_view(self, frame: int, now_ps: int, onu_up: I64 | None = None) -> Reports:
         rep = self._reports
         fill_reports(frame, now_ps, self.olt, self.cum_granted, self._poll, rep)
+        if onu_up is not None:
+            mask_reports(onu_up, self.builder.onu_of, rep)
         return Reports(
             report_bytes=rep[dk.R_REPORT].copy(),
             report_age_ps=rep[dk.R_AGE_PS].copy(),
@@ -363,8 +408,15 @@ class OltUpstream:
         )
 
     # ------------------------------------------------------------------ frames
-    def plan_frame(self, frame: int) -> UpstreamPlan:
-        """Decide upstream frame ``frame``'s allocations at ``t_k`` (running the DBA if due)."""
+    def plan_frame(
+        self, frame: int, onu_up: I64 | None = None, quiet_bytes: int = 0
+    ) -> UpstreamPlan:
+        """Decide upstream frame ``frame``'s allocations at ``t_k`` (running the DBA if due).
+
+        ``onu_up`` (per ONU, 1 operating, from the run's control plan) masks the T-CONTs of
+        ONUs that are not operating (:func:`mask_not_operating`); ``quiet_bytes`` opens a
+        quiet window at the start of the frame (:func:`olt.bwmap.lay_out_quiet`).
+        """
         p = self.profile
         now_ps = frame * p.frame_ps
         apply_reports(now_ps - self.report_latency_ps, self.pend, self.pend_ht, self.olt)
@@ -374,11 +426,16 @@ class OltUpstream:
         # Polls are decided with the DBA, at the start of a cycle, so the DBA's budget for
         # every frame of the cycle already knows them.
         if cycle_starts:
-            if uses_reports:
+            if uses_reports and onu_up is not None:
+                select_polls_up(
+                    frame, self.olt, self.dbru_every_frames, self.poll_budget, self._poll,
+                    onu_up, self.builder.onu_of,
+                )  # fmt: skip
+            elif uses_reports:
                 select_polls(frame, self.olt, self.dbru_every_frames, self.poll_budget, self._poll)
             else:
                 self._poll[:] = 0
-            view = self._reports_view(frame, now_ps)
+            view = self._reports_view(frame, now_ps, onu_up)
             raw = self.dba.allocate(now_ps, view)
             self._cycle_grants = self.builder.check_grants(frame, raw, cycle)
             self._cycle_start = frame
@@ -388,7 +445,12 @@ class OltUpstream:
         grants = self._cycle_grants[frame - self._cycle_start]
         poll = self._poll == 1
         dbru_mask = (grants > 0) | poll if uses_reports else np.zeros_like(poll)
-        bwmap = self.builder.build(frame, grants, dbru_mask)
+        if onu_up is not None:
+            grants = grants.copy()
+            dbru_i = dbru_mask.astype(np.int64)
+            mask_not_operating(onu_up, self.builder.onu_of, grants, dbru_i)
+            dbru_mask = dbru_i == 1
+        bwmap = self.builder.build(frame, grants, dbru_mask, quiet_bytes)
         n = bwmap.n_allocations
         alloc = self.builder.last_alloc
         book_grants(frame, alloc, n, p.encap_min_frame_bytes, self.olt, self.cum_granted)

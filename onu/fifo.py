@@ -40,15 +40,32 @@ from ftth.phy import Profile, max_piece_payload
 I64 = npt.NDArray[np.int64]
 I8 = npt.NDArray[np.int8]
 
-# Packet states.
-PENDING, QUEUED, DEPARTED, DROPPED = 0, 1, 2, 3
+# Packet states (LOST: destroyed by a fault — power-off, a fault-time tail drop, a failed
+# codeword or a corrupted burst).
+PENDING, QUEUED, DEPARTED, DROPPED, LOST = 0, 1, 2, 3, 4
 
 # Columns of the per-queue matrix ``qs``.
 LO, HI, ADMIT, HEAD, HEAD_SENT = 0, 1, 2, 3, 4
 QBYTES, QPKTS, QENCAP, BUFFER = 5, 6, 7, 8
 UNBOUNDED, GREEDY_SIZE, GREEDY_ARRIVAL = 9, 10, 11
 OFF_B, OFF_P, DROP_B, DROP_P, DELIV_B, DELIV_P = 12, 13, 14, 15, 16, 17
-N_FIELDS = 18
+#: Fault ledger: bytes / packets lost (see :func:`admit_spans`, :func:`serve_grants_faults`).
+LOST_B, LOST_P = 18, 19
+#: 1 when a piece of the head packet already sent was lost (the packet cannot be reassembled).
+HEAD_BAD = 20
+#: The queue's rows ``[DOWN_ROW, DOWN_STOP)`` of its direction's down-span table (a cursor).
+DOWN_ROW, DOWN_STOP = 21, 22
+N_FIELDS = 23
+
+# Columns of a down-span table ``spans[row, S_*]`` (rows of one queue sorted by time).
+S_FROM_PS, S_TO_PS, S_POWER_OFF = 0, 1, 2
+#: No down spans (the steady path's table; never indexed, since DOWN_ROW == DOWN_STOP).
+NO_SPANS = np.zeros((1, 3), dtype=np.int64)
+# Per-grant piece statistics ``g_stat[g, G_*]`` of :func:`serve_grants_faults`.
+G_PIECES, G_LOST_PIECES, G_HEC = 0, 1, 2
+NO_STAT = np.zeros((1, 3), dtype=np.int64)
+NO_GRANT_CW = np.full(1, -1, dtype=np.int64)
+NO_FLAGS = np.zeros(1, dtype=np.int64)
 
 # Entries of the encapsulation vector ``enc``.
 ENC_HEADER, ENC_ALIGN, ENC_MIN_PAYLOAD, ENC_MAX_PIECE, ENC_MODE = 0, 1, 2, 3, 4
@@ -125,6 +142,20 @@ def admit(
     q: int, until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64
 ) -> None:
     """Admit queue ``q``'s pending packets that arrived at or before ``until_ps`` (tail drop)."""
+    admit_spans(q, until_ps, qs, arrival_ps, size_bytes, state, enc, NO_SPANS)
+
+
+@inline_kernel
+def admit_spans(
+    q: int, until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64,
+    spans: I64,
+) -> None:  # fmt: skip
+    """:func:`admit` through a fault: the queue's down spans (``spans`` rows
+    ``[qs[q, DOWN_ROW], qs[q, DOWN_STOP])``, ``S_*`` columns) classify its arrivals by time.
+
+    An arrival inside a power-off span is lost (the ONU is off); one that the buffer cannot
+    hold inside any other down span is lost (a fault-time tail drop), otherwise dropped.
+    """
     i = qs[q, ADMIT]
     end = qs[q, HI]
     if i >= end or arrival_ps[i] > until_ps:
@@ -139,14 +170,36 @@ def admit(
     queued_p = qs[q, QPKTS]
     queued_enc = qs[q, QENCAP]
     buffer = qs[q, BUFFER]
+    row = qs[q, DOWN_ROW]
+    stop = qs[q, DOWN_STOP]
+    lost_b = 0
+    lost_p = 0
     while i < end and arrival_ps[i] <= until_ps:
         size = size_bytes[i]
         offered_b += size
         offered_p += 1
-        if queued_b + size > buffer:
-            state[i] = DROPPED
-            dropped_b += size
-            dropped_p += 1
+        down = False
+        off = False
+        if row < stop:
+            a = arrival_ps[i]
+            while row < stop and spans[row, S_TO_PS] <= a:
+                row += 1
+            if row < stop and spans[row, S_FROM_PS] <= a:
+                down = True
+                off = spans[row, S_POWER_OFF] == 1
+        if off:
+            state[i] = LOST
+            lost_b += size
+            lost_p += 1
+        elif queued_b + size > buffer:
+            if down:
+                state[i] = LOST
+                lost_b += size
+                lost_p += 1
+            else:
+                state[i] = DROPPED
+                dropped_b += size
+                dropped_p += 1
         else:
             state[i] = QUEUED
             queued_b += size
@@ -154,10 +207,13 @@ def admit(
             queued_enc += encap_cost(size, enc)
         i += 1
     qs[q, ADMIT] = i
+    qs[q, DOWN_ROW] = row
     qs[q, OFF_B] += offered_b
     qs[q, OFF_P] += offered_p
     qs[q, DROP_B] += dropped_b
     qs[q, DROP_P] += dropped_p
+    qs[q, LOST_B] += lost_b
+    qs[q, LOST_P] += lost_p
     qs[q, QBYTES] = queued_b
     qs[q, QPKTS] = queued_p
     qs[q, QENCAP] = queued_enc
@@ -170,6 +226,45 @@ def admit_all(
     """Admit every queue's arrivals up to ``until_ps``."""
     for q in range(qs.shape[0]):
         admit(q, until_ps, qs, arrival_ps, size_bytes, state, enc)
+
+
+@kernel
+def admit_all_spans(
+    until_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64, spans: I64
+) -> None:
+    """:func:`admit_all` through a fault (:func:`admit_spans`)."""
+    for q in range(qs.shape[0]):
+        admit_spans(q, until_ps, qs, arrival_ps, size_bytes, state, enc, spans)
+
+
+@kernel
+def power_off(
+    q: int, at_ps: int, qs: I64, arrival_ps: I64, size_bytes: I64, state: I8, enc: I64,
+    spans: I64,
+) -> None:  # fmt: skip
+    """The ONU holding queue ``q`` loses power at ``at_ps``: every arrival up to then is
+    admitted (:func:`admit_spans`), then everything queued — the head packet's fragments
+    already sent included, and an unbounded source's waiting frame — is lost."""
+    admit_spans(q, at_ps, qs, arrival_ps, size_bytes, state, enc, spans)
+    lost_b = 0
+    lost_p = 0
+    for i in range(qs[q, HEAD], qs[q, ADMIT]):
+        if state[i] == QUEUED:
+            state[i] = LOST
+            lost_b += size_bytes[i]
+            lost_p += 1
+    if qs[q, GREEDY_ARRIVAL] >= 0:
+        lost_b += qs[q, GREEDY_SIZE]
+        lost_p += 1
+        qs[q, GREEDY_ARRIVAL] = -1
+    qs[q, HEAD] = qs[q, ADMIT]
+    qs[q, HEAD_SENT] = 0
+    qs[q, HEAD_BAD] = 0
+    qs[q, QBYTES] = 0
+    qs[q, QPKTS] = 0
+    qs[q, QENCAP] = 0
+    qs[q, LOST_B] += lost_b
+    qs[q, LOST_P] += lost_p
 
 
 @inline_kernel
@@ -222,6 +317,109 @@ def serve_grants(
     g_used
         Output: bytes of the grant used (the rest is idle).
     """
+    return _serve(
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
+        NO_SPANS, NO_GRANT_CW, NO_FLAGS, 1, NO_STAT, False,
+    )  # fmt: skip
+
+
+@kernel
+def serve_grants_faults(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    enc: I64,
+    g_queue: I64,
+    g_room: I64,
+    g_cutoff_ps: I64,
+    g_time_base_ps: I64,
+    g_line_start: I64,
+    g_data_start: I64,
+    g_extra_ps: I64,
+    fec_n: int,
+    fec_k: int,
+    frame_bytes: int,
+    frame_ps: int,
+    out_queue: I64,
+    out_arrival_ps: I64,
+    out_size: I64,
+    out_depart_ps: I64,
+    g_used: I64,
+    spans: I64,
+    g_cw: I64,
+    cw_flags: I64,
+    cw_bytes: int,
+    g_stat: I64,
+) -> int:
+    """:func:`serve_grants` through faults and bit errors.
+
+    Admission goes through the down spans (:func:`admit_spans`).  ``g_cw[g]`` is the index
+    in ``cw_flags`` of codeword 0 of the grant's protected part (the burst upstream, the
+    frame as its ONU receives it downstream; −1: nothing can fail); codeword ``c`` covers
+    protected bytes ``[c·cw_bytes, (c+1)·cw_bytes)`` and ``cw_flags[g_cw[g] + c] == 1`` when
+    it failed (:func:`ftth.biterrors.sample_codewords`) or the burst was corrupted.  A
+    GEM/XGEM frame overlapping a failed codeword is lost, and with it the packet it carries
+    (a HEC error when its header lies in the failed codeword); ``g_stat[g, G_*]`` counts
+    the grant's frames, lost frames and HEC errors.
+    """
+    return _serve(
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
+        spans, g_cw, cw_flags, cw_bytes, g_stat, True,
+    )  # fmt: skip
+
+
+@inline_kernel
+def _piece_fate(start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int) -> int:
+    """0 when a piece at protected offset ``start`` of ``cost`` bytes is intact, 1 when a
+    codeword it overlaps failed, 2 when the failed codeword holds its header (HEC error)."""
+    first = start // cw_bytes
+    last = (start + cost - 1) // cw_bytes
+    hdr_last = (start + header - 1) // cw_bytes
+    fate = 0
+    for c in range(first, last + 1):
+        if cw_flags[base + c] == 1:
+            if c <= hdr_last:
+                return 2
+            fate = 1
+    return fate
+
+
+@inline_kernel
+def _serve(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    enc: I64,
+    g_queue: I64,
+    g_room: I64,
+    g_cutoff_ps: I64,
+    g_time_base_ps: I64,
+    g_line_start: I64,
+    g_data_start: I64,
+    g_extra_ps: I64,
+    fec_n: int,
+    fec_k: int,
+    frame_bytes: int,
+    frame_ps: int,
+    out_queue: I64,
+    out_arrival_ps: I64,
+    out_size: I64,
+    out_depart_ps: I64,
+    g_used: I64,
+    spans: I64,
+    g_cw: I64,
+    cw_flags: I64,
+    cw_bytes: int,
+    g_stat: I64,
+    faulty: bool,
+) -> int:
+    """The one serving loop (``faulty``: the fault rules of :func:`serve_grants_faults`)."""
     n_out = 0
     header = enc[ENC_HEADER]
     mask = enc[ENC_ALIGN] - 1
@@ -236,7 +434,17 @@ def serve_grants(
         cutoff = g_cutoff_ps[g]
         a0 = qs[q, ADMIT]
         if a0 < qs[q, HI] and arrival_ps[a0] <= cutoff:  # the test first: calls are not free
-            admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
+            if faulty:
+                admit_spans(q, cutoff, qs, arrival_ps, size_bytes, state, enc, spans)
+            else:
+                admit(q, cutoff, qs, arrival_ps, size_bytes, state, enc)
+        cw_base = g_cw[g] if faulty else -1
+        head_bad = qs[q, HEAD_BAD] if faulty else 0
+        n_pieces = 0
+        n_lost_pieces = 0
+        n_hec = 0
+        lost_b = 0
+        lost_p = 0
         room = g_room[g]
         used = 0
         # On a continuous stream (MODE_OVERRUN) shares are laid back to back as actually used:
@@ -255,7 +463,7 @@ def serve_grants(
         deliv_p = 0
         unbounded = qs[q, UNBOUNDED] == 1
         while True:
-            while h < admitted and state[h] == DROPPED:
+            while h < admitted and state[h] != QUEUED:
                 h += 1
             from_store = h < admitted
             if from_store:
@@ -281,9 +489,33 @@ def serve_grants(
             cost = header + padded
             avail = room - used
             if cost <= avail or (mode == MODE_OVERRUN and avail > 0):
+                if faulty:
+                    n_pieces += 1
+                    if cw_base >= 0:
+                        fate = _piece_fate(
+                            data_start + used, cost, header, cw_base, cw_flags, cw_bytes
+                        )
+                        if fate > 0:
+                            head_bad = 1
+                            n_lost_pieces += 1
+                            if fate == 2:
+                                n_hec += 1
                 used += cost
                 queued_enc -= cost
-                if piece == remaining:
+                if piece == remaining and head_bad == 1:
+                    # The packet's last piece: one of its pieces was lost, so it is.
+                    queued_b -= size
+                    queued_p -= 1
+                    lost_b += size
+                    lost_p += 1
+                    head_sent = 0
+                    head_bad = 0
+                    if from_store:
+                        state[h] = LOST
+                        h += 1
+                    else:
+                        qs[q, GREEDY_ARRIVAL] = -1
+                elif piece == remaining:
                     end = data_start + used
                     if fec_k > 0:
                         end = div_floor(end * fec_n + fec_k - 1, fec_k, inv_fec_k)
@@ -312,6 +544,18 @@ def serve_grants(
                 frag = (avail - header) & ~mask
                 if 0 < frag < piece:
                     before = encap_cost(remaining, enc)
+                    if faulty:
+                        n_pieces += 1
+                        if cw_base >= 0:
+                            fate = _piece_fate(
+                                data_start + used, header + frag, header, cw_base, cw_flags,
+                                cw_bytes,
+                            )  # fmt: skip
+                            if fate > 0:
+                                head_bad = 1
+                                n_lost_pieces += 1
+                                if fate == 2:
+                                    n_hec += 1
                     used += header + frag
                     head_sent += frag
                     queued_enc += encap_cost(remaining - frag, enc) - before
@@ -323,6 +567,13 @@ def serve_grants(
         qs[q, QENCAP] = queued_enc
         qs[q, DELIV_B] += deliv_b
         qs[q, DELIV_P] += deliv_p
+        if faulty:
+            qs[q, HEAD_BAD] = head_bad
+            qs[q, LOST_B] += lost_b
+            qs[q, LOST_P] += lost_p
+            g_stat[g, G_PIECES] = n_pieces
+            g_stat[g, G_LOST_PIECES] = n_lost_pieces
+            g_stat[g, G_HEC] = n_hec
         g_used[g] = used
         running += used
     return n_out
@@ -483,8 +734,10 @@ class QueueStore:
             "delivered_bytes": int(qs[:, DELIV_B].sum()),
             "queued_bytes": int(qs[:, QBYTES].sum()),
             "dropped_bytes": int(qs[:, DROP_B].sum()),
+            "lost_bytes": int(qs[:, LOST_B].sum()),
             "offered_packets": int(qs[:, OFF_P].sum()),
             "delivered_packets": int(qs[:, DELIV_P].sum()),
             "queued_packets": int(qs[:, QPKTS].sum()),
             "dropped_packets": int(qs[:, DROP_P].sum()),
+            "lost_packets": int(qs[:, LOST_P].sum()),
         }

@@ -95,14 +95,32 @@ between sources are kept.  `downstream_load` does the same for the downstream cl
 - admission control: Σ over all ONUs of `fixed_bps + assured_bps` ≤ the upstream
   saturation goodput;
 - `households.tier` ≤ the line rate in each direction;
-- `warmup_s` and `faults[].at_s` < `duration_s`; fault ONUs exist;
+- `warmup_s`, `faults[].at_s` and `onus[].join_at_s` < `duration_s`; fault ONUs and
+  branches exist;
+- the fault timeline, replayed in time order, contradicts nothing in force: no cut of a
+  fibre already cut, no `restore` of a fibre that is not cut, no switching off an ONU that
+  is off (or on one that is on), no rogue ONU that is off, not yet joined or already rogue,
+  no two faults on the same fibre or ONU at the same instant;
 - `olt.teqd_us` ≥ the round-trip time of the farthest ONU;
 - `dba.name` registered (`ftth list dbas`) and of the technology's kind (frame DBA or
   EPON polling DBA), its `dba.params` valid for that DBA; traffic models registered
   (`ftth list traffic`) and their parameters valid.
 
-`[[faults]]` and `output.plot_dir` are **not supported yet**: their keys are checked, but
-`ftth validate` and `ftth run` refuse a scenario that sets them.
+## Faults and activation (`[[faults]]`, `[activation]`, `onus[].join_at_s`)
+
+A fibre is named by `branch`: `"feeder"` (the default), or splitter outputs numbered from 1
+in each stage, from the OLT side, joined by dots — with `splitters = [4, 8]`, `"2"` is the
+second output of the 1:4 splitter (8 ONUs behind it) and `"2.5"` one ONU's drop.  ONUs are
+connected to the outputs in the order they are listed, filling the last stage first (the
+1st ONU on `"1.1"`, the 9th on `"2.1"`); `onu = ID` names that ONU's drop instead.  A fault
+takes effect from the first frame that starts at or after `at_s`.  The activation sequence,
+the timers and the alarms are described in `docs/activation.md`.
+
+`ftth run` emulates faults, `[activation]` and `join_at_s` on GPON, XG-PON and XGS-PON:
+the control plane runs first and every engine obeys it (what the data plane does with
+it — lost bytes, bit errors, PM counters — is in `docs/faults.md`); the EPON profiles
+refuse them.  `output.plot_dir` is **not supported yet**: its key is checked, but
+`ftth validate` and `ftth run` refuse it.
 """
 
 

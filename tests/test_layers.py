@@ -30,11 +30,16 @@ LAYERS: dict[str, int] = {
     "ftth.topology": 1,
     "ftth.optics": 1,
     "ftth.fold": 1,
+    "ftth.biterrors": 1,
     "ftth.metrics": 1,
     "ftth.scenario": 2,
+    "ftth.scenario.branches": 2,  # fibre names of the tree, for faults
     "onu": 3,
+    "onu.activation": 3,  # the ONU activation state machine (issue 12)
     "olt": 3,
+    "olt.activation": 3,  # discovery, ranging, alarms at the OLT (issue 12)
     "ftth.emulator": 4,
+    "ftth.emulator.control": 4,  # the control plane: simpy run → ControlPlan (issue 12)
     "ftth.verdict": 1,  # pure rules over result numbers; the emulator's results use them
     "ftth.report": 5,
     "ftth.views": 5,  # frame anatomy, timeline, their terminal rendering

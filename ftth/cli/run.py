@@ -64,6 +64,22 @@ def run(
             help="Write run-throughput and run-delay-cdf figures (PNG + SVG) into this directory.",
         ),
     ] = None,
+    trace_activation: Annotated[
+        bool,
+        typer.Option(
+            "--trace-activation",
+            help="Print each ONU's activation state changes (O1…O7) with their times, and its "
+            "activation, outage and re-activation times; with --csv also activation.csv.",
+        ),
+    ] = False,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Print the alarm / event timeline (faults, LODS, LOBi, LOS, dying gasp, rogue "
+            "ONU); with --csv also events.csv.  The JSON always holds both (`control`).",
+        ),
+    ] = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")
     ] = False,
@@ -113,7 +129,15 @@ def run(
     from ftth.api import run as run_scenario
     from ftth.cli import pcap
     from ftth.plots import RUN_PLOT_NAMES, plot_file_names, write_run_plots
-    from ftth.report import summary_tables, write_csv
+    from ftth.report import (
+        ACTIVATION_CSV,
+        EVENTS_CSV,
+        activation_table,
+        events_table,
+        summary_tables,
+        write_control_csv,
+        write_csv,
+    )
     from ftth.scenario import load_scenario
 
     capture = pcap.parse_request(pcap_uni, pcap_tc, pcap_onus, pcap_frames)
@@ -144,7 +168,14 @@ def run(
         Output("--json" if json_path else "output.json", Path(out_json), stdout_ok=True)
         if out_json is not None
         else None,
-        Output("--csv" if csv_dir else "output.csv_dir", Path(out_csv), "dir", names=CSV_NAMES)
+        Output(
+            "--csv" if csv_dir else "output.csv_dir",
+            Path(out_csv),
+            "dir",
+            names=CSV_NAMES
+            + ((ACTIVATION_CSV,) if trace_activation else ())
+            + ((EVENTS_CSV,) if events else ()),
+        )
         if out_csv is not None
         else None,
         Output("--plot", Path(out_plot), "dir", names=plot_file_names(RUN_PLOT_NAMES))
@@ -185,12 +216,19 @@ def run(
             write_text(Path(out_json), result.to_json())
         if out_csv is not None:
             write_csv(data, out_csv)
+            if trace_activation or events:
+                write_control_csv(data, out_csv, trace=trace_activation, events=events)
         if out_plot is not None:
             write_run_plots(result, out_plot)
         if trace is not None and trace_temp is not None:
             adopt(trace_temp, trace)
     if not quiet:
         console.print(summary_tables(data))
+    # Asked for explicitly, so printed even with --quiet.
+    if trace_activation:
+        console.print(activation_table(data))
+    if events:
+        console.print(events_table(data))
     elif result.status == "inconclusive":  # the table says it otherwise (ftth.verdict)
         for reason in data["verdict"]["reasons"]:
             print(reason, file=sys.stderr)

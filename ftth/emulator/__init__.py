@@ -13,6 +13,7 @@ from ftth.emulator.fast import ProgressFn, run_fast
 from ftth.emulator.reference import run_reference
 from ftth.emulator.spec import EmulationSpec
 from ftth.engines import ENGINES, FAST, REFERENCE
+from ftth.errors import InputError
 from ftth.memory import run_memory_policy
 
 
@@ -23,6 +24,13 @@ def run_spec(spec: EmulationSpec, engine: str = FAST, progress: ProgressFn | Non
 
 
 def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRun:
+    plan = spec.control
+    if not spec.profile.framed and plan is not None and not plan.is_steady:
+        raise InputError(
+            "faults",
+            f"{spec.profile.title} does not emulate activation, late joins or faults yet "
+            "(the ITU profiles do); remove [[faults]], activation.enabled and join_at_s",
+        )
     if not spec.profile.framed:
         # EPON: compiled polling loops ("fast") or one event per window ("reference"); see
         # ftth.emulator.epon.
@@ -30,9 +38,9 @@ def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRu
 
         return run_epon(spec, progress, engine)
     if engine == FAST:
-        return run_fast(spec, progress)
+        return run_fast(spec, progress, plan)
     if engine == REFERENCE:
-        return run_reference(spec)
+        return run_reference(spec, plan)
     raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
 
 

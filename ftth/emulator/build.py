@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
+from ftth.emulator.control import control_plan
 from ftth.emulator.spec import EmulationSpec, QueueSpec, SourceFactory
 from ftth.errors import InputError
 from ftth.phy import Direction, Profile, fmt_rate
@@ -266,7 +267,7 @@ def check_build(scenario: Scenario) -> EmulationSpec:
     """Build everything ``ftth run`` builds for ``scenario``, without emulating.
 
     The emulation spec (:func:`build_spec`: topology, queues, every traffic source with its
-    parameters, load scaling, Alloc-IDs; faults and ``output.plot_dir`` refused) and the DBA
+    parameters, load scaling, Alloc-IDs; ``output.plot_dir`` refused) and the DBA
     with its ``[dba.params]``, constructed as the engines construct it.  ``ftth validate``
     calls this, so it accepts exactly what a run accepts.
 
@@ -275,7 +276,7 @@ def check_build(scenario: Scenario) -> EmulationSpec:
     InputError
         The first problem, naming its key path and what is allowed.
     """
-    spec = build_spec(scenario)
+    spec = build_spec(scenario, validating=True)
     dba_cls = get_dba(spec.dba_name)
     if spec.profile.framed:
         ctx = DbaContext(
@@ -293,22 +294,34 @@ def check_build(scenario: Scenario) -> EmulationSpec:
 
 
 def build_spec(
-    scenario: Scenario, *, record_packets: bool = False, probes: Probes | None = None
+    scenario: Scenario,
+    *,
+    record_packets: bool = False,
+    probes: Probes | None = None,
+    validating: bool = False,
 ) -> EmulationSpec:
     """Resolve ``scenario`` for the engines (optionally with speed-test ``probes``).
+
+    With activation, faults or late joins the control plane runs here
+    (:func:`ftth.emulator.control.control_plan`) and its plan becomes ``spec.control``;
+    ``validating`` (:func:`check_build`) skips that simulation.
 
     Raises
     ------
     InputError
-        Faults or ``output.plot_dir`` (not supported yet), an unknown or unsuitable DBA, a
+        Faults or activation on EPON, ``output.plot_dir`` (not supported yet), an unknown or
+        unsuitable DBA, a
         traffic table the model refuses, more T-CONTs than Alloc-IDs, or a load target
         without a finite source.
     """
     profile = scenario.profile
-    if scenario.faults:
+    if scenario.emulates_control_plane and not profile.framed:
+        # The EPON engines do not obey a control plan (ftth.emulator.control) yet.
         raise InputError(
-            "faults",
-            "fault injection is not emulated yet (planned with ONU activation); remove [[faults]]",
+            "faults" if scenario.faults else "activation",
+            f"{profile.title} does not emulate activation, late joins (join_at_s) or faults "
+            "yet (GPON, XG-PON and XGS-PON do); remove [[faults]], activation.enabled and "
+            "join_at_s",
         )
     if scenario.output.plot_dir is not None:
         raise InputError(
@@ -447,7 +460,7 @@ def build_spec(
         depth = max(2 * 1518 * per_onu, int(rate * scenario.olt.shaper_burst_ms / 8000))
         shaper_rate = np.full(len(onus), rate, dtype=np.int64)
         shaper_depth = np.full(len(onus), depth, dtype=np.int64)
-    return EmulationSpec(
+    spec = EmulationSpec(
         name=scenario.name,
         profile=profile,
         us_fec=profile.fec("upstream", scenario.fec.upstream),
@@ -479,3 +492,8 @@ def build_spec(
         shaper_depth_bytes=shaper_depth,
         trace_csv=str(scenario.output.trace_csv) if scenario.output.trace_csv is not None else None,
     )
+    if scenario.emulates_control_plane and not validating:
+        # Activation, faults, late joins: the control plane runs first; the engines obey
+        # its plan (ftth.emulator.dataplane).
+        spec.control = control_plan(scenario, spec.n_frames, seed)
+    return spec

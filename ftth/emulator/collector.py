@@ -235,3 +235,6 @@ class RawRun:
     allocations: int = 0
     #: Engine-specific facts (e.g. the EPON polling cycle), reported under their own key.
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The control plan as the run obeyed it, with its PM counters
+    #: (:class:`ftth.emulator.dataplane.DataPlane`); ``None`` for engines without one.
+    dataplane: Any = None

@@ -22,16 +22,26 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ftth.emulator.dataplane import (
+    advance_plan,
+    corrupted_at,
+    count_pieces,
+    downstream_fates,
+    quiet_at,
+    upstream_fates,
+)
 from ftth.fold import fold_departures
 from ftth.jit import inline_kernel, kernel
 from olt.bwmap import (
     A_DATA_START,
     A_DBRU,
+    A_DBRU_END,
     A_LINE_START,
     A_N,
     A_ROOM,
     A_TCONT,
     lay_out,
+    lay_out_quiet,
     layout_rule,
 )
 from olt.dba.kernel import (
@@ -41,6 +51,7 @@ from olt.dba.kernel import (
 )
 from olt.downstream_kernel import (
     drr_share,
+    mask_demand,
     queue_demand,
     shaper_cap,
     shaper_consume,
@@ -51,10 +62,22 @@ from olt.upstream import (
     book_grants,
     burst_timing,
     fill_reports,
+    mask_not_operating,
+    mask_reports,
     post_report,
     select_polls,
+    select_polls_up,
 )
-from onu.fifo import BUFFER, QENCAP, UNBOUNDED, admit_all, serve_grants
+from onu.fifo import (
+    BUFFER,
+    QENCAP,
+    UNBOUNDED,
+    admit_all,
+    admit_all_spans,
+    power_off,
+    serve_grants,
+    serve_grants_faults,
+)
 from onu.report import dbru_value_bytes
 
 I64 = npt.NDArray[np.int64]
@@ -87,8 +110,15 @@ I64 = npt.NDArray[np.int64]
     IP_US_STATS_END_PS,
     IP_DS_WARMUP_PS,
     IP_DS_STATS_END_PS,
+    IP_FAULTS,  #: 1: obey the control plan (the Faults record); 0: the steady path
+    IP_ERRORS,  #: 1: some margin lets codewords err
+    IP_SEED,
+    IP_US_CW,  #: bytes per upstream codeword (FEC k, or the no-FEC block)
+    IP_DS_CW,
+    IP_DS_N_CW,  #: codewords per downstream frame
+    IP_US_TRAILER,
     IP_LEN,
-) = range(27)
+) = range(34)
 
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
@@ -185,6 +215,43 @@ class Timelines(NamedTuple):
     alloc_count: I64
 
 
+class Faults(NamedTuple):
+    """The control plan as the loop obeys it (:class:`ftth.emulator.dataplane.DataPlane`'s
+    own arrays, updated in place) and the loop's scratch arrays for codeword fates."""
+
+    op_first: I64
+    op_start: I64
+    op_end: I64
+    op_cursor: I64
+    op_row: I64
+    onu_up: I64
+    m_first: I64
+    m_start: I64
+    m_end: I64
+    m_cursor: I64
+    m_row: I64
+    row_thr: I64
+    thr: I64
+    quiet_frame: I64
+    quiet_line: I64
+    cursors: I64  #: DataPlane.cursors (quiet cursor, quiet bytes so far, flush cursor)
+    corrupt_start: I64
+    corrupt_end: I64
+    flush: I64  #: (frame, onu, at_ps) rows sorted by frame
+    us_spans: I64
+    ds_spans: I64
+    pm: npt.NDArray[np.int64]
+    us_flags: I64
+    us_g_cw: I64
+    us_dbru_lost: I64
+    ds_where: I64
+    ds_flags: I64
+    g_cw: I64
+    g_stat: I64
+    g_onu: I64
+    grants: I64
+
+
 @inline_kernel
 def _keep_or_fold(
     dep: Departures, n0: int, n_new: int, fold: int, warmup_ps: int, end_ps: int,
@@ -224,12 +291,16 @@ def run_frames(
     u_books: Books,
     d_books: Books,
     lines: Timelines,
+    fx: Faults,
     err: I64,
 ) -> int:
     """Run frames ``k0 .. k1-1``; return the first frame not run (``k1`` unless an error).
 
     Every array is updated in place; the records group them by owner (see their classes).
+    With ``ip[IP_FAULTS] == 1`` the frames obey the control plan in ``fx`` with the rules
+    the stepped engine calls (:mod:`ftth.emulator.dataplane`).
     """
+    faulty = ip[IP_FAULTS] == 1
     olt, cum_granted, pend, pend_head_tail = up.olt, up.cum_granted, up.pend, up.pend_head_tail
     cycle_grants, cycle_start, order, onu_of = up.cycle_grants, up.cycle_start, up.order, up.onu_of
     one_way_ps = up.one_way_ps
@@ -265,8 +336,29 @@ def run_frames(
     d_data = np.zeros(n_dq, dtype=np.int64)
     d_extra = np.zeros(n_dq, dtype=np.int64)
     d_demand = np.zeros(n_dq, dtype=np.int64)
+    quiet = 0
+    corrupted = False
     for k in range(k0, k1):
         now = k * frame_ps
+        if faulty:
+            # The control plan's frame: who operates, error thresholds, power-offs, quiet.
+            advance_plan(
+                k, fx.op_first, fx.op_start, fx.op_end, fx.op_cursor, fx.op_row, fx.onu_up,
+                ip[IP_ERRORS] == 1, fx.m_first, fx.m_start, fx.m_end, fx.m_cursor, fx.m_row,
+                fx.row_thr, fx.thr,
+            )  # fmt: skip
+            fc = fx.cursors[2]
+            while fc < fx.flush.shape[0] and fx.flush[fc, 0] <= k:
+                for j in range(n_t):
+                    if onu_of[j] == fx.flush[fc, 1]:
+                        power_off(
+                            j, fx.flush[fc, 2], us.qs, us.arrival_ps, us.size_bytes, us.state,
+                            us.enc, fx.us_spans,
+                        )  # fmt: skip
+                fc += 1
+            fx.cursors[2] = fc
+            quiet = quiet_at(k, fx.quiet_frame, fx.quiet_line, fx.cursors)
+            corrupted = corrupted_at(k, fx.corrupt_start, fx.corrupt_end)
         # --- reports visible to the DBA (the OLT's rule, olt.upstream) ---
         apply_reports(now - ip[IP_LATENCY_PS], pend, pend_head_tail, olt)
         # --- DBA at cycle start ---
@@ -274,10 +366,17 @@ def run_frames(
         for j in range(n_t):
             poll[j] = 0
         if uses_reports and cycle_starts:
-            select_polls(k, olt, ip[IP_DBRU_EVERY], ip[IP_POLL_BUDGET], poll)
+            if faulty:
+                select_polls_up(
+                    k, olt, ip[IP_DBRU_EVERY], ip[IP_POLL_BUDGET], poll, fx.onu_up, onu_of
+                )
+            else:
+                select_polls(k, olt, ip[IP_DBRU_EVERY], ip[IP_POLL_BUDGET], poll)
         if cycle_starts:
             # The DBA's view (olt.upstream.fill_reports), then the DBA itself.
             fill_reports(k, now, olt, cum_granted, poll, reports)
+            if faulty:
+                mask_reports(fx.onu_up, onu_of, reports)
             dba_ctx[C_FRAME] = k
             dba_ctx[C_NOW_PS] = now
             for f in range(ip[IP_CYCLE]):
@@ -299,9 +398,23 @@ def run_frames(
         # --- BWmap layout: the one rule (olt.bwmap.lay_out), then the timing ---
         for j in range(n_t):
             g_mask[j] = 1 if uses_reports and (cycle_grants[fi, j] > 0 or poll[j] == 1) else 0
-        n_alloc = lay_out(
-            dba_ctx, cycle_grants[fi], g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
-        )
+        if faulty:
+            grants = fx.grants
+            for j in range(n_t):
+                grants[j] = cycle_grants[fi, j]
+            mask_not_operating(fx.onu_up, onu_of, grants, g_mask)
+            if quiet > 0:
+                n_alloc = lay_out_quiet(
+                    dba_ctx, grants, g_mask, order, onu_of, ip[IP_DBRU], quiet, g_alloc, lay_err
+                )
+            else:
+                n_alloc = lay_out(
+                    dba_ctx, grants, g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
+                )
+        else:
+            n_alloc = lay_out(
+                dba_ctx, cycle_grants[fi], g_mask, order, onu_of, ip[IP_DBRU], g_alloc, lay_err
+            )
         if n_alloc < 0:
             err[0], err[1] = ERR_LAYOUT, k
             for e_i in range(4):
@@ -327,29 +440,46 @@ def run_frames(
         # --- upstream service ---
         if n_alloc > 0:
             n0 = u_dep.n[0]
-            n_new = serve_grants(
-                us.qs,
-                us.arrival_ps,
-                us.size_bytes,
-                us.state,
-                us.enc,
-                g_q[:n_alloc],
-                g_room[:n_alloc],
-                g_cut[:n_alloc],
-                g_base[:n_alloc],
-                g_line[:n_alloc],
-                g_data[:n_alloc],
-                g_extra[:n_alloc],
-                us_fn,
-                us_fk,
-                bpf,
-                frame_ps,
-                u_dep.buf[0, n0:],
-                u_dep.buf[1, n0:],
-                u_dep.buf[2, n0:],
-                u_dep.buf[3, n0:],
-                g_used,
-            )
+            if faulty:
+                for a_i in range(n_alloc):
+                    fx.g_onu[a_i] = onu_of[g_q[a_i]]
+                upstream_fates(
+                    k, ip[IP_SEED], n_alloc, fx.g_onu, g_data, g_room, g_alloc[A_DBRU],
+                    g_alloc[A_DBRU_END], ip[IP_US_TRAILER], ip[IP_DBRU], ip[IP_US_CW], corrupted,
+                    fx.thr, fx.pm, fx.us_g_cw, fx.us_flags, fx.us_dbru_lost,
+                )  # fmt: skip
+                n_new = serve_grants_faults(
+                    us.qs, us.arrival_ps, us.size_bytes, us.state, us.enc, g_q[:n_alloc],
+                    g_room[:n_alloc], g_cut[:n_alloc], g_base[:n_alloc], g_line[:n_alloc],
+                    g_data[:n_alloc], g_extra[:n_alloc], us_fn, us_fk, bpf, frame_ps,
+                    u_dep.buf[0, n0:], u_dep.buf[1, n0:], u_dep.buf[2, n0:], u_dep.buf[3, n0:],
+                    g_used, fx.us_spans, fx.us_g_cw, fx.us_flags, ip[IP_US_CW], fx.g_stat,
+                )  # fmt: skip
+                count_pieces(0, fx.g_onu, n_alloc, fx.g_stat, fx.pm)
+            else:
+                n_new = serve_grants(
+                    us.qs,
+                    us.arrival_ps,
+                    us.size_bytes,
+                    us.state,
+                    us.enc,
+                    g_q[:n_alloc],
+                    g_room[:n_alloc],
+                    g_cut[:n_alloc],
+                    g_base[:n_alloc],
+                    g_line[:n_alloc],
+                    g_data[:n_alloc],
+                    g_extra[:n_alloc],
+                    us_fn,
+                    us_fk,
+                    bpf,
+                    frame_ps,
+                    u_dep.buf[0, n0:],
+                    u_dep.buf[1, n0:],
+                    u_dep.buf[2, n0:],
+                    u_dep.buf[3, n0:],
+                    g_used,
+                )
             if not _keep_or_fold(
                 u_dep, n0, n_new, ip[IP_FOLD], ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS],
                 u_books, err, k, 0,
@@ -361,7 +491,7 @@ def run_frames(
                 u_books.granted[j] += g_room[a_i]
                 u_books.used[j] += g_used[a_i]
                 payload += g_used[a_i]
-                if g_dbru[a_i]:
+                if g_dbru[a_i] and not (faulty and fx.us_dbru_lost[a_i] == 1):
                     value = dbru_value_bytes(
                         us.qs[j, QENCAP],
                         us.qs[j, UNBOUNDED] == 1,
@@ -382,9 +512,20 @@ def run_frames(
                         return k
             lines.us_payload_bytes[k] = payload
         # --- downstream frame ---
+        if faulty:
+            downstream_fates(
+                k, ip[IP_SEED], ip[IP_DS_N_CW], fx.onu_up, fx.thr, fx.pm, fx.ds_where, fx.ds_flags
+            )
         if n_dq > 0:
-            admit_all(now, dqs, ds.arrival_ps, ds.size_bytes, ds.state, ds.enc)
+            if faulty:
+                admit_all_spans(
+                    now, dqs, ds.arrival_ps, ds.size_bytes, ds.state, ds.enc, fx.ds_spans
+                )
+            else:
+                admit_all(now, dqs, ds.arrival_ps, ds.size_bytes, ds.state, ds.enc)
             queue_demand(dqs, ip[IP_DS_FRAME_BYTES], d_demand)
+            if faulty:
+                mask_demand(d_demand, ds_onu, fx.onu_up)
             if sh_order.shape[0] > 0:
                 # The household shaper (olt.downstream_kernel): refill, then cap by priority.
                 shaper_refill(sh_tokens, down.sh_refill, down.sh_depth)
@@ -409,29 +550,43 @@ def run_frames(
                         n_s += 1
             if n_s > 0:
                 n0 = d_dep.n[0]
-                n_new = serve_grants(
-                    dqs,
-                    ds.arrival_ps,
-                    ds.size_bytes,
-                    ds.state,
-                    ds.enc,
-                    d_q[:n_s],
-                    d_room[:n_s],
-                    d_cut[:n_s],
-                    d_cut[:n_s],
-                    d_line[:n_s],
-                    d_data[:n_s],
-                    d_extra[:n_s],
-                    ip[IP_DS_FEC_N],
-                    ip[IP_DS_FEC_K],
-                    ip[IP_DS_FRAME_BYTES],
-                    frame_ps,
-                    d_dep.buf[0, n0:],
-                    d_dep.buf[1, n0:],
-                    d_dep.buf[2, n0:],
-                    d_dep.buf[3, n0:],
-                    g_used,
-                )
+                if faulty:
+                    for s_i in range(n_s):
+                        fx.g_onu[s_i] = ds_onu[d_q[s_i]]
+                        fx.g_cw[s_i] = fx.ds_where[ds_onu[d_q[s_i]]]
+                    n_new = serve_grants_faults(
+                        dqs, ds.arrival_ps, ds.size_bytes, ds.state, ds.enc, d_q[:n_s],
+                        d_room[:n_s], d_cut[:n_s], d_cut[:n_s], d_line[:n_s], d_data[:n_s],
+                        d_extra[:n_s], ip[IP_DS_FEC_N], ip[IP_DS_FEC_K], ip[IP_DS_FRAME_BYTES],
+                        frame_ps, d_dep.buf[0, n0:], d_dep.buf[1, n0:], d_dep.buf[2, n0:],
+                        d_dep.buf[3, n0:], g_used, fx.ds_spans, fx.g_cw, fx.ds_flags,
+                        ip[IP_DS_CW], fx.g_stat,
+                    )  # fmt: skip
+                    count_pieces(1, fx.g_onu, n_s, fx.g_stat, fx.pm)
+                else:
+                    n_new = serve_grants(
+                        dqs,
+                        ds.arrival_ps,
+                        ds.size_bytes,
+                        ds.state,
+                        ds.enc,
+                        d_q[:n_s],
+                        d_room[:n_s],
+                        d_cut[:n_s],
+                        d_cut[:n_s],
+                        d_line[:n_s],
+                        d_data[:n_s],
+                        d_extra[:n_s],
+                        ip[IP_DS_FEC_N],
+                        ip[IP_DS_FEC_K],
+                        ip[IP_DS_FRAME_BYTES],
+                        frame_ps,
+                        d_dep.buf[0, n0:],
+                        d_dep.buf[1, n0:],
+                        d_dep.buf[2, n0:],
+                        d_dep.buf[3, n0:],
+                        g_used,
+                    )
                 if not _keep_or_fold(
                     d_dep, n0, n_new, ip[IP_FOLD], ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS],
                     d_books, err, k, 1,
@@ -460,12 +615,14 @@ def run_compiled_loop(
     ds_used_payload: I64,
     progress: Any,
     env: Any,
+    dataplane: Any = None,
 ) -> Any:
     """Drive :func:`run_frames` window by window (a simpy process).
 
     ``up`` / ``down`` are the fast engine's direction objects (stores, sources, stats);
-    ``olt_py`` is an :class:`olt.upstream.OltUpstream` whose DBA has a compiled twin.  Yields
-    one simpy timeout per window.
+    ``olt_py`` is an :class:`olt.upstream.OltUpstream` whose DBA has a compiled twin;
+    ``dataplane`` the run's :class:`ftth.emulator.dataplane.DataPlane` (obeyed when it is
+    active).  Yields one simpy timeout per window.
     """
     from ftth.emulator.common import drr_quantum_bytes, make_shaper
     from ftth.errors import DbaError, InvariantError
@@ -502,6 +659,15 @@ def run_compiled_loop(
     ip[IP_FOLD] = 1 if fold else 0
     ip[IP_US_WARMUP_PS], ip[IP_US_STATS_END_PS] = up.stats.warmup_ps, up.stats.end_ps
     ip[IP_DS_WARMUP_PS], ip[IP_DS_STATS_END_PS] = down.stats.warmup_ps, down.stats.end_ps
+    fx = _faults(dataplane, up, down, n_t, len(spec.downstream))
+    if dataplane is not None and dataplane.active:
+        ip[IP_FAULTS] = 1
+        ip[IP_ERRORS] = 1 if dataplane.errors else 0
+        ip[IP_SEED] = spec.seed
+        ip[IP_US_CW] = dataplane.us_cw.data_bytes
+        ip[IP_DS_CW] = dataplane.ds_cw.data_bytes
+        ip[IP_DS_N_CW] = dataplane.ds_codewords
+        ip[IP_US_TRAILER] = p.us_burst_trailer_bytes
     # The DBA's kernel and arrays (olt.dba.kernel); its state is updated in place.
     dba_fn = type(dba).kernel.loop_callable
     dba_arrays = DbaArrays(
@@ -623,6 +789,7 @@ def run_compiled_loop(
             _books(up.stats, us_granted, us_used),
             _books(down.stats, ds_granted, ds_used),
             lines,
+            fx,
             err,
         )
         if not fold:  # copies: the buffers are reused by the next window
@@ -647,6 +814,37 @@ def run_compiled_loop(
         yield env.timeout((k1 - k) * frame_ps)
         k = k1
     olt_py.allocations_total = int(lines.alloc_count[0])
+
+
+def _faults(dp: Any, up: Any, down: Any, n_t: int, n_dq: int) -> Faults:
+    """The :class:`Faults` record of a data plane (its own arrays; scratch sized for one
+    frame), or a record of empty arrays when the plan changes nothing."""
+    z1 = np.zeros(1, dtype=np.int64)
+    z2 = np.zeros((1, 4), dtype=np.int64)
+    if dp is None or not dp.active:
+        return Faults(
+            z1, z1, z1, z1, z1, z1, z1, z1, z1, z1, z1, z2, z2, z1, z1, np.zeros(3, np.int64),
+            z1, z1, np.zeros((0, 3), np.int64), up.spans, down.spans,
+            np.zeros((1, 2, 6), np.int64), z1, z1, z1, z1, z1, z1, np.zeros((1, 3), np.int64),
+            z1, z1,
+        )  # fmt: skip
+    op, m = dp.op_walker, dp.margin_walker
+    n_g = max(n_t, n_dq) + 1
+    return Faults(
+        op_first=op.first, op_start=op.start, op_end=op.end, op_cursor=op.cursor,
+        op_row=op.row, onu_up=dp.onu_up, m_first=m.first, m_start=m.start, m_end=m.end,
+        m_cursor=m.cursor, m_row=m.row, row_thr=dp.row_thr, thr=dp.thr,
+        quiet_frame=dp.quiet_frame, quiet_line=dp.quiet_line, cursors=dp.cursors,
+        corrupt_start=dp.corrupt_start, corrupt_end=dp.corrupt_end,
+        flush=np.ascontiguousarray(dp.flush, dtype=np.int64), us_spans=up.spans,
+        ds_spans=down.spans, pm=dp.pm,
+        us_flags=np.zeros(dp.us_flag_capacity(n_t), dtype=np.int64),
+        us_g_cw=np.zeros(n_g, dtype=np.int64), us_dbru_lost=np.zeros(n_g, dtype=np.int64),
+        ds_where=np.zeros(dp.n_onus, dtype=np.int64),
+        ds_flags=np.zeros(max(1, dp.n_onus * dp.ds_codewords), dtype=np.int64),
+        g_cw=np.zeros(n_g, dtype=np.int64), g_stat=np.zeros((n_g, 3), dtype=np.int64),
+        g_onu=np.zeros(n_g, dtype=np.int64), grants=np.zeros(n_t, dtype=np.int64),
+    )  # fmt: skip
 
 
 def _store(store: Any) -> Store:

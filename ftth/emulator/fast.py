@@ -4,7 +4,8 @@ Per 125 µs frame: the OLT plans upstream frame ``k`` (DBA when a cycle starts, 
 framing kernel (:func:`onu.fifo.serve_grants`) serves every allocation of that frame and
 returns exact departure times, the DBRus go back to the OLT with their arrival times, then the
 downstream frame is shared and served the same way.  Traffic arrives in pre-generated
-windows (``window_ps``) so the sources run vectorised.
+windows (``window_ps``) so the sources run vectorised.  Both loops (stepped, compiled)
+obey the run's control plan (:mod:`ftth.emulator.dataplane`) when it changes anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 
+from ftth.biterrors import DIR_DOWNSTREAM, DIR_UPSTREAM
 from ftth.emulator.collector import DirectionStats, RawRun
 from ftth.emulator.common import (
     DownstreamPlan,
@@ -26,14 +28,27 @@ from ftth.emulator.common import (
     make_stats,
 )
 from ftth.emulator.compiled import run_compiled_loop
+from ftth.emulator.control import ControlPlan
+from ftth.emulator.dataplane import DataPlane
 from ftth.emulator.prefetch import Prefetcher, prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.engines import FAST
 from ftth.jit import ACCELERATED, backend_name
 from ftth.traffic import TrafficSource
 from olt.dba.base import KernelDba
-from olt.downstream_kernel import queue_demand
-from onu.fifo import BUFFER, QENCAP, UNBOUNDED, QueueStore, flatten_batches, serve_grants
+from olt.downstream_kernel import mask_demand, queue_demand
+from onu import fifo
+from onu.fifo import (
+    BUFFER,
+    QENCAP,
+    UNBOUNDED,
+    QueueStore,
+    admit_all_spans,
+    flatten_batches,
+    power_off,
+    serve_grants,
+    serve_grants_faults,
+)
 from onu.report import dbru_values
 
 ProgressFn = Callable[[int, int], None]
@@ -62,7 +77,13 @@ class _Direction:
     """A direction's queue store, its sources and its kernel output buffers."""
 
     def __init__(
-        self, spec: EmulationSpec, queues: list[QueueSpec], stats: DirectionStats, max_out: int
+        self,
+        spec: EmulationSpec,
+        queues: list[QueueSpec],
+        stats: DirectionStats,
+        max_out: int,
+        dataplane: DataPlane | None = None,
+        upstream: bool = True,
     ) -> None:
         self.spec = spec
         self.queues = queues
@@ -76,6 +97,16 @@ class _Direction:
         self.used = np.zeros(max(1, len(queues)) * 2 + 16, dtype=np.int64)
         self._produced_until_ps = 0
         self._prefetcher: Prefetcher[tuple[int, tuple[I64, I64, I64]]] | None = None
+        self.queue_onu = np.array([q.onu_index for q in queues], dtype=np.int64)
+        #: The fault path (a control plan that changes something): spans, codewords, PM.
+        self.dataplane = dataplane if dataplane is not None and dataplane.active else None
+        self.spans = fifo.NO_SPANS
+        self.g_stat = np.zeros((max(1, len(queues)) * 2 + 16, 3), dtype=np.int64)
+        if self.dataplane is not None:
+            sp = self.dataplane.spans(self.queue_onu, upstream)
+            self.spans = sp.table
+            self.store.qs[:, fifo.DOWN_ROW] = sp.row
+            self.store.qs[:, fifo.DOWN_STOP] = sp.stop
 
     @property
     def n_windows(self) -> int:
@@ -88,7 +119,10 @@ class _Direction:
         stop = min(start + self.spec.window_ps, self.spec.duration_ps)
         batches = [merged_batch(sources, start, stop) for sources in self.sources]
         self._produced_until_ps = stop
-        return stop, flatten_batches(batches)
+        flat = flatten_batches(batches)
+        if self.dataplane is not None:
+            flat = self.dataplane.keep_joined(*flat, self.queue_onu)
+        return stop, flat
 
     def start_prefetch(self, name: str) -> None:
         """Generate the windows on a worker thread from now on (see ftth.emulator.prefetch)."""
@@ -123,35 +157,30 @@ class _Direction:
         extra: I64,
         fec: tuple[int, int],
         frame_bytes: int,
+        g_cw: I64 | None = None,
+        cw_flags: I64 | None = None,
+        cw_bytes: int = 1,
     ) -> I64:
         n = len(queue)
         if len(self.used) < n:
             self.used = np.zeros(2 * n, dtype=np.int64)
+            self.g_stat = np.zeros((2 * n, 3), dtype=np.int64)
         st = self.store
         oq, oa, os_, od = self.out
-        n_out = serve_grants(
-            st.qs,
-            st.arrival_ps,
-            st.size_bytes,
-            st.state,
-            st.enc,
-            queue,
-            room,
-            cutoff,
-            time_base,
-            line_start,
-            data_start,
-            extra,
-            fec[0],
-            fec[1],
-            frame_bytes,
-            self.spec.profile.frame_ps,
-            oq,
-            oa,
-            os_,
-            od,
-            self.used,
-        )
+        if self.dataplane is not None:
+            assert g_cw is not None and cw_flags is not None
+            n_out = serve_grants_faults(
+                st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc, queue, room, cutoff,
+                time_base, line_start, data_start, extra, fec[0], fec[1], frame_bytes,
+                self.spec.profile.frame_ps, oq, oa, os_, od, self.used,
+                self.spans, g_cw, cw_flags, cw_bytes, self.g_stat,
+            )  # fmt: skip
+        else:
+            n_out = serve_grants(
+                st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc, queue, room, cutoff,
+                time_base, line_start, data_start, extra, fec[0], fec[1], frame_bytes,
+                self.spec.profile.frame_ps, oq, oa, os_, od, self.used,
+            )  # fmt: skip
         if n_out:
             self.stats.departures(
                 oq[:n_out].copy(), oa[:n_out].copy(), os_[:n_out].copy(), od[:n_out].copy()
@@ -165,6 +194,7 @@ def run_fast(
     spec: EmulationSpec,
     progress: ProgressFn | None = None,
     observer: FrameObserver | None = None,
+    plan: ControlPlan | None = None,
 ) -> RawRun:
     """Run ``spec`` with the fast engine.
 
@@ -176,15 +206,21 @@ def run_fast(
         Called as ``progress(frames_done, frames_total)`` every few hundred frames.
     observer
         Sees every frame (:class:`FrameObserver`); forces the stepped path.
+    plan
+        The control plan to obey (:mod:`ftth.emulator.dataplane`); ``None`` = steady.
     """
     wall0 = time.perf_counter()
     p = spec.profile
     frame_ps = p.frame_ps
     up_stats, down_stats = make_stats(spec)
+    dp = DataPlane(spec, plan if plan is not None else spec.control)
+    faulty = dp.active
     # Kernel output capacity: a frame holds at most bytes/min-frame packets per direction.
     min_cost = max(1, p.encap_min_frame_bytes)
-    up = _Direction(spec, spec.upstream, up_stats, p.us_bytes_per_frame // min_cost + 64)
-    down = _Direction(spec, spec.downstream, down_stats, p.ds_bytes_per_frame // min_cost + 64)
+    up = _Direction(spec, spec.upstream, up_stats, p.us_bytes_per_frame // min_cost + 64, dp)
+    down = _Direction(
+        spec, spec.downstream, down_stats, p.ds_bytes_per_frame // min_cost + 64, dp, False
+    )
     olt = make_olt_upstream(spec)
     planner = DownstreamPlanner(spec)
     us_fec, ds_fec = fec_nk(spec.us_fec), fec_nk(spec.ds_fec)
@@ -199,7 +235,17 @@ def run_fast(
         up.ensure_generated(t_k + horizon_ps)
         down.ensure_generated(t_k)
         # Upstream frame k.
-        plan = olt.plan_frame(k)
+        if faulty:
+            dp.advance(k)
+            st = up.store
+            for onu, at_ps in dp.flushes(k):
+                for q in np.flatnonzero(up.queue_onu == onu).tolist():
+                    power_off(
+                        q, at_ps, st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc, up.spans
+                    )
+            plan = olt.plan_frame(k, dp.onu_up, dp.quiet_bytes(k))
+        else:
+            plan = olt.plan_frame(k)
         bw = plan.bwmap
         n_alloc = bw.n_allocations
         used_line[k] = bw.used_line_bytes
@@ -209,6 +255,11 @@ def run_fast(
         if observer is not None:
             observer.serving("upstream", k, up.store)
         if n_alloc:
+            g_cw = cw_flags = None
+            dbru_ok = bw.dbru
+            if faulty:
+                g_cw, cw_flags, burst_bad = dp.upstream_codewords(k, bw, dp.corrupted(k))
+                dbru_ok = bw.dbru & (burst_bad == 0)
             used = up.serve(
                 bw.tcont,
                 bw.room_bytes,
@@ -219,10 +270,15 @@ def run_fast(
                 np.zeros(n_alloc, dtype=np.int64),
                 us_fec,
                 p.us_bytes_per_frame,
+                g_cw,
+                cw_flags,
+                dp.us_cw.data_bytes,
             )
+            if faulty:
+                dp.count_pieces(DIR_UPSTREAM, bw.onu, up.g_stat)
             used_payload[k] = int(used.sum())
-            if np.any(bw.dbru):
-                sel = bw.dbru
+            if np.any(dbru_ok):
+                sel = dbru_ok
                 tc = bw.tcont[sel]
                 qs = up.store.qs
                 value = dbru_values(
@@ -237,15 +293,28 @@ def run_fast(
                     bw.room_bytes[sel],
                 )
         # Downstream frame k.
+        if faulty:
+            dp.downstream_frame(k)
         store = down.store
         if store.n_queues:
-            store.admit_all(t_k)
+            if faulty:
+                admit_all_spans(
+                    t_k, store.qs, store.arrival_ps, store.size_bytes, store.state, store.enc,
+                    down.spans,
+                )  # fmt: skip
+            else:
+                store.admit_all(t_k)
             qs = store.qs
             demand = np.empty(len(qs), dtype=np.int64)
             queue_demand(qs, p.ds_bytes_per_frame, demand)
+            if faulty:
+                mask_demand(demand, down.queue_onu, dp.onu_up)
             dplan = planner.plan(k, n_alloc, demand)
             if len(dplan.queue):
                 n = len(dplan.queue)
+                ds_cw = ds_flags = None
+                if faulty:
+                    ds_cw, ds_flags = dp.downstream_codewords(down.queue_onu[dplan.queue])
                 if observer is not None:
                     observer.serving("downstream", k, store)
                 ds_used = down.serve(
@@ -258,7 +327,12 @@ def run_fast(
                     dplan.extra_ps,
                     ds_fec,
                     p.ds_bytes_per_frame,
+                    ds_cw,
+                    ds_flags,
+                    dp.ds_cw.data_bytes,
                 )
+                if faulty:
+                    dp.count_pieces(DIR_DOWNSTREAM, down.queue_onu[dplan.queue], down.g_stat)
                 ds_used_payload[k] = int(ds_used.sum())
                 if planner.shaper is not None:
                     planner.shaper.consume(dplan.queue, ds_used)
@@ -292,6 +366,7 @@ def run_fast(
                 ds_used_payload,
                 progress,
                 env,
+                dp,
             )
         )
         # The compiled loop releases the GIL: traffic is generated meanwhile on other cores.
@@ -304,6 +379,7 @@ def run_fast(
     if progress is not None:
         progress(n_frames, n_frames)
     return RawRun(
+        dataplane=dp,
         upstream=up_stats,
         downstream=down_stats,
         engine=FAST,
@@ -328,7 +404,13 @@ def run_and_close_books(
         env.run()
         for d in (up, down):
             d.ensure_generated(end_ps)
-            d.store.admit_all(end_ps - 1)
+            st = d.store
+            if d.dataplane is not None:
+                admit_all_spans(
+                    end_ps - 1, st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc, d.spans
+                )
+            else:
+                st.admit_all(end_ps - 1)
             d.stats.counters = _counters(d.store)
             d.stats.flush()
     finally:
@@ -339,8 +421,6 @@ def run_and_close_books(
 
 
 def _counters(store: QueueStore) -> dict[str, I64]:
-    from onu import fifo
-
     qs = store.qs
     return {
         "offered_bytes": qs[:, fifo.OFF_B].copy(),
@@ -351,4 +431,6 @@ def _counters(store: QueueStore) -> dict[str, I64]:
         "queued_packets": qs[:, fifo.QPKTS].copy(),
         "dropped_bytes": qs[:, fifo.DROP_B].copy(),
         "dropped_packets": qs[:, fifo.DROP_P].copy(),
+        "lost_bytes": qs[:, fifo.LOST_B].copy(),
+        "lost_packets": qs[:, fifo.LOST_P].copy(),
     }

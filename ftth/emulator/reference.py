@@ -20,8 +20,11 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ftth.biterrors import DIR_DOWNSTREAM, DIR_UPSTREAM
 from ftth.emulator.collector import RawRun
 from ftth.emulator.common import DownstreamPlanner, make_olt_upstream, make_stats
+from ftth.emulator.control import ControlPlan
+from ftth.emulator.dataplane import DataPlane
 from ftth.emulator.spec import I64, EmulationSpec, QueueSpec, merged_batch
 from ftth.engines import REFERENCE
 from ftth.phy import (
@@ -43,6 +46,8 @@ class RefQueue:
         self.greedy_size = spec.greedy_size_bytes
         self.items: deque[list[int]] = deque()
         self.head_sent = 0
+        #: A piece of the head packet already sent was lost (it cannot be reassembled).
+        self.head_bad = False
         self.queued_bytes = 0
         self.c = dict.fromkeys(
             (
@@ -52,20 +57,44 @@ class RefQueue:
                 "delivered_packets",
                 "dropped_bytes",
                 "dropped_packets",
+                "lost_bytes",
+                "lost_packets",
             ),
             0,
         )
         self.max_piece = max_piece_payload(profile)
+        #: Piece statistics of the last service (frames, lost frames, HEC errors).
+        self.stat = [0, 0, 0]
 
-    def offer(self, arrival_ps: int, size: int) -> None:
+    def offer(self, arrival_ps: int, size: int, down: bool = False, off: bool = False) -> None:
+        """Offer one arrival; ``down``/``off``: it arrives while the ONU is not operating /
+        powered off (a tail drop then, or any arrival when off, is lost)."""
         self.c["offered_bytes"] += size
         self.c["offered_packets"] += 1
-        if self.queued_bytes + size > self.buffer_bytes:
-            self.c["dropped_bytes"] += size
-            self.c["dropped_packets"] += 1
+        if off:
+            self._lose(size)
+        elif self.queued_bytes + size > self.buffer_bytes:
+            if down:
+                self._lose(size)
+            else:
+                self.c["dropped_bytes"] += size
+                self.c["dropped_packets"] += 1
         else:
             self.items.append([arrival_ps, size])
             self.queued_bytes += size
+
+    def _lose(self, size: int) -> None:
+        self.c["lost_bytes"] += size
+        self.c["lost_packets"] += 1
+
+    def power_off(self) -> None:
+        """The ONU loses power: everything queued is lost."""
+        for _, size in self.items:
+            self._lose(size)
+        self.items.clear()
+        self.head_sent = 0
+        self.head_bad = False
+        self.queued_bytes = 0
 
     def piece_cost(self, piece: int) -> int:
         return self.profile.encap_header_bytes + padded_payload_bytes(self.profile, piece)
@@ -84,11 +113,38 @@ class RefQueue:
             total += self.cost_of(size - (self.head_sent if i == 0 else 0))
         return total
 
-    def serve(self, room: int, cutoff_ps: int) -> tuple[int, list[tuple[int, int, int]]]:
-        """Fill ``room`` bytes; return (bytes used, [(arrival, size, end offset)] completed)."""
+    def _piece(self, start: int, cost: int, flags: I64 | None, cw_bytes: int) -> None:
+        """Count one GEM/XGEM piece at protected offset ``start``; mark the head packet bad
+        when a codeword it overlaps failed (a HEC error when the header's did)."""
+        self.stat[0] += 1
+        if flags is None:
+            return
+        header = self.profile.encap_header_bytes
+        first, last = start // cw_bytes, (start + cost - 1) // cw_bytes
+        bad = [c for c in range(first, last + 1) if flags[c] == 1]
+        if bad:
+            self.head_bad = True
+            self.stat[1] += 1
+            if bad[0] <= (start + header - 1) // cw_bytes:
+                self.stat[2] += 1
+
+    def serve(
+        self,
+        room: int,
+        cutoff_ps: int,
+        data_start: int = 0,
+        flags: I64 | None = None,
+        cw_bytes: int = 1,
+    ) -> tuple[int, list[tuple[int, int, int]]]:
+        """Fill ``room`` bytes; return (bytes used, [(arrival, size, end offset)] completed).
+
+        ``flags`` (codeword fates of the burst / frame, from protected offset 0; the grant's
+        payload starts at ``data_start``) lose the pieces in failed codewords.
+        """
         used = 0
         done: list[tuple[int, int, int]] = []
         header = self.profile.encap_header_bytes
+        self.stat = [0, 0, 0]
         while True:
             if not self.items:
                 if not self.greedy_size:
@@ -104,19 +160,25 @@ class RefQueue:
             piece = min(remaining, self.max_piece)
             cost = self.piece_cost(piece)
             if cost <= room - used:
+                self._piece(data_start + used, cost, flags, cw_bytes)
                 used += cost
                 if piece == remaining:
                     self.items.popleft()
                     self.head_sent = 0
                     self.queued_bytes -= size
-                    self.c["delivered_bytes"] += size
-                    self.c["delivered_packets"] += 1
-                    done.append((arrival, size, used))
+                    if self.head_bad:
+                        self.head_bad = False
+                        self._lose(size)
+                    else:
+                        self.c["delivered_bytes"] += size
+                        self.c["delivered_packets"] += 1
+                        done.append((arrival, size, used))
                 else:
                     self.head_sent += piece
                 continue
             frag = max_fragment_payload(self.profile, room - used)
             if 0 < frag < piece:
+                self._piece(data_start + used, header + frag, flags, cw_bytes)
                 used += header + frag
                 self.head_sent += frag
             break
@@ -127,8 +189,9 @@ def _line_bytes(data_bytes: int, fec: FecCode | None) -> int:
     return data_bytes if fec is None else fec.line_bytes(data_bytes)
 
 
-def run_reference(spec: EmulationSpec) -> RawRun:
-    """Run ``spec`` with the per-packet reference engine (small scenarios: it is slow)."""
+def run_reference(spec: EmulationSpec, plan: ControlPlan | None = None) -> RawRun:
+    """Run ``spec`` with the per-packet reference engine (small scenarios: it is slow),
+    obeying the control ``plan`` (``None`` = steady; :mod:`ftth.emulator.dataplane`)."""
     wall0 = time.perf_counter()
     p = spec.profile
     frame_ps = p.frame_ps
@@ -136,6 +199,11 @@ def run_reference(spec: EmulationSpec) -> RawRun:
     up_stats, down_stats = make_stats(spec)
     up_q = [RefQueue(p, q) for q in spec.upstream]
     down_q = [RefQueue(p, q) for q in spec.downstream]
+    dp = DataPlane(spec, plan if plan is not None else spec.control)
+    faulty = dp.active
+    down_onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
+    #: Upstream frame k's codeword fates, per allocation: (flags or None, DBRu lost).
+    us_fates: dict[int, list[tuple[I64 | None, bool]]] = {}
     olt = make_olt_upstream(spec)
     planner = DownstreamPlanner(spec)
     # The numpy DRR, not its compiled twin: the fast engine's compiled loop calls the twin, so
@@ -168,15 +236,30 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         yield env.timeout(0)
 
     def arrivals(
-        queue: RefQueue, qspec: QueueSpec, stats: Any, qi: int
+        queue: RefQueue, qspec: QueueSpec, stats: Any, qi: int, upstream: bool
     ) -> Generator[Any, Any, None]:
         arr, size = merged_batch([make() for make in qspec.sources], 0, end_ps)
+        onu = qspec.onu_index
+        if faulty:
+            # Before the ONU joins, nothing is offered (the packets never exist).
+            keep = arr >= dp.join_ps[onu]
+            arr, size = arr[keep], size[keep]
         stats.offered(qi, arr, size)
         for a, s in zip(arr.tolist(), size.tolist(), strict=True):
             if a > now():
                 yield at(a)
             # Packets of one instant are offered in one step (see after_all_due).
-            queue.offer(a, s)
+            if faulty:
+                down, off = dp.classify(onu, a, upstream)
+                queue.offer(a, s, down, off)
+            else:
+                queue.offer(a, s)
+
+    def flush(onu: int, at_ps: int) -> Generator[Any, Any, None]:
+        yield from after_all_due(at_ps)
+        for queue, qspec in zip(up_q, spec.upstream, strict=True):
+            if qspec.onu_index == onu:
+                queue.power_off()
 
     def depart(
         stats: Any, qi: int, arrival: int, size: int, when_ps: int
@@ -196,7 +279,12 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         yield from after_all_due(int(plan.cutoff_ps[i]))
         queue = up_q[j]
         room = int(bw.room_bytes[i])
-        used, done = queue.serve(room, now())
+        flags, dbru_lost = us_fates[k][i] if faulty else (None, False)
+        used, done = queue.serve(
+            room, now(), int(bw.data_start_bytes[i]), flags, dp.us_cw.data_bytes
+        )
+        if faulty:
+            dp.pm[int(bw.onu[i]), DIR_UPSTREAM, 3:6] += queue.stat
         up_stats.grants(np.array([j]), np.array([room]), np.array([used]))
         used_payload[k] += used
         for arrival, size, end in done:
@@ -205,7 +293,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             )
             when = plan.time_base_ps + (line * frame_ps) // p.us_bytes_per_frame
             env.process(depart(up_stats, j, arrival, size, when))
-        if bw.dbru[i]:
+        if bw.dbru[i] and not dbru_lost:
             value = int(
                 dbru_value_bytes(
                     queue.encapsulated_bytes(), bool(queue.greedy_size), queue.buffer_bytes,
@@ -229,15 +317,28 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             [p.ds_bytes_per_frame if q.greedy_size else q.encapsulated_bytes() for q in down_q],
             dtype=np.int64,
         )
+        if faulty:
+            demand[dp.onu_up[down_onu] == 0] = 0
         plan = planner.plan(k, n_alloc, demand)
-        for qi, room, start, extra in zip(
+        g_cw: I64 | None = None
+        ds_flags: I64 | None = None
+        if faulty:
+            dp.downstream_frame(k)
+            g_cw, ds_flags = dp.downstream_codewords(down_onu[plan.queue])
+        rows = zip(
             plan.queue.tolist(),
             plan.room_bytes.tolist(),
             plan.data_start_bytes.tolist(),
             plan.extra_ps.tolist(),
             strict=True,
-        ):
-            used, done = down_q[qi].serve(room, t_k)
+        )
+        for g, (qi, room, start, extra) in enumerate(rows):
+            flags = None
+            if g_cw is not None and ds_flags is not None and g_cw[g] >= 0:
+                flags = ds_flags[g_cw[g] :]
+            used, done = down_q[qi].serve(room, t_k, start, flags, dp.ds_cw.data_bytes)
+            if faulty:
+                dp.pm[int(down_onu[qi]), DIR_DOWNSTREAM, 3:6] += down_q[qi].stat
             ds_used_payload[k] += used
             down_stats.grants(np.array([qi]), np.array([room]), np.array([used]))
             if planner.shaper is not None:
@@ -254,16 +355,28 @@ def run_reference(spec: EmulationSpec) -> RawRun:
             # engines admit arrivals up to t_k inclusive.  Frame 0 too: run straight from the
             # process's start it would go before the sources' first arrivals at 0 ps.
             yield from after_all_due(k * frame_ps)
-            plan = olt.plan_frame(k)
+            if faulty:
+                dp.advance(k)
+                for onu, at_ps in dp.flushes(k):
+                    env.process(flush(onu, at_ps))
+                plan = olt.plan_frame(k, dp.onu_up, dp.quiet_bytes(k))
+                bw = plan.bwmap
+                g_cw, flags, bad = dp.upstream_codewords(k, bw, dp.corrupted(k))
+                us_fates[k] = [
+                    (flags[g_cw[a] :] if g_cw[a] >= 0 else None, bool(bad[a]))
+                    for a in range(bw.n_allocations)
+                ]
+            else:
+                plan = olt.plan_frame(k)
             used_line[k] = plan.bwmap.used_line_bytes
             for i in range(plan.bwmap.n_allocations):
                 env.process(burst(k, plan, i))
             downstream_frame(k, plan.bwmap.n_allocations)
 
     for qi, (queue, qspec) in enumerate(zip(up_q, spec.upstream, strict=True)):
-        env.process(arrivals(queue, qspec, up_stats, qi))
+        env.process(arrivals(queue, qspec, up_stats, qi, True))
     for qi, (queue, qspec) in enumerate(zip(down_q, spec.downstream, strict=True)):
-        env.process(arrivals(queue, qspec, down_stats, qi))
+        env.process(arrivals(queue, qspec, down_stats, qi, False))
     env.process(frame_clock())
     env.run()
     for stats, queues in ((up_stats, up_q), (down_stats, down_q)):
@@ -276,6 +389,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
         downstream=down_stats,
         engine=REFERENCE,
         backend="python",
+        dataplane=dp,
         wall_s=time.perf_counter() - wall0,
         frames=n_frames,
         us_used_line_bytes=used_line,
@@ -287,7 +401,7 @@ def run_reference(spec: EmulationSpec) -> RawRun:
 
 def _counters(queues: list[RefQueue]) -> dict[str, I64]:
     out: dict[str, I64] = {}
-    for key in ("offered", "delivered", "dropped"):
+    for key in ("offered", "delivered", "dropped", "lost"):
         out[f"{key}_bytes"] = np.array([q.c[f"{key}_bytes"] for q in queues], dtype=np.int64)
         out[f"{key}_packets"] = np.array([q.c[f"{key}_packets"] for q in queues], dtype=np.int64)
     out["queued_bytes"] = np.array([q.queued_bytes for q in queues], dtype=np.int64)

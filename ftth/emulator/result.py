@@ -6,7 +6,16 @@ Definitions used below:
   ``[warmup, end)``, over the window.  An unbounded (greedy) source offers exactly what it is
   given, so its offered rate is its throughput.
 * ``throughput_bps``: bytes whose last bit is received in the window, over the window.
-* ``loss_ratio``: dropped / offered bytes over the whole run.
+* ``loss_ratio``: dropped / offered bytes over the whole run (tail drops; bytes destroyed
+  by faults and bit errors are ``conservation.lost_bytes``, ``lost_ratio``).
+* ``conservation``: per direction and in total, offered = delivered + queued + dropped +
+  lost, bytes and packets, exact (``balanced``; :func:`ledger`).
+* ``control``: the control plane's section (:func:`control_section`), plus the data
+  plane's ``us_quiet_line_bytes`` (upstream line bytes the OLT kept quiet for discovery and
+  ranging) and per ONU (``onus[]``) ``lost_bytes`` and, when the run's plan changed
+  anything (faults, activation, bit errors), the PM counters ``pm``
+  (:func:`ftth.emulator.dataplane.pm_counters`).  Households carry ``lost_bytes`` (their
+  ONU's lost bytes, both directions, over its households).
 * Delay: per traffic class (T-CONT or downstream class name), packets arriving after warm-up;
   percentiles from log-linear histograms (≤ 0.4 % relative error).
 * ``fairness.jain``: Jain's index of delivered/offered ratios over upstream T-CONTs with
@@ -105,21 +114,36 @@ def _direction(
     capacity = saturation_goodput_bps(
         spec.profile, direction, max(1, spec.n_onus), 1518, fec is not None
     )
-    ledger = {k: int(v.sum()) for k, v in c.items()}
-    ledger["balanced"] = (
-        ledger["offered_bytes"]
-        == ledger["delivered_bytes"] + ledger["queued_bytes"] + ledger["dropped_bytes"]
-        and ledger["offered_packets"]
-        == ledger["delivered_packets"] + ledger["queued_packets"] + ledger["dropped_packets"]
-    )
+    led = ledger(c)
+    lost_total = led["lost_bytes"]
     return {
         "offered_bps": round(float(offered_window.sum()) * 8 / window_s, 3),
         "throughput_bps": round(float(stats.window_delivered_bytes.sum()) * 8 / window_s, 3),
         "capacity_bps": round(capacity, 3),
         "loss_ratio": (dropped_total / offered_total) if offered_total else 0.0,
+        "lost_ratio": (lost_total / offered_total) if offered_total else 0.0,
         "delay_us": _classes(stats, queues),
-        "conservation": ledger,
+        "conservation": led,
     }
+
+
+#: The ledger's columns, in order (bytes, then packets).
+LEDGER_KEYS = tuple(
+    f"{what}_{unit}"
+    for unit in ("bytes", "packets")
+    for what in ("offered", "delivered", "queued", "dropped", "lost")
+)
+
+
+def ledger(counters: dict[str, Any]) -> dict[str, Any]:
+    """Whole-direction ledger from per-queue counters: offered = delivered + queued +
+    dropped + lost, in bytes and in packets, every queue exact (``balanced``)."""
+    out: dict[str, Any] = {}
+    for key in LEDGER_KEYS:
+        v = counters.get(key)
+        out[key] = int(np.asarray(v).sum()) if v is not None else 0
+    out["balanced"] = bool(rules.ledger_balanced(counters))
+    return out
 
 
 def assemble(
@@ -160,6 +184,10 @@ def assemble(
         _direction_facts(spec, down, spec.downstream, "downstream", down_d["capacity_bps"]),
     ]
     households = _households(spec, raw, window_s, facts, delay_budget_ms)
+    lost_onu = _lost_per_onu(spec, raw)
+    per = spec.households_per_onu
+    for row in households:
+        row["lost_bytes"] = int(lost_onu[spec.onu_ids.index(row["onu_id"])]) // per
     total = {
         k: up_d["conservation"][k] + down_d["conservation"][k]
         for k in up_d["conservation"]
@@ -199,7 +227,90 @@ def assemble(
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
     data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
+    data["control"] = control_section(spec)
+    _add_data_plane(data["control"], spec, raw, lost_onu)
     return Result(spec, raw, data)
+
+
+def _lost_per_onu(spec: EmulationSpec, raw: RawRun) -> np.ndarray:
+    """Bytes lost to faults and bit errors per ONU index, both directions."""
+    lost = np.zeros(spec.n_onus, dtype=np.int64)
+    for stats, queues in ((raw.upstream, spec.upstream), (raw.downstream, spec.downstream)):
+        if queues and "lost_bytes" in stats.counters:
+            onu = np.array([q.onu_index for q in queues], dtype=np.int64)
+            np.add.at(lost, onu, stats.counters["lost_bytes"])
+    return lost
+
+
+def _add_data_plane(
+    control: dict[str, Any], spec: EmulationSpec, raw: RawRun, lost_onu: np.ndarray
+) -> None:
+    """The data plane's side of the ``control`` section: ``us_quiet_line_bytes`` and per
+    ONU ``lost_bytes``, plus the PM counters (:func:`ftth.emulator.dataplane.pm_counters`)
+    when the run's plan changed anything (the engines count them on that path only)."""
+    dp = raw.dataplane
+    active = dp is not None and dp.active
+    control["us_quiet_line_bytes"] = int(dp.quiet_line_bytes) if active else 0
+    pm = None
+    if active:
+        from ftth.emulator.dataplane import pm_counters
+
+        pm = pm_counters(spec, dp.pm, dp.plan)
+    for i, row in enumerate(control.get("onus", [])):
+        row["lost_bytes"] = int(lost_onu[i])
+        if pm is not None:
+            row["pm"] = {k: v for k, v in pm[i].items() if k != "onu_id"}
+
+
+def control_section(spec: EmulationSpec) -> dict[str, Any]:
+    """The ``control`` section: the control plane's timeline and per-ONU activation (issue 12).
+
+    ``emulated`` says whether activation / faults were emulated (else every ONU operates from
+    t = 0 and ``events`` is empty); ``quiet_s`` is the upstream time the OLT's quiet windows
+    took; ``onus`` holds each ONU's ``activated_s``, ``outage_s``, ``outages``,
+    ``reactivation_s`` and ``down_s`` per cause (:func:`ftth.emulator.control.onu_summaries`);
+    ``rogues`` each rogue ONU's detection and isolation times;
+    ``states`` every state change (``--trace-activation``); ``events`` the alarm / event
+    timeline (``--events``), in time order.
+    """
+    from ftth.emulator.control import onu_summaries, rogue_summaries, state_changes, steady_plan
+
+    plan = spec.control
+    if plan is None:
+        if not spec.profile.framed:  # EPON: no frame clock, every ONU up from t = 0
+            onus: list[dict[str, Any]] = [
+                {
+                    "onu_id": onu_id,
+                    "activated_s": 0.0,
+                    "outage_s": 0.0,
+                    "outages": 0,
+                    "reactivation_s": None,
+                    "down_s": {},
+                }
+                for onu_id in spec.onu_ids
+            ]
+            return {
+                "emulated": False,
+                "quiet_s": 0.0,
+                "onus": onus,
+                "rogues": [],
+                "states": [],
+                "events": [],
+            }
+        plan = steady_plan(spec.n_onus, spec.n_frames, spec.profile.frame_ps)
+    events = [
+        {"time_s": ev.time_ps / PS_PER_S, "onu_id": ev.onu_id, "kind": ev.kind, "detail": ev.detail}
+        for ev in plan.events
+        if ev.kind != "state"
+    ]
+    return {
+        "emulated": spec.control is not None,
+        "quiet_s": int(plan.quiet_ps.sum()) / PS_PER_S,
+        "onus": onu_summaries(plan, spec.onu_ids, spec.n_frames),
+        "rogues": rogue_summaries(plan, spec.onu_ids),
+        "states": state_changes(plan),
+        "events": events,
+    }
 
 
 def _ceilings_bps(spec: EmulationSpec) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ftth.emulator.control import ControlPlan
 from ftth.phy import FecCode, Profile
 from ftth.traffic import TrafficSource
 from olt.dba.base import TcontTable
@@ -79,6 +80,9 @@ class EmulationSpec:
     #: Receives every delivered packet instead of the ``trace_csv`` file (an object with
     #: :class:`ftth.metrics.PacketTrace`'s ``write`` and ``close``; ftth.capture's UNI sink).
     packet_sink: Any = None
+    #: What the control plane decided (ftth.emulator.control); None = every ONU operates
+    #: from t = 0 (the steady plan).
+    control: ControlPlan | None = None
 
     @property
     def n_onus(self) -> int:

@@ -35,6 +35,7 @@ from pydantic import (
 
 from ftth.engines import FAST, Engine
 from ftth.phy import (
+    DEFAULT_DISCOVERY_PERIOD_PS,
     DEFAULT_MARGIN_DB,
     PROFILES,
     Direction,
@@ -56,7 +57,7 @@ from ftth.scenario.limits import (
 from ftth.scenario.rules import check_scenario
 from ftth.scenario.text import describe, fmt_num
 from ftth.topology import Topology, build_topology, rtt_ps
-from ftth.units import PS_PER_US
+from ftth.units import PS_PER_MS, PS_PER_US
 
 #: File name of the embedded default scenario (in ``seeds/``, shipped as ``ftth/seeds``).
 DEFAULT_SCENARIO_NAME = "urban-2020-100mbps.toml"
@@ -81,7 +82,7 @@ def _usable_path(value: Path) -> Path:
 
 #: A path written as a TOML string (strict mode would demand a ``Path`` object).
 LaxPath = Annotated[Path, Field(strict=False), AfterValidator(_usable_path)]
-FaultKind = Literal["onu-down", "onu-up", "rogue-onu", "fibre-cut"]
+FaultKind = Literal["fibre-cut", "restore", "onu-power", "rogue-onu", "splitter-loss"]
 
 # Tags of the two forms of `onus`; pydantic puts them in error locations, the translator
 # drops them so users see `onus.count` / `onus[3].id`.
@@ -399,6 +400,13 @@ class Onu(_Model):
         description="Drop fibre after the feeder.",
         json_schema_extra=_extra(allowed="≥ 0; feeder + drop ≤ tree.reach_km"),
     )
+    join_at_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="When the ONU is connected and powered: before it the ONU is absent (no "
+        "traffic offered); from it, it activates through the OLT's discovery windows.",
+        json_schema_extra=_extra(allowed="≥ 0; < duration_s"),
+    )
     tconts: list[TCont] | None = Field(
         default=None,
         min_length=1,
@@ -584,37 +592,78 @@ class OltSettings(_Model):
 
 
 class Fault(_Model):
-    """``[[faults]]``: an event injected during the run.  **Not supported yet**: the keys
-    are checked, but ``ftth run`` and ``ftth validate`` refuse a scenario with faults (fault
-    injection comes with ONU activation).
+    """``[[faults]]``: an event injected during the run (issue 12, docs/activation.md).
+
+    A fibre is named by ``branch`` (``"feeder"``, a splitter output ``"2"``, ``"2.5"``; see
+    :mod:`ftth.scenario.branches`) or by ``onu`` (that ONU's drop fibre).  Every ITU engine
+    obeys the control plane's decisions (docs/faults.md); EPON refuses faults.
     """
 
     at_s: float = Field(
         ...,
         ge=0.0,
-        description="Simulated time of the fault.",
+        description="Simulated time of the fault; it takes effect from the first frame that "
+        "starts at or after it.",
         json_schema_extra=_extra(allowed="≥ 0; < duration_s"),
     )
     kind: FaultKind = Field(
         ...,
-        description="onu-down / onu-up: the ONU loses / regains power; rogue-onu: the ONU "
-        "transmits outside its grants; fibre-cut: the ONU's drop (with onu) or the feeder "
-        "(without).",
+        description="fibre-cut: the fibre breaks (ONUs behind it lose the PON); restore: the "
+        "cut fibre is repaired (they re-activate); onu-power: the ONU is switched off (dying "
+        "gasp first) or on; rogue-onu: the ONU's laser stays on and corrupts every burst until "
+        "the OLT isolates it; splitter-loss: extra loss on a fibre (margins fall; out of budget "
+        "= down, marginal = bit errors).",
+    )
+    branch: str | None = Field(
+        default=None,
+        description='Fibre hit by fibre-cut, restore or splitter-loss: "feeder", or splitter '
+        'outputs from the OLT side joined by dots ("2", "2.5").',
+        json_schema_extra=_extra(
+            default_doc='"feeder" (when onu is not given either)',
+            allowed="a branch of tree.splitters; not with onu",
+        ),
     )
     onu: int | None = Field(
         default=None,
         ge=0,
-        description="ONU-ID the fault hits.",
+        description="ONU-ID the fault hits (onu-power, rogue-onu), or whose drop fibre it hits.",
         json_schema_extra=_extra(
-            default_doc="none", allowed="an existing ONU-ID; required except for fibre-cut"
+            default_doc="none", allowed="an existing ONU-ID; required for onu-power and rogue-onu"
         ),
     )
-    duration_s: float | None = Field(
+    power: Literal["off", "on"] | None = Field(
         default=None,
-        gt=0.0,
-        le=MAX_DURATION_S,
-        description="How long the fault lasts.",
-        json_schema_extra=_extra(default_doc="until the end of the run"),
+        description="onu-power only: switch the ONU off or on.",
+        json_schema_extra=_extra(default_doc="none", allowed="off / on; required for onu-power"),
+    )
+    extra_db: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=60.0,
+        description="splitter-loss only: extra loss on the fibre from at_s on (replaces an "
+        "earlier value on the same fibre; 0 removes it).",
+        json_schema_extra=_extra(
+            default_doc="none", allowed="0..60 dB; required for splitter-loss"
+        ),
+    )
+
+
+class Activation(_Model):
+    """``[activation]``: how ONUs join the PON (issue 12, docs/activation.md)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Emulate every ONU's activation from power-on at t = 0 (O1 … O5: serial "
+        "number in quiet windows, ranging).  Off: ONUs start in operation, except ONUs with "
+        "join_at_s > 0 and ONUs recovering from faults, which always go through activation.",
+    )
+    discovery_period_ms: float = Field(
+        default=DEFAULT_DISCOVERY_PERIOD_PS / PS_PER_MS,
+        ge=1.0,
+        le=10_000.0,
+        description="Period of the OLT's serial-number (discovery) quiet windows while the "
+        "control plane is emulated; a window that saw a collision is repeated as soon as no "
+        "ranging is pending.",
     )
 
 
@@ -718,6 +767,7 @@ class Scenario(_Model):
     households: Households = _section(Households, "households")
     dba: DbaSettings = _section(DbaSettings, "dba")
     olt: OltSettings = _section(OltSettings, "olt")
+    activation: Activation = _section(Activation, "activation")
     faults: list[Fault] = Field(
         default_factory=list,
         description="See [[faults]].",
@@ -803,6 +853,14 @@ class Scenario(_Model):
     def explicit_onus(self) -> list[Onu]:
         """The ONUs as written, the compact form expanded; T-CONTs and classes unresolved."""
         return self.onus.expand() if isinstance(self.onus, OnuGenerator) else list(self.onus)
+
+    @property
+    def emulates_control_plane(self) -> bool:
+        """True when activation, late joins or faults need the control plane emulated
+        (:func:`ftth.emulator.control.control_plan`); otherwise every ONU operates from t = 0."""
+        if self.activation.enabled or self.faults:
+            return True
+        return any(onu.join_at_s > 0 for onu in self.explicit_onus())
 
     @property
     def reach_km_effective(self) -> float:

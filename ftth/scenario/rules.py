@@ -23,7 +23,16 @@ from ftth.topology import rtt_ps, split_ratio
 from ftth.units import PS_PER_US
 
 if TYPE_CHECKING:
-    from ftth.scenario.models import DownstreamClass, Fec, Households, Onu, Scenario, TCont, Tree
+    from ftth.scenario.models import (
+        DownstreamClass,
+        Fault,
+        Fec,
+        Households,
+        Onu,
+        Scenario,
+        TCont,
+        Tree,
+    )
 
 
 def check_scenario(sc: Scenario) -> None:
@@ -51,7 +60,7 @@ def check_scenario(sc: Scenario) -> None:
     _check_load(sc)
     _check_households(sc.households, profile)
     _check_olt(sc, profile)
-    _check_faults(sc, {onu.id for onu in onus})
+    _check_faults(sc, onus)
     _check_admission(sc, profile)
 
 
@@ -323,24 +332,151 @@ def _check_olt(sc: Scenario, profile: Profile) -> None:
         )
 
 
-def _check_faults(sc: Scenario, onu_ids: set[int]) -> None:
+def _check_faults(sc: Scenario, onus: list[Onu]) -> None:
+    """Each fault's keys, then the timeline: nothing contradicts what is already in force.
+
+    The timeline is replayed in time order (file order on a tie): a cut of a fibre already
+    cut, a restore of a fibre that is not cut, switching off an ONU that is off (or on one
+    that is on), a rogue ONU that is off, not yet joined or already rogue, and two faults on
+    the same fibre or ONU at the same instant are refused.
+    """
+    from ftth.scenario.branches import branch_name, onu_ports
+
+    emulated = sc.activation.enabled or sc.faults or any(o.join_at_s > 0 for o in onus)
+    for index, onu in enumerate(onus):
+        if onu.join_at_s >= sc.duration_s:
+            raise InputError(
+                f"onus[{index}].join_at_s",
+                f"must be < duration_s ({fmt_num(sc.duration_s)} s), got {fmt_num(onu.join_at_s)}",
+            )
+    if emulated and not sc.profile.framed:
+        what = "[[faults]]" if sc.faults else "activation / join_at_s"
+        raise InputError(
+            "faults" if sc.faults else "activation",
+            f"{what} are emulated for the ITU profiles (GPON, XG-PON, XGS-PON); "
+            f"{sc.profile.title} discovery (MPCP) is not modelled",
+        )
+    if not sc.faults:
+        return
     for index, fault in enumerate(sc.faults):
-        path = f"faults[{index}]"
         if fault.at_s >= sc.duration_s:
             raise InputError(
-                f"{path}.at_s",
+                f"faults[{index}].at_s",
                 f"must be ≥ 0 and < duration_s ({fmt_num(sc.duration_s)} s), "
                 f"got {fmt_num(fault.at_s)}",
             )
-        if fault.onu is None:
-            if fault.kind != "fibre-cut":
-                raise InputError(
-                    f"{path}.onu", f"kind {fault.kind!r} needs the ONU-ID the fault hits"
-                )
-        elif fault.onu not in onu_ids:
+    by_id = {onu.id: position for position, onu in enumerate(onus)}
+    ports = onu_ports(len(onus), sc.tree.splitters)
+    targets = [
+        _fault_target(sc, fault, f"faults[{index}]", by_id, ports)
+        for index, fault in enumerate(sc.faults)
+    ]
+
+    order = sorted(range(len(sc.faults)), key=lambda i: (sc.faults[i].at_s, i))
+    cut: dict[tuple[int, ...], int] = {}
+    off: set[int] = set()
+    rogue: dict[int, int] = {}
+    seen_at: dict[tuple[float, str, object], int] = {}
+    for i in order:
+        fault = sc.faults[i]
+        kind, target = fault.kind, targets[i]
+        path = f"faults[{i}]"
+        family = "onu" if kind in ("onu-power", "rogue-onu") else "fibre"
+        key = (fault.at_s, family, target)
+        if key in seen_at:
+            j = seen_at[key]
             raise InputError(
-                f"{path}.onu", f"no ONU with id {fmt_num(fault.onu)}; ids are {id_ranges(onu_ids)}"
+                path,
+                f"contradicts faults[{j}]: both hit the same "
+                f"{'ONU' if family == 'onu' else 'fibre'} at {fmt_num(fault.at_s)} s",
             )
+        seen_at[key] = i
+        if kind == "fibre-cut":
+            assert isinstance(target, tuple)
+            if target in cut:
+                raise InputError(
+                    path,
+                    f"fibre {branch_name(target)!r} is already cut since faults[{cut[target]}] "
+                    "(restore it first)",
+                )
+            cut[target] = i
+        elif kind == "restore":
+            assert isinstance(target, tuple)
+            if target not in cut:
+                raise InputError(
+                    path,
+                    f"restore without a cut: fibre {branch_name(target)!r} is not cut at "
+                    f"{fmt_num(fault.at_s)} s",
+                )
+            del cut[target]
+        elif kind == "onu-power":
+            assert isinstance(target, int)
+            joins = onus[by_id[target]].join_at_s
+            if fault.at_s < joins:
+                raise InputError(
+                    path, f"ONU {target} joins at {fmt_num(joins)} s (onus[].join_at_s)"
+                )
+            if fault.power == "off":
+                if target in off:
+                    raise InputError(
+                        path, f"ONU {target} is already off at {fmt_num(fault.at_s)} s"
+                    )
+                off.add(target)
+            else:
+                if target not in off:
+                    raise InputError(path, f"ONU {target} is already on at {fmt_num(fault.at_s)} s")
+                off.discard(target)
+        elif kind == "rogue-onu":
+            assert isinstance(target, int)
+            if target in off or fault.at_s < onus[by_id[target]].join_at_s:
+                raise InputError(
+                    path, f"ONU {target} is off (or not yet joined) at {fmt_num(fault.at_s)} s"
+                )
+            if target in rogue:
+                raise InputError(
+                    path, f"ONU {target} is already rogue since faults[{rogue[target]}]"
+                )
+            rogue[target] = i
+
+
+def _fault_target(
+    sc: Scenario,
+    fault: Fault,
+    path: str,
+    by_id: dict[int, int],
+    ports: list[tuple[int, ...]],
+) -> tuple[int, ...] | int:
+    """The ONU-ID (onu-power, rogue-onu) or the fibre (the others) a fault hits."""
+    from ftth.scenario.branches import parse_branch
+
+    kind = fault.kind
+    if fault.onu is not None and fault.onu not in by_id:
+        raise InputError(
+            f"{path}.onu", f"no ONU with id {fmt_num(fault.onu)}; ids are {id_ranges(set(by_id))}"
+        )
+    if kind != "onu-power" and fault.power is not None:
+        raise InputError(f"{path}.power", f'only for kind "onu-power", not {kind!r}')
+    if kind != "splitter-loss" and fault.extra_db is not None:
+        raise InputError(f"{path}.extra_db", f'only for kind "splitter-loss", not {kind!r}')
+    if kind in ("onu-power", "rogue-onu"):
+        if fault.branch is not None:
+            raise InputError(f"{path}.branch", f"kind {kind!r} hits an ONU: use onu, not branch")
+        if fault.onu is None:
+            raise InputError(f"{path}.onu", f"kind {kind!r} needs the ONU-ID the fault hits")
+        if kind == "onu-power" and fault.power is None:
+            raise InputError(f"{path}.power", 'kind "onu-power" needs power = "off" or "on"')
+        return fault.onu
+    if fault.branch is not None and fault.onu is not None:
+        raise InputError(
+            f"{path}.branch", "name the fibre once: branch or onu (its drop), not both"
+        )
+    if kind == "splitter-loss" and fault.extra_db is None:
+        raise InputError(f"{path}.extra_db", 'kind "splitter-loss" needs extra_db (dB)')
+    if fault.onu is not None:
+        return ports[by_id[fault.onu]]
+    if fault.branch is None:
+        return ()
+    return parse_branch(fault.branch, sc.tree.splitters, f"{path}.branch")
 
 
 def _check_admission(sc: Scenario, profile: Profile) -> None:

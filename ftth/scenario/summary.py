@@ -73,6 +73,16 @@ def summary_rows(sc: Scenario) -> list[SummaryRow]:
             f"seed {sc.seed}, engine {sc.engine}",
         ),
     ]
+    late = [onu for onu in onus if onu.join_at_s > 0]
+    if sc.emulates_control_plane:
+        rows.append(
+            (
+                "activation",
+                ("every ONU from power-on" if sc.activation.enabled else "ONUs start in O5")
+                + (f", {len(late)} join(s) later" if late else "")
+                + f", discovery every {fmt_num(sc.activation.discovery_period_ms)} ms",
+            )
+        )
     if sc.faults:
         rows.append(("faults", ", ".join(f"{f.kind}@{fmt_num(f.at_s)}s" for f in sc.faults)))
     return rows

@@ -361,3 +361,24 @@ def test_households_sets_the_onu_count() -> None:
     result = plan(seed("fttb-2020"), households=100, emulate=False)
     assert result.scenario.n_onus == 5 and result.households == 120
     assert "planned as 120 households" in result.notes[0]
+
+
+def test_packet_loss_from_optical_margin_is_named(tmp_path: Path) -> None:
+    """A splitter-loss fault that puts one ONU below its receiver sensitivity (margin
+    −1.7 dB, inside the loss-of-signal threshold): FEC fails codewords, GEM frames are lost,
+    and the plan names that bottleneck."""
+    scenario = tmp_path / "loss.toml"
+    scenario.write_text(
+        XGS_32.read_text(encoding="utf-8")
+        + '\n[[faults]]\nat_s = 0.0\nkind = "splitter-loss"\nbranch = "1.1"\nextra_db = 8\n',
+        encoding="utf-8",
+    )
+    sc = load_scenario(scenario, [SHORT, VOICE])
+    result = plan(sc, tier="100M/100M", concurrency=0.2)
+    assert fails_with(result.reasons, "packet loss from optical margin: 1 ONU(s) (1)"), (
+        result.reasons
+    )
+    healthy = load_scenario(XGS_32, [SHORT, VOICE])
+    assert not fails_with(
+        plan(healthy, tier="100M/100M", concurrency=0.2).reasons, "packet loss from optical"
+    )

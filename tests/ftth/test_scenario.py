@@ -569,20 +569,6 @@ def test_admission_control_sum_of_fixed_and_assured() -> None:
     assert "over 8 ONUs" in error.why
 
 
-def test_fault_checks() -> None:
-    error = error_of(base(faults=[{"at_s": 0.5, "kind": "onu-down", "onu": 99}]))
-    assert error.where == "faults[0].onu" and "no ONU with id 99; ids are 1..8" in error.why
-    error = error_of(base(faults=[{"at_s": 1.0, "kind": "onu-down", "onu": 1}]))
-    assert error.where == "faults[0].at_s" and "< duration_s (1 s)" in error.why
-    error = error_of(base(faults=[{"at_s": 0.1, "kind": "onu-dwn", "onu": 1}]))
-    assert error.where == "faults[0].kind"
-    assert "onu-down, onu-up, rogue-onu, fibre-cut" in error.why
-    error = error_of(base(faults=[{"at_s": 0.1, "kind": "rogue-onu"}]))
-    assert error.where == "faults[0].onu" and "needs the ONU-ID" in error.why
-    sc = scenario_from_dict(base(faults=[{"at_s": 0.1, "kind": "fibre-cut", "duration_s": 0.2}]))
-    assert sc.faults[0].onu is None and sc.faults[0].duration_s == 0.2
-
-
 def test_output_paths() -> None:
     sc = scenario_from_dict(base(output={"json": "r.json", "csv_dir": "csv", "trace_csv": "t.csv"}))
     assert sc.output.json_path == Path("r.json")

@@ -358,12 +358,14 @@ def test_corrupt_pcap_is_one_error_line(
     assert_one_error_line(code, err, "corrupt.pcap")
 
 
-def test_faults_are_refused_until_emulated(capsys: pytest.CaptureFixture[str], tmp_path: Path):
-    """A valid ``[[faults]]`` entry is refused (fault injection is not emulated yet) with
-    exit 2 and a line naming ``faults`` — never silently ignored."""
+def test_faults_on_epon_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    """EPON does not emulate faults yet: a valid ``[[faults]]`` entry is refused with exit 2
+    and a line naming ``faults`` — never silently ignored (the ITU profiles run them:
+    tests/ftth/cli/test_run_faults.py)."""
     scenario = tmp_path / "faults.toml"
     scenario.write_text(
-        DEFAULT.read_text(encoding="utf-8") + '\n[[faults]]\nkind = "fibre-cut"\nat_s = 0.001\n',
+        'name = "e"\ntechnology = "epon-10g"\n[tree]\nfeeder_km = 2.0\nsplitters = [8]\n'
+        '[onus]\ncount = 2\ndrop_km = 1.0\n[[faults]]\nkind = "fibre-cut"\nat_s = 0.001\n',
         encoding="utf-8",
     )
     code, _, err = run_cli(capsys, "run", "-q", "--duration", TINY, str(scenario))

@@ -126,6 +126,7 @@ FAST_VARIANTS = ("compiled", "stepped")
 COUNTER_KEYS = (
     "offered_bytes", "offered_packets", "delivered_bytes", "delivered_packets",
     "queued_bytes", "queued_packets", "dropped_bytes", "dropped_packets",
+    "lost_bytes", "lost_packets",
 )  # fmt: skip
 
 
@@ -138,8 +139,8 @@ class FragmentSpy:
         original = reference_engine.RefQueue.serve
         spy = self
 
-        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int) -> Any:
-            out = original(queue, room, cutoff_ps)
+        def serve(queue: reference_engine.RefQueue, room: int, cutoff_ps: int, *rest: Any) -> Any:
+            out = original(queue, room, cutoff_ps, *rest)
             spy.services += 1
             if queue.head_sent > 0:
                 spy.cuts += 1

@@ -154,12 +154,17 @@ def test_an_onus_own_traffic_is_named_by_its_entry() -> None:
 
 
 # ============================================================================ not supported yet
-def test_faults_and_plot_dir_are_refused_by_the_build() -> None:
-    """Documented as not supported yet: loaded and checked, refused by every run path."""
-    sc = scenario_from_dict(base(faults=[{"at_s": 0.1, "kind": "onu-down", "onu": 1}]))
-    with pytest.raises(InputError) as info:
-        build_spec(sc)
-    assert info.value.where == "faults" and "not emulated yet" in info.value.why
+def test_faults_give_the_spec_a_control_plan_and_plot_dir_is_refused() -> None:
+    """A scenario with faults builds with its control plan attached (the engines obey it);
+    one without has none (the steady path).  ``output.plot_dir`` is documented as not
+    supported yet: loaded and checked, refused by every run path."""
+    sc = scenario_from_dict(
+        base(faults=[{"at_s": 0.1, "kind": "onu-power", "onu": 1, "power": "off"}])
+    )
+    spec = build_spec(sc)
+    assert spec.control is not None and not spec.control.is_steady
+    assert check_build(sc).control is None  # `ftth validate` skips the simulation
+    assert build_spec(scenario_from_dict(base())).control is None
     sc = scenario_from_dict(base(output={"plot_dir": "plots"}))
     with pytest.raises(InputError) as info:
         build_spec(sc)
