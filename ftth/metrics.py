@@ -1,4 +1,4 @@
-"""Streaming statistics of a run: delay histograms, conservation ledger, fairness, throughput.
+"""Streaming statistics of a run: delay histograms, fairness, the per-packet trace.
 
 The fast engine hands this module whole numpy batches (one 125 µs frame at a time, hundreds to
 tens of thousands of packets), so every ``add`` is vectorised and every accumulator has a size
@@ -17,9 +17,7 @@ says whether the zeros mean anything.
 from __future__ import annotations
 
 import csv
-import operator
 import os
-from dataclasses import dataclass, fields
 from itertools import repeat
 from types import TracebackType
 from typing import IO, Final, Self
@@ -29,15 +27,12 @@ import numpy.typing as npt
 
 from ftth.errors import InputError, InvariantError
 from ftth.fold import A_COUNT, A_MAX, A_MIN, A_N, A_SUM_HI, A_SUM_LO
-from ftth.units import PS_PER_S, PS_PER_US
+from ftth.units import PS_PER_US
 
 __all__ = [
     "BUCKET_COUNT",
     "DelayHistogram",
-    "Ledger",
-    "MAX_RATE_BINS",
     "PacketTrace",
-    "RateMeter",
     "SUB_BUCKETS",
     "TRACE_COLUMNS",
     "jain_index",
@@ -363,128 +358,6 @@ class DelayHistogram:
 
 
 # ---------------------------------------------------------------------------------------------
-# Conservation ledger
-# ---------------------------------------------------------------------------------------------
-
-
-def _non_negative_int(value: int | np.integer, name: str) -> int:
-    try:
-        exact = operator.index(value)  # accepts int and numpy integers, refuses floats
-    except TypeError:
-        raise InvariantError(
-            f"{name} must be an integer, got {type(value).__name__} {value!r}"
-        ) from None
-    if exact < 0:
-        raise InvariantError(f"{name} must be >= 0, got {exact}")
-    return exact
-
-
-@dataclass
-class Ledger:
-    """Conservation ledger: every byte and packet offered is delivered, queued or dropped.
-
-    Counts are Python ints (exact at any size).  ``offer``, ``deliver`` and ``drop``
-    accumulate over the whole run (warm-up included: conservation is not a statistic);
-    ``queued`` is a snapshot set once at the end with :meth:`set_queued`.  Ledgers of several
-    T-CONTs or queues add up with ``+`` or :meth:`merge`.
-    """
-
-    offered_bytes: int = 0
-    delivered_bytes: int = 0
-    queued_bytes: int = 0
-    dropped_bytes: int = 0
-    offered_packets: int = 0
-    delivered_packets: int = 0
-    queued_packets: int = 0
-    dropped_packets: int = 0
-
-    def offer(self, n_packets: int | np.integer, n_bytes: int | np.integer) -> None:
-        """Count packets that arrived at a queue (ONU user port or OLT downstream queue)."""
-        self.offered_packets += _non_negative_int(n_packets, "offered n_packets")
-        self.offered_bytes += _non_negative_int(n_bytes, "offered n_bytes")
-
-    def deliver(self, n_packets: int | np.integer, n_bytes: int | np.integer) -> None:
-        """Count packets whose last byte reached the far end."""
-        self.delivered_packets += _non_negative_int(n_packets, "delivered n_packets")
-        self.delivered_bytes += _non_negative_int(n_bytes, "delivered n_bytes")
-
-    def drop(self, n_packets: int | np.integer, n_bytes: int | np.integer) -> None:
-        """Count packets discarded (tail drop, fault, ONU leaving)."""
-        self.dropped_packets += _non_negative_int(n_packets, "dropped n_packets")
-        self.dropped_bytes += _non_negative_int(n_bytes, "dropped n_bytes")
-
-    def set_queued(self, n_packets: int | np.integer, n_bytes: int | np.integer) -> None:
-        """Record what is still queued (whole or partly sent packets) when the run stops.
-
-        A snapshot, not a running count: a second call replaces the first.  A packet whose
-        fragments are partly sent counts as queued with all its bytes, since it is delivered
-        only when its last byte is.
-        """
-        self.queued_packets = _non_negative_int(n_packets, "queued n_packets")
-        self.queued_bytes = _non_negative_int(n_bytes, "queued n_bytes")
-
-    def _imbalances(self) -> list[str]:
-        problems = []
-        for unit in ("bytes", "packets"):
-            offered = getattr(self, f"offered_{unit}")
-            delivered = getattr(self, f"delivered_{unit}")
-            queued = getattr(self, f"queued_{unit}")
-            dropped = getattr(self, f"dropped_{unit}")
-            accounted = delivered + queued + dropped
-            if offered != accounted:
-                problems.append(
-                    f"{unit}: offered_{unit} {offered} != delivered_{unit} {delivered} "
-                    f"+ queued_{unit} {queued} + dropped_{unit} {dropped} = {accounted} "
-                    f"(difference {offered - accounted:+d})"
-                )
-        return problems
-
-    @property
-    def balanced(self) -> bool:
-        """True when offered = delivered + queued + dropped, in bytes and in packets."""
-        return not self._imbalances()
-
-    def check(self, where: str) -> None:
-        """Raise if the ledger does not balance.
-
-        Parameters
-        ----------
-        where
-            What the ledger covers, e.g. ``"upstream T-CONT 3 at end of run"``.
-
-        Raises
-        ------
-        InvariantError
-            Naming the unit (``bytes`` and/or ``packets``), every term and the difference.
-        """
-        problems = self._imbalances()
-        if problems:
-            raise InvariantError(
-                f"{where}: conservation ledger does not balance: " + "; ".join(problems)
-            )
-
-    def to_dict(self) -> dict[str, int | bool]:
-        """The ``conservation`` block of the results contract plus packets and ``balanced``."""
-        result: dict[str, int | bool] = {f.name: getattr(self, f.name) for f in fields(self)}
-        result["balanced"] = self.balanced
-        return result
-
-    def merge(self, other: Ledger) -> None:
-        """Add ``other``'s counts (queued snapshots included) to this ledger."""
-        if not isinstance(other, Ledger):
-            raise InvariantError(f"cannot merge {type(other).__name__} into a Ledger")
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-    def __add__(self, other: Ledger) -> Ledger:
-        if not isinstance(other, Ledger):
-            return NotImplemented
-        total = Ledger(**{f.name: getattr(self, f.name) for f in fields(self)})
-        total.merge(other)
-        return total
-
-
-# ---------------------------------------------------------------------------------------------
 # Fairness
 # ---------------------------------------------------------------------------------------------
 
@@ -520,156 +393,6 @@ def jain_index(values: npt.ArrayLike) -> float:
     # The index is scale-free; dividing by the peak keeps x**2 from overflowing for huge bps.
     scaled = x / peak
     return float(scaled.sum() ** 2 / (x.size * np.dot(scaled, scaled)))
-
-
-# ---------------------------------------------------------------------------------------------
-# Throughput
-# ---------------------------------------------------------------------------------------------
-
-#: Guard against a bin width that would allocate an absurd series (8 bytes per bin).
-MAX_RATE_BINS: Final[int] = 10_000_000
-
-
-class RateMeter:
-    """Bytes delivered within a measuring window ``[start_ps, end_ps)``, as bits per second.
-
-    Optionally also a throughput-over-time series: the window cut into bins of
-    ``bin_width_ps`` (the last one shorter if the window is not a multiple), fixed at
-    construction so memory does not depend on the packet count.
-
-    Parameters
-    ----------
-    start_ps, end_ps
-        The window, typically warm-up end and run end; a packet counts when its time
-        ``t`` satisfies ``start_ps <= t < end_ps``.
-    bin_width_ps
-        Width of the time-series bins; ``None`` for no series.
-    """
-
-    def __init__(self, start_ps: int, end_ps: int, bin_width_ps: int | None = None) -> None:
-        start = operator.index(start_ps)
-        end = operator.index(end_ps)
-        if end <= start:
-            raise InvariantError(f"rate window must have end_ps > start_ps, got [{start}, {end})")
-        self._start_ps = start
-        self._end_ps = end
-        self._bytes = 0
-        self._packets = 0
-        if bin_width_ps is None:
-            self._bin_width_ps = 0
-            n_bins = 0
-        else:
-            self._bin_width_ps = operator.index(bin_width_ps)
-            if self._bin_width_ps <= 0:
-                raise InvariantError(f"bin_width_ps must be > 0, got {self._bin_width_ps}")
-            n_bins = -(-(end - start) // self._bin_width_ps)
-            if n_bins > MAX_RATE_BINS:
-                raise InvariantError(
-                    f"bin_width_ps {self._bin_width_ps} over a {end - start} ps window gives "
-                    f"{n_bins} bins, more than {MAX_RATE_BINS}"
-                )
-        self._bin_bytes: npt.NDArray[np.int64] = np.zeros(n_bins, dtype=np.int64)
-
-    @property
-    def start_ps(self) -> int:
-        """First instant of the window (inclusive)."""
-        return self._start_ps
-
-    @property
-    def end_ps(self) -> int:
-        """End of the window (exclusive)."""
-        return self._end_ps
-
-    @property
-    def window_ps(self) -> int:
-        """Window length in picoseconds."""
-        return self._end_ps - self._start_ps
-
-    @property
-    def bytes_in_window(self) -> int:
-        """Exact bytes counted inside the window."""
-        return self._bytes
-
-    @property
-    def packets_in_window(self) -> int:
-        """Packets counted inside the window."""
-        return self._packets
-
-    @property
-    def rate_bps(self) -> float:
-        """Mean throughput over the window in bits per second."""
-        # Integer numerator and denominator: one correctly rounded division, no drift.
-        return self._bytes * 8 * PS_PER_S / self.window_ps
-
-    @property
-    def bin_bytes(self) -> npt.NDArray[np.int64]:
-        """Copy of the bytes per time-series bin (empty without a series)."""
-        return self._bin_bytes.copy()
-
-    def add(self, time_ps: npt.ArrayLike, size_bytes: npt.ArrayLike) -> None:
-        """Count a batch of packets, keeping only those inside the window.
-
-        Parameters
-        ----------
-        time_ps
-            When each packet counts (delivery time of its last byte), integer ps.
-        size_bytes
-            Size of each packet in bytes, same length as ``time_ps``.
-        """
-        times = _as_int64(time_ps, "time_ps")
-        sizes = _as_int64(size_bytes, "size_bytes")
-        if times.shape != sizes.shape:
-            raise InvariantError(
-                f"time_ps and size_bytes differ in length: {times.size} != {sizes.size}"
-            )
-        if sizes.size == 0:
-            return
-        if int(sizes.min()) < 0:
-            raise InvariantError(f"size_bytes must be >= 0, got {int(sizes.min())}")
-        inside = (times >= self._start_ps) & (times < self._end_ps)
-        sizes_in = sizes[inside]
-        if sizes_in.size == 0:
-            return
-        batch_bytes = int(sizes_in.sum())
-        self._bytes += batch_bytes
-        self._packets += int(sizes_in.size)
-        if self._bin_bytes.size:
-            # bincount sums its weights in float64, exact for integers while the batch total
-            # stays below 2**53 bytes (9 PB), which no 125 µs batch approaches.
-            if batch_bytes >= 2**53:
-                raise InvariantError(f"batch of {batch_bytes} bytes exceeds exact float range")
-            bins = (times[inside] - self._start_ps) // self._bin_width_ps
-            first_bin = int(bins.min())
-            per_bin = np.bincount(bins - first_bin, weights=sizes_in)
-            self._bin_bytes[first_bin : first_bin + per_bin.size] += per_bin.astype(np.int64)
-
-    def series_bps(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Throughput over time.
-
-        Returns
-        -------
-        bin_start_ps, rate_bps
-            Start of every bin and its mean rate; the last bin's rate uses its true
-            (possibly shorter) width.  Empty arrays when no ``bin_width_ps`` was given.
-        """
-        n_bins = self._bin_bytes.size
-        bin_start_ps = self._start_ps + self._bin_width_ps * np.arange(n_bins, dtype=np.int64)
-        bin_end_ps = np.minimum(bin_start_ps + self._bin_width_ps, self._end_ps)
-        width_s = (bin_end_ps - bin_start_ps) / PS_PER_S
-        rate_bps = self._bin_bytes * 8 / width_s if n_bins else np.zeros(0, dtype=np.float64)
-        return bin_start_ps, rate_bps
-
-    def merge(self, other: RateMeter) -> None:
-        """Add ``other``'s counts; both meters must have the same window and bins."""
-        if (other._start_ps, other._end_ps, other._bin_width_ps) != (
-            self._start_ps,
-            self._end_ps,
-            self._bin_width_ps,
-        ):
-            raise InvariantError("cannot merge RateMeters with different windows or bins")
-        self._bytes += other._bytes
-        self._packets += other._packets
-        self._bin_bytes += other._bin_bytes
 
 
 # ---------------------------------------------------------------------------------------------

@@ -598,22 +598,6 @@ def ds_payload_bytes(
     return data_bytes - ds_overhead_bytes(profile, n_allocations, n_ploam)
 
 
-def burst_overhead_bytes(profile: Profile, n_allocations: int, ploam: bool = False) -> int:
-    """Unprotected plus protected overhead of one upstream burst with no FEC (line bytes).
-
-    Physical overhead (guard + preamble + delimiter) + TC header + trailer + optional PLOAMu
-    + one DBRu per allocation.
-    """
-    _require_framed(profile)
-    return (
-        profile.burst.total_bytes
-        + profile.us_burst_header_bytes
-        + profile.us_burst_trailer_bytes
-        + (profile.us_ploam_bytes if ploam else 0)
-        + profile.dbru_bytes * n_allocations
-    )
-
-
 def psbu_slot_bytes(profile: Profile) -> int:
     """Line bytes reserved ahead of a burst's first allocation: the PSBu rounded up to the
     grant unit, because StartTime (the first byte after the PSBu) counts whole grant units

@@ -364,11 +364,6 @@ class OltUpstream:
         # Statistics.
         self.allocations_total = 0
 
-    @property
-    def granted_bytes_total(self) -> I64:
-        """Payload bytes granted per T-CONT so far."""
-        return self.olt[:, O_GRANTED_TOTAL].copy()
-
     # ------------------------------------------------------------------ reports
     def post_reports(
         self,

@@ -725,19 +725,3 @@ class QueueStore:
     def queued_encap_bytes(self) -> I64:
         """Encapsulated bytes waiting per queue (what a DBRu reports, before rounding)."""
         return self.qs[:, QENCAP]
-
-    def ledger_totals(self) -> dict[str, int]:
-        """Whole-direction conservation counters (bytes and packets)."""
-        qs = self.qs
-        return {
-            "offered_bytes": int(qs[:, OFF_B].sum()),
-            "delivered_bytes": int(qs[:, DELIV_B].sum()),
-            "queued_bytes": int(qs[:, QBYTES].sum()),
-            "dropped_bytes": int(qs[:, DROP_B].sum()),
-            "lost_bytes": int(qs[:, LOST_B].sum()),
-            "offered_packets": int(qs[:, OFF_P].sum()),
-            "delivered_packets": int(qs[:, DELIV_P].sum()),
-            "queued_packets": int(qs[:, QPKTS].sum()),
-            "dropped_packets": int(qs[:, DROP_P].sum()),
-            "lost_packets": int(qs[:, LOST_P].sum()),
-        }

@@ -76,11 +76,6 @@ class DirectionStats:
         return self.window_delivered[:, W_BYTES]
 
     @property
-    def window_delivered_packets(self) -> I64:
-        """Per queue: packets whose last bit arrived inside the measuring window."""
-        return self.window_delivered[:, W_PACKETS]
-
-    @property
     def received_before_warmup_bytes(self) -> I64:
         """Per queue: bytes whose last bit arrived before warm-up ended."""
         return self.window_delivered[:, W_EARLY_BYTES]

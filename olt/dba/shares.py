@@ -1,5 +1,5 @@
 """Kernels several DBAs share: parameter reading (:mod:`olt.dba.params`, re-exported),
-water-filling, service in order, per-prefix frame capacity, rate buckets, guarantees first.
+water-filling, service with its overhead, rate buckets, guarantees first.
 
 Used by ``max-min``, the GIANT family, ``ebu``, ``tm-dba`` and ``sr-dba`` (one file per DBA,
 one place for the arithmetic they have in common).
@@ -55,42 +55,11 @@ def demand_units(ctx: I64, demand_bytes: I64) -> I64:
 
 # --------------------------------------------------------------------------- frame capacity
 @kernel
-def prefix_capacity_units(ctx: I64, onu_of: I64, allocated: B, order: I64) -> I64:
-    """Capacity in grant units when ``allocated`` and the first ``i + 1`` T-CONTs of
-    ``order`` get allocations, for every ``i`` — :func:`olt.dba.kernel.payload_capacity` of
-    each prefix at once (through the same :func:`olt.dba.kernel.capacity_for`), so a DBA that
-    serves T-CONTs one after another charges only the bursts and allocation structures it
-    really uses.  0 where the prefix would exceed the frame's allocation structures.
-    """
-    m = order.shape[0]
-    out = np.zeros(m, dtype=np.int64)
-    if m == 0:
-        return out
-    unit = ctx[dk.C_UNIT]
-    limit = ctx[dk.C_MAX_ALLOCS]
-    seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
-    n_allocs, n_bursts = dk.count_allocations(allocated, onu_of, seen)
-    # Each T-CONT of ``order`` is a new allocation structure unless already allocated; its
-    # ONU a new burst the first time it appears, unless it was already transmitting.
-    for i in range(m):
-        j = order[i]
-        if not allocated[j]:
-            n_allocs += 1
-        o = onu_of[j]
-        if not seen[o]:
-            seen[o] = True
-            n_bursts += 1
-        if n_allocs <= limit:
-            out[i] = dk.capacity_for(n_allocs, n_bursts, ctx) // unit
-    return out
-
-
-@kernel
 def serve_with_overhead(
     ctx: I64, onu_of: I64, request: I64, order: I64, allocated: B, used_units: int
 ) -> I64:
-    """:func:`serve_in_order` where the room shrinks as each new T-CONT adds its burst and
-    allocation overhead (the capacity of :func:`prefix_capacity_units`, computed on the way);
+    """Serve ``request`` (units) in ``order`` while the room shrinks as each new T-CONT adds
+    its burst and allocation overhead (the capacity of the prefix served so far);
     ``used_units`` are already granted to the ``allocated`` T-CONTs.  Entries with no request
     are skipped (they cost nothing).  The room only shrinks along ``order`` and what is
     served before only grows, so the first entry that gets nothing ends the service."""
@@ -180,26 +149,6 @@ def water_fill(request: F64, weight: F64, capacity: float) -> F64:
         if request[j] > 0 and weight[j] > 0:
             x = lam * weight[j]
             out[j] = request[j] if request[j] < x else x
-    return out
-
-
-@kernel
-def serve_in_order(request: I64, order: I64, capacity: int) -> I64:
-    """Serve ``request`` (units) in ``order`` until ``capacity`` runs out; the entry on the
-    boundary gets what is left.  Returns the grants in the original positions."""
-    out = np.zeros(request.shape[0], dtype=np.int64)
-    if capacity <= 0:
-        return out
-    before = 0
-    for i in range(order.shape[0]):
-        j = order[i]
-        g = capacity - before
-        if g < 0:
-            g = 0
-        if g > request[j]:
-            g = request[j]
-        out[j] = g
-        before += request[j]
     return out
 
 

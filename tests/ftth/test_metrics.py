@@ -19,9 +19,7 @@ from ftth.metrics import (
     BUCKET_COUNT,
     TRACE_COLUMNS,
     DelayHistogram,
-    Ledger,
     PacketTrace,
-    RateMeter,
     _bucket_index,
     jain_index,
 )
@@ -344,89 +342,6 @@ def test_cdf_fraction_is_exact_at_returned_values() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Ledger
-# ---------------------------------------------------------------------------------------------
-
-
-def balanced_ledger() -> Ledger:
-    ledger = Ledger()
-    ledger.offer(10, 15_000)
-    ledger.deliver(6, 9_000)
-    ledger.drop(np.int64(1), np.int64(1_500))  # numpy counts come straight from array sums
-    ledger.set_queued(3, 4_500)
-    return ledger
-
-
-def test_ledger_balances_and_reports_contract_keys() -> None:
-    ledger = balanced_ledger()
-    ledger.check("upstream T-CONT 1")  # must not raise
-    assert ledger.balanced
-    assert ledger.to_dict() == {
-        "offered_bytes": 15_000,
-        "delivered_bytes": 9_000,
-        "queued_bytes": 4_500,
-        "dropped_bytes": 1_500,
-        "offered_packets": 10,
-        "delivered_packets": 6,
-        "queued_packets": 3,
-        "dropped_packets": 1,
-        "balanced": True,
-    }
-
-
-def test_ledger_byte_imbalance_names_bytes_only() -> None:
-    ledger = balanced_ledger()
-    ledger.deliver(0, 100)  # 100 bytes delivered that were never offered
-    assert not ledger.balanced
-    assert ledger.to_dict()["balanced"] is False
-    with pytest.raises(InvariantError) as caught:
-        ledger.check("upstream T-CONT 7")
-    message = str(caught.value)
-    assert message.startswith("upstream T-CONT 7: ")
-    assert "bytes: offered_bytes 15000 != delivered_bytes 9100" in message
-    assert "difference -100" in message
-    assert "packets:" not in message
-
-
-def test_ledger_packet_imbalance_names_packets_only() -> None:
-    ledger = balanced_ledger()
-    ledger.set_queued(2, 4_500)  # one packet lost without its bytes: a counting bug
-    with pytest.raises(InvariantError) as caught:
-        ledger.check("downstream")
-    message = str(caught.value)
-    assert "packets: offered_packets 10" in message
-    assert "difference +1" in message
-    assert "bytes:" not in message
-
-
-def test_ledger_set_queued_is_a_snapshot() -> None:
-    ledger = balanced_ledger()
-    ledger.set_queued(3, 4_500)  # setting it again must not double-count
-    assert ledger.balanced
-
-
-def test_ledger_add_and_merge_sum_every_field() -> None:
-    first, second = balanced_ledger(), balanced_ledger()
-    second.offer(1, 2**70)  # Python ints: exact beyond int64
-    second.deliver(1, 2**70)
-    total = first + second
-    assert total.offered_bytes == 30_000 + 2**70
-    assert total.queued_packets == 6
-    assert total.balanced
-    assert first == balanced_ledger()  # + leaves its operands alone
-    first.merge(second)
-    assert first == total
-
-
-def test_ledger_rejects_negative_and_float_counts() -> None:
-    ledger = Ledger()
-    with pytest.raises(InvariantError, match="offered n_bytes must be >= 0"):
-        ledger.offer(1, -5)
-    with pytest.raises(InvariantError, match="must be an integer"):
-        ledger.deliver(1, 1500.0)  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------------------------------------
 # Jain's fairness index
 # ---------------------------------------------------------------------------------------------
 
@@ -462,97 +377,6 @@ def test_jain_index_rejects_negative_and_nan() -> None:
         jain_index([1.0, -1.0])
     with pytest.raises(InvariantError, match="finite"):
         jain_index([1.0, float("nan")])
-
-
-# ---------------------------------------------------------------------------------------------
-# RateMeter
-# ---------------------------------------------------------------------------------------------
-
-
-def test_rate_meter_window_is_closed_at_start_open_at_end() -> None:
-    """Exact: [start_ps, end_ps) — the packet at start counts, the one at end does not."""
-    meter = RateMeter(1_000, 2_000)
-    meter.add(np.array([999, 1_000, 1_999, 2_000]), np.array([1, 10, 100, 1_000]))
-    assert meter.bytes_in_window == 110
-    assert meter.packets_in_window == 2
-
-
-def test_rate_meter_rate_bps() -> None:
-    """1250 bytes in 10 µs is 1 Gb/s; integer numerator/denominator make it exact."""
-    meter = RateMeter(0, 10_000_000)
-    meter.add(np.array([0, 5_000_000]), np.array([625, 625]))
-    assert meter.rate_bps == 1e9
-
-
-def test_rate_meter_series_with_partial_last_bin() -> None:
-    """Bytes per bin exact; rates to 1e-12 (one float division); last bin is 50 ps wide."""
-    meter = RateMeter(0, 250, bin_width_ps=100)
-    meter.add(np.array([0, 99, 100, 249, 250]), np.array([1, 2, 4, 8, 16]))
-    assert meter.bin_bytes.tolist() == [3, 4, 8]
-    starts, rates = meter.series_bps()
-    assert starts.tolist() == [0, 100, 200]
-    assert rates == pytest.approx([3 * 8 / 100e-12, 4 * 8 / 100e-12, 8 * 8 / 50e-12], rel=1e-12)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    packets=st.lists(
-        st.tuples(st.integers(-500, 10_500), st.integers(0, 9_000)), min_size=1, max_size=200
-    ),
-    cut=st.integers(0, 200),
-)
-def test_rate_meter_series_sums_to_window_total_in_any_split(
-    packets: list[tuple[int, int]], cut: int
-) -> None:
-    """Exact integers: bins partition the window, and batch boundaries do not matter."""
-    times = np.array([p[0] for p in packets], dtype=np.int64)
-    sizes = np.array([p[1] for p in packets], dtype=np.int64)
-    whole = RateMeter(0, 10_000, bin_width_ps=300)
-    whole.add(times, sizes)
-    split = RateMeter(0, 10_000, bin_width_ps=300)
-    split.add(times[:cut], sizes[:cut])
-    split.add(times[cut:], sizes[cut:])
-    inside = (times >= 0) & (times < 10_000)
-    assert whole.bytes_in_window == int(sizes[inside].sum())
-    assert int(whole.bin_bytes.sum()) == whole.bytes_in_window
-    assert np.array_equal(split.bin_bytes, whole.bin_bytes)
-    assert split.bytes_in_window == whole.bytes_in_window
-
-
-def test_rate_meter_without_series_and_merge() -> None:
-    meter = RateMeter(0, 1_000)
-    starts, rates = meter.series_bps()
-    assert starts.size == rates.size == 0
-    meter.add(np.array([10]), np.array([100]))
-    other = RateMeter(0, 1_000)
-    other.add(np.array([20]), np.array([50]))
-    meter.merge(other)
-    assert (meter.bytes_in_window, meter.packets_in_window) == (150, 2)
-    with pytest.raises(InvariantError, match="different windows"):
-        meter.merge(RateMeter(0, 2_000))
-
-
-def test_rate_meter_memory_independent_of_packets() -> None:
-    meter = RateMeter(0, 10**12, bin_width_ps=10**9)  # 1 s in 1 ms bins
-    rng = np.random.default_rng(2)
-    for _ in range(10):
-        meter.add(rng.integers(0, 10**12, 100_000), rng.integers(64, 1_519, 100_000))
-    assert meter.bin_bytes.size == 1_000
-    assert meter.packets_in_window == 1_000_000
-
-
-def test_rate_meter_rejects_bad_configuration_and_input() -> None:
-    with pytest.raises(InvariantError, match="end_ps > start_ps"):
-        RateMeter(10, 10)
-    with pytest.raises(InvariantError, match="bin_width_ps must be > 0"):
-        RateMeter(0, 10, bin_width_ps=0)
-    with pytest.raises(InvariantError, match="bins, more than"):
-        RateMeter(0, 10**15, bin_width_ps=1)
-    meter = RateMeter(0, 10)
-    with pytest.raises(InvariantError, match="differ in length"):
-        meter.add(np.array([1, 2]), np.array([1]))
-    with pytest.raises(InvariantError, match="size_bytes must be >= 0"):
-        meter.add(np.array([1]), np.array([-1]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from ftth.errors import InputError
 from ftth.jit import ACCELERATED
 from ftth.phy import get_profile, saturation_goodput_bps
 from olt.bwmap import BwmapBuilder
-from olt.dba.base import DbaContext, KernelDba, Reports, TcontTable
+from olt.dba import kernel as dk
+from olt.dba.base import I64, B, DbaContext, KernelDba, Reports, TcontTable
 from olt.dba.registry import get_dba
 from tests.ftth.emulator.helpers import make_spec
 
@@ -334,3 +335,53 @@ def assert_rejects(dba: str, ctx: DbaContext, params: dict[str, Any], key: str) 
 
 
 Allocator = Callable[[Reports], Any]
+
+
+# --------------------------------------------------------------------------- oracles
+def prefix_capacity_units(ctx: I64, onu_of: I64, allocated: B, order: I64) -> I64:
+    """Test oracle for :func:`olt.dba.shares.serve_with_overhead` (which computes the same
+    capacities on the way): the capacity in grant units when ``allocated`` and the first
+    ``i + 1`` T-CONTs of ``order`` get allocations, for every ``i`` —
+    :func:`olt.dba.kernel.payload_capacity` of each prefix (through the same
+    :func:`olt.dba.kernel.capacity_for`).  0 where the prefix would exceed the frame's
+    allocation structures."""
+    m = order.shape[0]
+    out = np.zeros(m, dtype=np.int64)
+    if m == 0:
+        return out
+    unit = ctx[dk.C_UNIT]
+    limit = ctx[dk.C_MAX_ALLOCS]
+    seen = np.zeros(ctx[dk.C_N_ONUS], dtype=np.bool_)
+    n_allocs, n_bursts = dk.count_allocations(allocated, onu_of, seen)
+    # Each T-CONT of ``order`` is a new allocation structure unless already allocated; its
+    # ONU a new burst the first time it appears, unless it was already transmitting.
+    for i in range(m):
+        j = order[i]
+        if not allocated[j]:
+            n_allocs += 1
+        o = onu_of[j]
+        if not seen[o]:
+            seen[o] = True
+            n_bursts += 1
+        if n_allocs <= limit:
+            out[i] = dk.capacity_for(n_allocs, n_bursts, ctx) // unit
+    return out
+
+
+def serve_in_order(request: I64, order: I64, capacity: int) -> I64:
+    """Test oracle: serve ``request`` (units) in ``order`` until ``capacity`` runs out; the
+    entry on the boundary gets what is left.  Returns the grants in the original positions."""
+    out = np.zeros(request.shape[0], dtype=np.int64)
+    if capacity <= 0:
+        return out
+    before = 0
+    for i in range(order.shape[0]):
+        j = order[i]
+        g = capacity - before
+        if g < 0:
+            g = 0
+        if g > request[j]:
+            g = request[j]
+        out[j] = g
+        before += request[j]
+    return out

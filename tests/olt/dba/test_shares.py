@@ -1,6 +1,6 @@
 """The kernels DBAs share (:mod:`olt.dba.shares`), called from Python.
 
-The water-filling / integer-fill property tests and the prefix-capacity test live in
+The water-filling / integer-fill property tests and the test of the prefix-capacity oracle live in
 ``test_max_min.py``; here: service in order, strict priority, service with overhead,
 demand in units, admission to the allocation structures and the rate buckets.
 
@@ -22,12 +22,16 @@ from olt.dba.shares import (
     fill_by_priority,
     grant_fixed_first,
     integer_fill,
-    prefix_capacity_units,
     rate_bucket,
-    serve_in_order,
     serve_with_overhead,
 )
-from tests.olt.dba.helpers import make_ctx, make_table, tcont_tables
+from tests.olt.dba.helpers import (
+    make_ctx,
+    make_table,
+    prefix_capacity_units,
+    serve_in_order,
+    tcont_tables,
+)
 
 
 def i64(x: list[int]) -> np.ndarray:
