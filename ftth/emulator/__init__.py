@@ -38,7 +38,7 @@ def _run(spec: EmulationSpec, engine: str, progress: ProgressFn | None) -> RawRu
 
         return run_epon(spec, progress, engine)
     if engine == FAST:
-        return run_fast(spec, progress, plan)
+        return run_fast(spec, progress, plan=plan)
     if engine == REFERENCE:
         return run_reference(spec, plan)
     raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")

@@ -441,7 +441,7 @@ def trace_spec(
             progress(min(done, stop), stop)
 
     with contextlib.suppress(_StopTrace):
-        run_fast(quiet_spec, step if progress is not None else None, rec)
+        run_fast(quiet_spec, step if progress is not None else None, observer=rec)
     return FrameTrace(
         profile_name=p.name,
         upstream=tuple(rec.upstream),
