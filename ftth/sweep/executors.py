@@ -105,11 +105,19 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_main(conn: Connection, parent_pid: int) -> None:
-    """A pool worker: receive ``(index, fn, item)``, send ``(index, ok, value)``, until EOF."""
+def _worker_main(conn: Connection, parent_pid: int, cpu: int | None = None) -> None:
+    """A pool worker: receive ``(index, fn, item)``, send ``(index, ok, value)``, until EOF.
+
+    ``cpu``: pin the worker to that CPU.  With as many workers as CPUs each run gets one
+    core of its own: it then generates traffic inline instead of on a second thread
+    (``ftth.emulator.prefetch`` follows the affinity mask), so workers do not compete.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent_pid)
+    if cpu is not None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, {cpu})
     while True:
         try:
             message = conn.recv()
@@ -126,6 +134,14 @@ def _worker_main(conn: Connection, parent_pid: int) -> None:
             conn.send(reply)
         except (OSError, ValueError):
             return
+
+
+def _affinity() -> list[int]:
+    """The CPUs this process may run on, in order."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return list(range(os.cpu_count() or 1))
 
 
 class WorkerError(RuntimeError):
@@ -149,10 +165,14 @@ class ProcessExecutor(Executor):
 
     def _start(self, count: int) -> None:
         ctx = multiprocessing.get_context("spawn")
-        for _ in range(count):
+        cpus = _affinity()
+        # One CPU per worker when the workers fill the CPUs (see _worker_main).
+        pin = len(cpus) > 1 and count >= len(cpus)
+        for i in range(count):
             parent_end, child_end = ctx.Pipe(duplex=True)
+            cpu = cpus[i % len(cpus)] if pin else None
             proc = ctx.Process(
-                target=_worker_main, args=(child_end, os.getpid()), daemon=True,
+                target=_worker_main, args=(child_end, os.getpid(), cpu), daemon=True,
                 name="ftth-sweep-worker",
             )  # fmt: skip
             proc.start()
