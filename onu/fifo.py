@@ -374,7 +374,7 @@ def serve_grants_faults(
 
 
 @inline_kernel
-def _piece_fate(start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int) -> int:
+def piece_fate(start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int) -> int:
     """0 when a piece at protected offset ``start`` of ``cost`` bytes is intact, 1 when a
     codeword it overlaps failed, 2 when the failed codeword holds its header (HEC error)."""
     first = start // cw_bytes
@@ -492,7 +492,7 @@ def _serve(
                 if faulty:
                     n_pieces += 1
                     if cw_base >= 0:
-                        fate = _piece_fate(
+                        fate = piece_fate(
                             data_start + used, cost, header, cw_base, cw_flags, cw_bytes
                         )
                         if fate > 0:
@@ -547,7 +547,7 @@ def _serve(
                     if faulty:
                         n_pieces += 1
                         if cw_base >= 0:
-                            fate = _piece_fate(
+                            fate = piece_fate(
                                 data_start + used, header + frag, header, cw_base, cw_flags,
                                 cw_bytes,
                             )  # fmt: skip

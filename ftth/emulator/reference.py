@@ -34,6 +34,7 @@ from ftth.phy import (
     max_piece_payload,
     padded_payload_bytes,
 )
+from onu.fifo import piece_fate
 from onu.report import dbru_value_bytes
 
 
@@ -119,13 +120,12 @@ class RefQueue:
         self.stat[0] += 1
         if flags is None:
             return
-        header = self.profile.encap_header_bytes
-        first, last = start // cw_bytes, (start + cost - 1) // cw_bytes
-        bad = [c for c in range(first, last + 1) if flags[c] == 1]
-        if bad:
+        # The fate rule is the ONU's (onu.fifo.piece_fate), the one the fast engines use.
+        fate = piece_fate(start, cost, self.profile.encap_header_bytes, 0, flags, cw_bytes)
+        if fate:
             self.head_bad = True
             self.stat[1] += 1
-            if bad[0] <= (start + header - 1) // cw_bytes:
+            if fate == 2:
                 self.stat[2] += 1
 
     def serve(
