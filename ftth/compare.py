@@ -44,6 +44,7 @@ from ftth.output import open_atomic, output_dir
 from ftth.sweep.grid import point_key
 
 if TYPE_CHECKING:
+    from ftth.sweep.executors import ProcessExecutor
     from ftth.sweep.runs import RunTask
     from ftth.sweep.store import Store
 
@@ -385,6 +386,7 @@ def run_grid(
     *,
     dask: str | None = None,
     store: Store | None = None,
+    ahead: ProcessExecutor | None = None,
 ) -> list[dict[str, Any]]:
     """Run every cell not yet in ``store`` and return one row per cell, in :meth:`Grid.cells`
     order (:func:`compare_row`; a failed cell is a row with its error).
@@ -393,6 +395,7 @@ def run_grid(
     ``dask`` (``"local"`` or a scheduler address): :func:`ftth.sweep.executors.make_executor`.
     ``store``: the results file to resume from and write to (default: one in memory).
     ``on_done(cell, done, total)`` is called as each cell finishes (any order).
+    ``ahead``: a pool :func:`ftth.sweep.executors.start_ahead` started (used, then closed).
     """
     from ftth.sweep.executors import make_executor
     from ftth.sweep.runs import run_tasks
@@ -417,7 +420,7 @@ def run_grid(
             if on_done is not None:
                 on_done(cell_of[task.key], done, total)
 
-        with make_executor(jobs, dask, left) as executor:
+        with make_executor(jobs, dask, left, ahead) as executor:
             run_tasks(tasks, st, executor, progress)
         rows = {(point_key(r["point"]), r["seed"]): r for r in st.rows(grid.scenario_hash)}
         return [compare_row(c, rows[t.key]) for t, c in zip(tasks, cells, strict=True)]
@@ -634,10 +637,11 @@ def run_prepared(
     on_done: Callable[[Cell, int, int], None] | None = None,
     dask: str | None = None,
     store: Store | None = None,
+    ahead: ProcessExecutor | None = None,
 ) -> CompareResult:
     """Run a prepared grid (:func:`prepare`, :func:`run_grid`) and summarise it."""
     start = time.perf_counter()
-    runs = run_grid(grid, jobs, on_done, dask=dask, store=store)
+    runs = run_grid(grid, jobs, on_done, dask=dask, store=store, ahead=ahead)
     res = CompareResult(grid, name, technology, duration, runs)
     res.summary = summarise(grid, runs)
     res.wall_s = time.perf_counter() - start

@@ -151,14 +151,24 @@ def compare_dba(
         ],
         inputs=scenario_inputs(str(scenario)),
     )
-    grid, name, technology, duration_s = prepare(
-        scenario,
-        dbas=dba,
-        loads=loads,
-        seeds=seeds,
-        duration_s=duration,
-        overrides=list(set_ or []),
-    )
+    from ftth.sweep.executors import start_ahead
+    from ftth.sweep.runs import WARM_MODULES
+
+    # The workers start now, importing the emulator while the grid is checked (~1 s each).
+    ahead = start_ahead(jobs, dask, WARM_MODULES)
+    try:
+        grid, name, technology, duration_s = prepare(
+            scenario,
+            dbas=dba,
+            loads=loads,
+            seeds=seeds,
+            duration_s=duration,
+            overrides=list(set_ or []),
+        )
+    except BaseException:
+        if ahead is not None:
+            ahead.close(abort=True)
+        raise
     console = Console(stderr=json_path is not None and str(json_path) == "-")
     total = len(grid.cells())
     store = Store(out if out is not None else ":memory:")
@@ -181,12 +191,12 @@ def compare_dba(
 
                 res = run_prepared(
                     grid, name, technology, duration_s, jobs=jobs, on_done=advance, dask=dask,
-                    store=store,
+                    store=store, ahead=ahead,
                 )  # fmt: skip
         else:
             res = run_prepared(
                 grid, name, technology, duration_s, jobs=jobs, on_done=count, dask=dask,
-                store=store,
+                store=store, ahead=ahead,
             )  # fmt: skip
     except Interrupted as exc:
         kept = str(out) if out is not None else None
@@ -196,6 +206,8 @@ def compare_dba(
         print(interrupted_line(exc, finished, total, kept, untouched), file=sys.stderr)
         raise SystemExit(exc.exit_status) from None
     finally:
+        if ahead is not None:  # closed already unless something failed before the runs
+            ahead.close(abort=True)
         store.close()
     with transaction():  # every file renamed into place at the end, or none
         if json_path is not None:

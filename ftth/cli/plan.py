@@ -243,9 +243,7 @@ def plan_command(
     ] = None,
     dask: Annotated[
         str | None,
-        typer.Option(
-            "--dask", help="With --city: 'local' or tcp://HOST:PORT.", show_default=False
-        ),
+        typer.Option("--dask", help="With --city: 'local' or tcp://HOST:PORT.", show_default=False),
     ] = None,
 ) -> None:
     """Busy-hour verdict: optical budget, analytic capacity, then speed-test emulation.

@@ -26,6 +26,7 @@ Dask futures are cancelled and a ``LocalCluster`` is closed — so nothing keeps
 from __future__ import annotations
 
 import contextlib
+import importlib
 import multiprocessing
 import os
 import signal
@@ -105,12 +106,25 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_main(conn: Connection, parent_pid: int, cpu: int | None = None) -> None:
+def _quit() -> None:
+    """End a worker now: the work is done and nothing of the interpreter needs tearing down
+    (finalising numba and numpy takes ~0.3 s a process, the tail of every sweep)."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
+
+
+def _worker_main(
+    conn: Connection, parent_pid: int, cpu: int | None = None, warm: tuple[str, ...] = ()
+) -> None:
     """A pool worker: receive ``(index, fn, item)``, send ``(index, ok, value)``, until EOF.
 
     ``cpu``: pin the worker to that CPU.  With as many workers as CPUs each run gets one
     core of its own: it then generates traffic inline instead of on a second thread
     (``ftth.emulator.prefetch`` follows the affinity mask), so workers do not compete.
+    ``warm``: modules imported before the first message, so a pool started ahead
+    (:meth:`ProcessExecutor.start`) imports them while the parent still checks the input.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -118,13 +132,17 @@ def _worker_main(conn: Connection, parent_pid: int, cpu: int | None = None) -> N
     if cpu is not None:
         with contextlib.suppress(AttributeError, OSError):
             os.sched_setaffinity(0, {cpu})
+    for name in warm:
+        # A module that fails to import here fails again, with its error, in the run.
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     while True:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            return
+            _quit()
         if message is None:
-            return
+            _quit()
         index, fn, item = message
         try:
             reply = (index, True, fn(item))
@@ -157,11 +175,20 @@ class ProcessExecutor(Executor):
         Number of processes (at least 1).
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, warm: Sequence[str] = ()) -> None:
         self.workers = max(1, workers)
+        self.warm = tuple(warm)
         self.label = f"{self.workers} local process{'es' if self.workers > 1 else ''}"
         self._procs: list[Any] = []
         self._conns: list[Connection] = []
+        self._used: set[int] = set()  # indices of the workers that were sent a run
+
+    def start(self) -> ProcessExecutor:
+        """Start every worker now (their start-up, ~1 s each, then overlaps whatever the
+        caller does before :meth:`map_unordered`); idempotent.  Returns ``self``."""
+        if not self._procs:
+            self._start(self.workers)
+        return self
 
     def _start(self, count: int) -> None:
         ctx = multiprocessing.get_context("spawn")
@@ -172,10 +199,17 @@ class ProcessExecutor(Executor):
             parent_end, child_end = ctx.Pipe(duplex=True)
             cpu = cpus[i % len(cpus)] if pin else None
             proc = ctx.Process(
-                target=_worker_main, args=(child_end, os.getpid(), cpu), daemon=True,
+                target=_worker_main, args=(child_end, os.getpid(), cpu, self.warm), daemon=True,
                 name="ftth-sweep-worker",
             )  # fmt: skip
-            proc.start()
+            # The worker is born with SIGINT blocked: a Ctrl-C reaches the whole process
+            # group, and one that comes while the worker's interpreter starts (before it
+            # ignores SIGINT) would otherwise kill it with a traceback; the parent decides.
+            blocked = _block_sigint()
+            try:
+                proc.start()
+            finally:
+                _restore_mask(blocked)
             child_end.close()
             self._procs.append(proc)
             self._conns.append(parent_end)
@@ -188,12 +222,13 @@ class ProcessExecutor(Executor):
         queue = list(enumerate(items))
         queue.reverse()  # pop() from the end hands out items in order
         busy: dict[Connection, Any] = {}
-        for conn, proc in zip(self._conns, self._procs, strict=True):
+        for w, (conn, proc) in enumerate(zip(self._conns, self._procs, strict=True)):
             if not queue:
                 break
             i, item = queue.pop()
             conn.send((i, fn, item))
             busy[conn] = proc
+            self._used.add(w)
         while busy:
             for ready in wait(list(busy)):
                 conn = ready  # type: ignore[assignment]
@@ -215,16 +250,16 @@ class ProcessExecutor(Executor):
                 yield index, value
 
     def close(self, abort: bool = False) -> None:
-        procs, conns = self._procs, self._conns
-        self._procs, self._conns = [], []
-        if not abort:
-            for conn in conns:
-                with contextlib.suppress(OSError, ValueError):
-                    conn.send(None)
-        else:
-            for proc in procs:
+        procs, conns, used = self._procs, self._conns, self._used
+        self._procs, self._conns, self._used = [], [], set()
+        for w, (conn, proc) in enumerate(zip(conns, procs, strict=True)):
+            if abort or w not in used:
+                # Stop now (a worker never sent a run may still be importing: do not wait).
                 with contextlib.suppress(OSError, ValueError, AttributeError):
                     proc.terminate()
+            else:
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send(None)
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.close()
@@ -339,18 +374,42 @@ class DaskExecutor(Executor):
                 self.cluster.close(timeout=DASK_CLOSE_S)
 
 
-def make_executor(workers: int | None, dask: str | None, runs: int) -> Executor:
+def start_ahead(
+    workers: int | None, dask: str | None, warm: Sequence[str] = ()
+) -> ProcessExecutor | None:
+    """Start the local pool now, if :func:`make_executor` would use one, so its workers
+    import ``warm`` while the caller checks the input; hand the pool to
+    :func:`make_executor` (``ahead=``) or close it.
+
+    ``None`` when no pool would be used (``--dask``, one worker, a bad ``--workers``: that is
+    reported by :func:`make_executor`).
+    """
+    count = usable_cores() if workers is None else workers
+    if dask is not None or count < 2:
+        return None
+    return ProcessExecutor(count, warm).start()
+
+
+def make_executor(
+    workers: int | None, dask: str | None, runs: int, ahead: ProcessExecutor | None = None
+) -> Executor:
     """The executor for ``--workers`` / ``--dask``.
 
     ``dask`` given: :class:`DaskExecutor` (``workers`` sizes a ``LocalCluster``, default the
     usable cores).  Otherwise ``workers`` processes (default :func:`usable_cores`), never
     more than ``runs``; one worker runs in this process (:class:`InlineExecutor`).
+    ``ahead``: the pool :func:`start_ahead` started; it is the executor whenever runs are
+    left (its spare workers, if there are fewer runs, stop at once) and is closed otherwise.
     """
     count = usable_cores() if workers is None else workers
     if count < 1:
         raise InputError("--workers", f"must be ≥ 1, got {count}")
     if runs == 0:  # everything already finished: start no worker, no cluster
+        if ahead is not None:
+            ahead.close(abort=True)
         return InlineExecutor()
+    if ahead is not None:
+        return ahead
     if dask is not None:
         if not dask.strip():
             raise InputError("--dask", "expected 'local' or a scheduler address tcp://HOST:PORT")
@@ -366,5 +425,6 @@ __all__ = [
     "ProcessExecutor",
     "WorkerError",
     "make_executor",
+    "start_ahead",
     "usable_cores",
 ]

@@ -43,6 +43,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "grant_used_of_granted",
     *(f"type{t}_{stat}_us" for t in TCONT_TYPES for stat in ("mean", "p99")),
 )
+#: What a pool worker imports before its first run (:func:`execute`'s imports).
+WARM_MODULES = ("ftth.sweep.runs", "ftth.api", "ftth.scenario")
 #: Keys of the run document left out of a row (they depend on the machine).
 WALL_CLOCK_KEYS = ("wall_s", "realtime_factor")
 
@@ -244,6 +246,7 @@ def run_tasks(
 
 __all__ = [
     "METRIC_COLUMNS",
+    "WARM_MODULES",
     "Outcome",
     "RunTask",
     "RunFailedError",

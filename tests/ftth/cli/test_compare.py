@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from ftth.cli import main
+from tests.ftth.sweep.helpers import assert_no_children
 
 REPO = Path(__file__).resolve().parents[3]
 STANDARD = str(REPO / "bench" / "standard.toml")
@@ -125,9 +126,11 @@ def test_printed_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_dba_lists_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    line = bad(capsys, STANDARD, "--dba", "static,warp-drive", *SMALL)
+    """With two jobs: the workers start before the grid is checked; the error stops them."""
+    line = bad(capsys, STANDARD, "--dba", "static,warp-drive", *SMALL, "--jobs", "2")
     assert line.startswith("error: --dba: unknown DBA 'warp-drive'; valid: ")
     assert "sr-dba" in line and "ipact" in line
+    assert_no_children()
 
 
 def test_epon_dba_on_xgs_pon(capsys: pytest.CaptureFixture[str]) -> None:

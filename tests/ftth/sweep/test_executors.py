@@ -16,9 +16,10 @@ from ftth.sweep.executors import (
     ProcessExecutor,
     WorkerError,
     make_executor,
+    start_ahead,
     usable_cores,
 )
-from tests.ftth.sweep.helpers import boom, sleepy, square
+from tests.ftth.sweep.helpers import boom, imported, sleepy, square
 
 psutil = pytest.importorskip("psutil")
 
@@ -121,6 +122,65 @@ def test_make_executor_choices() -> None:
     with pytest.raises(InputError) as exc:
         make_executor(0, None, 10)
     assert exc.value.where == "--workers"
+
+
+def test_a_pool_started_ahead_has_imported_its_warm_modules() -> None:
+    """``warm`` modules are imported at start-up, before the first run (``colorsys``: a
+    module nothing else in a fresh worker imports; ``wave`` is not warmed, the control)."""
+    with ProcessExecutor(2, warm=("colorsys",)).start() as ex:
+        assert len(_workers()) == 2  # running before any item was sent
+        got = dict(ex.map_unordered(imported, ["colorsys", "wave"]))
+    assert got == {0: True, 1: False}
+
+
+SLOW_IMPORT = "tests.ftth.sweep.slow_import"  # takes 60 s to import
+
+
+def test_workers_of_a_pool_started_ahead_that_never_ran_stop_at_once() -> None:
+    """Workers still importing (60 s) when the pool closes with nothing sent to them are
+    terminated, not told to quit and waited for."""
+    ex = ProcessExecutor(2, warm=(SLOW_IMPORT,)).start()
+    with ex:
+        workers = _workers()
+        assert len(workers) == 2
+        assert list(ex.map_unordered(square, [])) == []
+        closing = time.monotonic()
+    assert time.monotonic() - closing < 5.0  # a functional bound (the import takes 60 s)
+    _gone(workers)
+
+
+def test_a_ctrl_c_while_the_workers_start_does_not_kill_them() -> None:
+    """SIGINT reaches the whole process group; the parent decides.  Sent to each worker
+    right after it was spawned (its interpreter still starting), it changes nothing."""
+    with ProcessExecutor(2).start() as ex:
+        for pid in [p.pid for p in ex._procs]:
+            os.kill(pid, signal.SIGINT)
+        got = dict(ex.map_unordered(square, [2, 3, 4]))
+    assert {i: v for i, (v, _) in got.items()} == {0: 4, 1: 9, 2: 16}
+
+
+def test_a_worker_that_ran_quits_when_told() -> None:
+    """One item for two workers: the busy one is told to quit, the idle one terminated."""
+    ex = ProcessExecutor(2).start()
+    with ex:
+        workers = _workers()
+        assert dict(ex.map_unordered(square, [3]))[0][0] == 9
+    _gone(workers)
+
+
+def test_make_executor_takes_or_closes_the_pool_started_ahead() -> None:
+    assert start_ahead(1, None) is None  # one worker runs in this process
+    assert start_ahead(2, "local") is None  # Dask starts its own workers
+    ahead = start_ahead(2, None, (SLOW_IMPORT,))
+    assert isinstance(ahead, ProcessExecutor) and ahead.workers == 2
+    workers = _workers()
+    assert len(workers) == 2
+    assert make_executor(2, None, 5, ahead) is ahead
+    closing = time.monotonic()
+    ex = make_executor(2, None, 0, ahead)  # nothing left to run: closed while importing
+    assert time.monotonic() - closing < 5.0
+    assert isinstance(ex, InlineExecutor) and not ahead._procs
+    _gone(workers)
 
 
 def test_missing_dask_is_a_clear_input_error(monkeypatch: pytest.MonkeyPatch) -> None:

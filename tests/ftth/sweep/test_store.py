@@ -58,9 +58,7 @@ def test_a_finished_run_is_never_written_twice(tmp_path: Path) -> None:
         assert not st.insert(again)  # e.g. a second sweep on the same file: the first kept
         assert st.count() == 1 and next(st.rows())["metrics"]["throughput_bps"] == 1e9
         with pytest.raises(sqlite3.IntegrityError):  # the constraint itself
-            st.conn.execute(
-                "INSERT INTO runs SELECT NULL, " + ", ".join(COLUMNS) + " FROM runs"
-            )
+            st.conn.execute("INSERT INTO runs SELECT NULL, " + ", ".join(COLUMNS) + " FROM runs")
 
 
 def test_a_failed_run_is_replaced_by_its_rerun(tmp_path: Path) -> None:

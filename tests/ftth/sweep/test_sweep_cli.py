@@ -19,6 +19,7 @@ from ftth.compare import mean_ci
 from ftth.results import RunResult, SweepSummary, scenario_hash
 from ftth.scenario import load_scenario
 from ftth.sweep.store import COLUMNS, WALL_CLOCK_COLUMNS, Store
+from tests.ftth.sweep.helpers import assert_no_children
 
 REPO = Path(__file__).resolve().parents[3]
 STANDARD = str(REPO / "bench" / "standard.toml")
@@ -101,6 +102,7 @@ def test_a_rerun_skips_finished_runs(pool_file: Path, capsys: pytest.CaptureFixt
     assert code == 0, err
     assert "0 run(s) done, 40 already in" in err
     assert comparable(pool_file) == before
+    assert_no_children()  # the workers started ahead were stopped: nothing was left to run
 
 
 def test_summary_is_mean_and_student_t(
@@ -147,12 +149,16 @@ def test_summary_is_mean_and_student_t(
 def test_bad_grid_is_exit_2_before_anything_runs(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, grid: str, start: str
 ) -> None:
+    """With two workers: they start before the grid is checked, and a bad grid stops them."""
     out = tmp_path / "r.sqlite"
-    code, _, err = run_cli(capsys, "sweep", STANDARD, "--grid", grid, "--out", str(out))
+    code, _, err = run_cli(
+        capsys, "sweep", STANDARD, "--grid", grid, "--workers", "2", "--out", str(out)
+    )
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(start), err
     assert not out.exists()
+    assert_no_children()
 
 
 def test_missing_options_are_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
