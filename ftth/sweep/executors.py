@@ -12,12 +12,15 @@ local workers are terminated (SIGTERM, then SIGKILL after :data:`KILL_AFTER_S`) 
 Dask futures are cancelled and a ``LocalCluster`` is closed — so nothing keeps running.
 
 * :class:`InlineExecutor`: the runs one after the other in this process (``--workers 1``).
-* :class:`ProcessExecutor`: worker processes started with ``spawn`` (no fork of a process
-  that may run threads), one pipe each, one run in flight per worker, so at most
-  ``workers`` runs are lost to a SIGKILL.  Workers ignore SIGINT (a Ctrl-C reaches the whole
-  process group; the parent decides) and, on Linux, die with the parent
-  (``PR_SET_PDEATHSIG``) even when it is killed with SIGKILL.  No queue or lock is used, so
-  the pool holds no semaphore for the resource tracker to clean up.
+* :class:`ProcessExecutor`: worker processes, one pipe each, one run in flight per worker,
+  so at most ``workers`` runs are lost to a SIGKILL.  On Linux one process is spawned (no
+  fork of this process, which may run threads), imports the emulator once and forks the
+  workers (a *zygote*); elsewhere each worker is spawned.  The pool can be started ahead
+  (:func:`start_ahead`), so the workers import while the caller checks the input.
+  Workers ignore SIGINT (a Ctrl-C reaches the whole process group; the parent decides)
+  and, on Linux, die with their parent (``PR_SET_PDEATHSIG``), the zygote with this
+  process, even when it is killed with SIGKILL.  No queue or lock is used, so the pool
+  holds no semaphore for the resource tracker to clean up.
 * :class:`DaskExecutor`: ``dask.distributed`` (the ``cluster`` extra), imported only here;
   ``"local"`` starts a ``LocalCluster`` of ``workers`` single-threaded worker processes,
   anything else is a scheduler address (``tcp://host:8786``).
@@ -115,27 +118,9 @@ def _quit() -> None:
     os._exit(0)
 
 
-def _worker_main(
-    conn: Connection, parent_pid: int, cpu: int | None = None, warm: tuple[str, ...] = ()
-) -> None:
-    """A pool worker: receive ``(index, fn, item)``, send ``(index, ok, value)``, until EOF.
-
-    ``cpu``: pin the worker to that CPU.  With as many workers as CPUs each run gets one
-    core of its own: it then generates traffic inline instead of on a second thread
-    (``ftth.emulator.prefetch`` follows the affinity mask), so workers do not compete.
-    ``warm``: modules imported before the first message, so a pool started ahead
-    (:meth:`ProcessExecutor.start`) imports them while the parent still checks the input.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent_pid)
-    if cpu is not None:
-        with contextlib.suppress(AttributeError, OSError):
-            os.sched_setaffinity(0, {cpu})
-    for name in warm:
-        # A module that fails to import here fails again, with its error, in the run.
-        with contextlib.suppress(Exception):
-            importlib.import_module(name)
+def _serve(conn: Connection) -> None:
+    """A worker's loop: receive ``(index, fn, item)``, send ``(index, ok, value)``, until
+    told to quit (``None``) or the parent's end closes; then end the process."""
     while True:
         try:
             message = conn.recv()
@@ -151,7 +136,83 @@ def _worker_main(
         try:
             conn.send(reply)
         except (OSError, ValueError):
-            return
+            _quit()
+
+
+def _pin(cpu: int | None) -> None:
+    """Run on ``cpu`` only.  With as many workers as CPUs each run gets one core of its
+    own: it then generates traffic inline instead of on a second thread
+    (``ftth.emulator.prefetch`` follows the affinity mask), so workers do not compete."""
+    if cpu is not None:
+        with contextlib.suppress(AttributeError, OSError):
+            os.sched_setaffinity(0, {cpu})
+
+
+def _import_warm(warm: Sequence[str]) -> None:
+    for name in warm:
+        # A module that fails to import here fails again, with its error, in the run.
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+
+
+#: Thread pools of the numerical libraries, held to one thread in the zygote: a worker is
+#: one core, and the zygote forks, which it should do with no thread but its own.
+_ONE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _zygote_main(
+    conns: list[Connection], parent_pid: int, cpus: list[int | None], warm: tuple[str, ...]
+) -> None:
+    """Import ``warm`` once, then fork one worker per connection, and wait for them.
+
+    The zygote and its workers ignore SIGINT (a Ctrl-C reaches the whole process group;
+    the parent decides); each dies with its parent (``PR_SET_PDEATHSIG``), so killing the
+    zygote — or the sweep, even with SIGKILL — kills every worker.  The zygote exits once
+    its workers have.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
+    for name in _ONE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
+    _import_warm(warm)
+    zygote = os.getpid()
+    children = []
+    for i, (conn, cpu) in enumerate(zip(conns, cpus, strict=True)):
+        pid = os.fork()
+        if pid == 0:  # a worker
+            try:
+                for j, other in enumerate(conns):
+                    if j != i:
+                        other.close()
+                _die_with_parent(zygote)
+                _pin(cpu)
+                _serve(conn)
+            finally:
+                os._exit(1)  # _serve ends the process itself; this is a crash's exit
+        children.append(pid)
+    for conn in conns:
+        conn.close()
+    for pid in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    _quit()
+
+
+def _worker_main(
+    conn: Connection, parent_pid: int, cpu: int | None = None, warm: tuple[str, ...] = ()
+) -> None:
+    """A spawned pool worker (where there is no ``fork``): :func:`_serve` on ``conn``.
+
+    ``warm``: modules imported before the first message, so a pool started ahead
+    (:meth:`ProcessExecutor.start`) imports them while the parent still checks the input.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
+    _pin(cpu)
+    _import_warm(warm)
+    _serve(conn)
 
 
 def _affinity() -> list[int]:
@@ -166,26 +227,43 @@ class WorkerError(RuntimeError):
     """A function raised in a worker process (its traceback is the message)."""
 
 
+#: Whether workers can be forked from a zygote (Linux: ``fork`` and ``PR_SET_PDEATHSIG``).
+CAN_FORK = sys.platform.startswith("linux") and hasattr(os, "fork")
+
+
 class ProcessExecutor(Executor):
-    """``workers`` spawned processes, one run in flight each.
+    """``workers`` processes, one run in flight each.
 
     Parameters
     ----------
     workers
         Number of processes (at least 1).
+    warm
+        Modules the workers import before their first run.
+    start_method
+        ``"zygote"`` (the default where :data:`CAN_FORK`): one spawned process imports
+        ``warm`` once and forks the workers, so N workers cost one start-up (~0.7 s of
+        imports), not N competing for the cores; ``"spawn"``: each worker is spawned and
+        imports ``warm`` itself.
     """
 
-    def __init__(self, workers: int, warm: Sequence[str] = ()) -> None:
+    def __init__(
+        self, workers: int, warm: Sequence[str] = (), start_method: str | None = None
+    ) -> None:
         self.workers = max(1, workers)
         self.warm = tuple(warm)
+        self.start_method = start_method or ("zygote" if CAN_FORK else "spawn")
+        if self.start_method not in ("zygote", "spawn"):
+            raise ValueError(f"start_method: 'zygote' or 'spawn', got {start_method!r}")
         self.label = f"{self.workers} local process{'es' if self.workers > 1 else ''}"
+        #: Our children: the zygote, or every spawned worker.
         self._procs: list[Any] = []
-        self._conns: list[Connection] = []
+        self._conns: list[Connection] = []  # one per worker
         self._used: set[int] = set()  # indices of the workers that were sent a run
 
     def start(self) -> ProcessExecutor:
-        """Start every worker now (their start-up, ~1 s each, then overlaps whatever the
-        caller does before :meth:`map_unordered`); idempotent.  Returns ``self``."""
+        """Start every worker now (their start-up, ~1 s, then overlaps whatever the caller
+        does before :meth:`map_unordered`); idempotent.  Returns ``self``."""
         if not self._procs:
             self._start(self.workers)
         return self
@@ -193,26 +271,46 @@ class ProcessExecutor(Executor):
     def _start(self, count: int) -> None:
         ctx = multiprocessing.get_context("spawn")
         cpus = _affinity()
-        # One CPU per worker when the workers fill the CPUs (see _worker_main).
+        # One CPU per worker when the workers fill the CPUs (see _pin).
         pin = len(cpus) > 1 and count >= len(cpus)
-        for i in range(count):
-            parent_end, child_end = ctx.Pipe(duplex=True)
-            cpu = cpus[i % len(cpus)] if pin else None
-            proc = ctx.Process(
-                target=_worker_main, args=(child_end, os.getpid(), cpu, self.warm), daemon=True,
-                name="ftth-sweep-worker",
-            )  # fmt: skip
-            # The worker is born with SIGINT blocked: a Ctrl-C reaches the whole process
-            # group, and one that comes while the worker's interpreter starts (before it
-            # ignores SIGINT) would otherwise kill it with a traceback; the parent decides.
+        placed: list[int | None] = [cpus[i % len(cpus)] if pin else None for i in range(count)]
+        pipes = [ctx.Pipe(duplex=True) for _ in range(count)]
+        if self.start_method == "zygote":
+            procs = [
+                ctx.Process(
+                    target=_zygote_main,
+                    args=([child for _, child in pipes], os.getpid(), placed, self.warm),
+                    daemon=True, name="ftth-sweep-zygote",
+                )  # fmt: skip
+            ]
+        else:
+            procs = [
+                ctx.Process(
+                    target=_worker_main, args=(child, os.getpid(), cpu, self.warm),
+                    daemon=True, name="ftth-sweep-worker",
+                )  # fmt: skip
+                for (_, child), cpu in zip(pipes, placed, strict=True)
+            ]
+        for proc in procs:
+            # Born with SIGINT blocked: a Ctrl-C reaches the whole process group, and one
+            # that comes while the child's interpreter starts (before it ignores SIGINT)
+            # would otherwise kill it with a traceback; the parent decides.
             blocked = _block_sigint()
             try:
                 proc.start()
             finally:
                 _restore_mask(blocked)
-            child_end.close()
-            self._procs.append(proc)
-            self._conns.append(parent_end)
+        for _, child in pipes:
+            child.close()
+        self._procs = procs
+        self._conns = [parent for parent, _ in pipes]
+
+    def _died(self, w: int) -> WorkerError:
+        proc = self._procs[0] if self.start_method == "zygote" else self._procs[w]
+        proc.join(KILL_AFTER_S)
+        if self.start_method == "zygote" and proc.exitcode is None:
+            return WorkerError("a worker process died")
+        return WorkerError(f"a worker process died (exit status {proc.exitcode})")
 
     def map_unordered(self, fn: Fn, items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         if not items:
@@ -221,13 +319,13 @@ class ProcessExecutor(Executor):
             self._start(min(self.workers, len(items)))
         queue = list(enumerate(items))
         queue.reverse()  # pop() from the end hands out items in order
-        busy: dict[Connection, Any] = {}
-        for w, (conn, proc) in enumerate(zip(self._conns, self._procs, strict=True)):
+        busy: dict[Connection, int] = {}
+        for w, conn in enumerate(self._conns):
             if not queue:
                 break
             i, item = queue.pop()
             conn.send((i, fn, item))
-            busy[conn] = proc
+            busy[conn] = w
             self._used.add(w)
         while busy:
             for ready in wait(list(busy)):
@@ -235,11 +333,7 @@ class ProcessExecutor(Executor):
                 try:
                     index, ok, value = conn.recv()
                 except (EOFError, OSError):
-                    proc = busy[conn]
-                    proc.join(KILL_AFTER_S)
-                    raise WorkerError(
-                        f"a worker process died (exit status {proc.exitcode})"
-                    ) from None
+                    raise self._died(busy[conn]) from None
                 if queue:
                     i, item = queue.pop()
                     conn.send((i, fn, item))
@@ -252,19 +346,28 @@ class ProcessExecutor(Executor):
     def close(self, abort: bool = False) -> None:
         procs, conns, used = self._procs, self._conns, self._used
         self._procs, self._conns, self._used = [], [], set()
-        for w, (conn, proc) in enumerate(zip(conns, procs, strict=True)):
-            if abort or w not in used:
-                # Stop now (a worker never sent a run may still be importing: do not wait).
+        if not procs:  # never started, or closed already
+            return
+        if self.start_method == "zygote":
+            # Killing the zygote kills its workers (they die with it); a zygote none of
+            # whose workers was sent a run may still be importing: do not wait for it.
+            stop = [abort or not used]
+        else:
+            stop = [abort or w not in used for w in range(len(procs))]
+        for proc, now in zip(procs, stop, strict=True):
+            if now:
                 with contextlib.suppress(OSError, ValueError, AttributeError):
                     proc.terminate()
-            else:
-                with contextlib.suppress(OSError, ValueError):
-                    conn.send(None)
+        if not all(stop):
+            for w, conn in enumerate(conns):
+                if self.start_method == "zygote" or w in used:
+                    with contextlib.suppress(OSError, ValueError):
+                        conn.send(None)  # quit
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.close()
-        for proc in procs:
-            proc.join(KILL_AFTER_S if abort else None)
+        for proc, now in zip(procs, stop, strict=True):
+            proc.join(KILL_AFTER_S if now else None)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
@@ -422,6 +525,7 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "InlineExecutor",
+    "CAN_FORK",
     "ProcessExecutor",
     "WorkerError",
     "make_executor",

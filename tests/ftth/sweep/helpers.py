@@ -18,6 +18,12 @@ def sleepy(seconds: float) -> int:
     return os.getpid()
 
 
+def sleepy_square(seconds: float) -> tuple[float, int]:
+    """Sleep, then ``(seconds², pid)`` (runs long enough that every worker gets one)."""
+    time.sleep(seconds)
+    return seconds * seconds, os.getpid()
+
+
 def boom(_x: int) -> int:
     raise ValueError("boom in a worker")
 
