@@ -758,17 +758,7 @@ def _csv_rows_runs(res: CompareResult) -> list[dict[str, Any]]:
             for stat in ("mean", "p99", "packets"):
                 suffix = "" if stat == "packets" else "_us"
                 row[f"type{t}_{stat}{suffix}"] = "" if d is None else d[stat]
-        for k in (
-            "utilisation",
-            "jain",
-            "loss_ratio",
-            "offered_bps",
-            "throughput_bps",
-            "capacity_bps",
-            "downstream_loss_ratio",
-            "grant_used_of_granted",
-            "engine",
-        ):
+        for k in ROW_METRICS:
             row[k] = "" if r[k] is None else r[k]
         rows.append(row)
     return rows

@@ -18,10 +18,10 @@ import pytest
 
 import ftth
 from ftth import verdict as v
-from ftth.cli import main
 from ftth.compare import compare
 from ftth.phy import get_profile
 from ftth.units import PS_PER_S
+from tests.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = REPO / "seeds" / "urban-2020-100mbps.toml"
@@ -30,14 +30,6 @@ FTTB = REPO / "seeds" / "fttb-2020.toml"
 #: no packet arriving after warm-up is delivered, while the household's internet class
 #: carries everything (the household's total looks fine).
 STARVED_VOICE = ["duration_s=0.05", "tconts.0.assured_bps=1e5"]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def run_json(

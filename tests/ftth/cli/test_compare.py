@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from ftth.cli import main
+from tests.cli import overflowing_dba as overflowing_dba_named
+from tests.cli import run_cli
 from tests.ftth.sweep.helpers import assert_no_children
 
 REPO = Path(__file__).resolve().parents[3]
@@ -40,15 +41,6 @@ traffic = { model = "poisson", rate_bps = 50e6 }
 name = "data"
 priority = 0
 """
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``ftth ARGS`` in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def bad(capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -170,19 +162,8 @@ def test_bad_options(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], 
 # --------------------------------------------------------------------------- a failing run
 @pytest.fixture
 def overflowing_dba() -> Iterator[str]:
-    from olt.dba.base import Dba, Reports
-    from olt.dba.registry import _REGISTRY, register
-
-    @register
-    class Overflowing(Dba):
-        name = "test-compare-overflowing"
-        uses_reports = False
-
-        def allocate(self, now_ps: int, reports: Reports) -> np.ndarray:
-            return np.full(self.ctx.tconts.count, self.ctx.frame_line_bytes, dtype=np.int64)
-
-    yield Overflowing.name
-    _REGISTRY.pop(Overflowing.name, None)
+    with overflowing_dba_named("test-compare-overflowing") as name:
+        yield name
 
 
 def test_a_run_that_breaks_a_rule_exits_3(

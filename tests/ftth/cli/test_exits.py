@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ftth.cli import main
+from tests.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 SHORT = "0.02"
@@ -94,14 +94,6 @@ def error_lines(stderr: str) -> list[str]:
         for line in stderr.splitlines()
         if not line.startswith(("warning: ", "compiling the data-plane kernels"))
     ]
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 # ------------------------------------------------------------------ a DBA that misbehaves

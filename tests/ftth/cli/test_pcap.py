@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ftth.cli import main
+from tests.cli import run_cli
 from tests.ftth.capture.scenarios import XGS_TOML, write
 
 EPON_TOML = """
@@ -30,14 +30,6 @@ name = "data"
 priority = 0
 traffic = { model = "poisson", rate_bps = 50e6 }
 """
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def bad(capsys: pytest.CaptureFixture[str], *args: str) -> str:

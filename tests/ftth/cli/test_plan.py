@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 import ftth.emulator
-from ftth.cli import main
 from ftth.plan import PLOT_NAMES
+from tests.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 #: Every planning seed (the bench scenario ``standard`` has no households.tier to plan for).
@@ -29,15 +29,6 @@ SHORT = ("--duration", "0.02")
 #: Voice assured 2 Mb/s instead of the seed's 100 kb/s, whose grants are too small for one
 #: XGEM frame in this tree (see tests/ftth/test_plan.py).
 VOICE = ("--set", "tconts.0.assured_bps=2e6")
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``ftth ARGS`` in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 @pytest.mark.parametrize("path", SEEDS, ids=[p.stem for p in SEEDS])

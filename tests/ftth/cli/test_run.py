@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from ftth.cli import main
+from tests.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT = REPO / "seeds" / "urban-2020-100mbps.toml"
@@ -42,15 +42,6 @@ def run_subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*ftth_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=120
     )
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run ``ftth ARGS`` in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def without_wall_clock_lines(text: str) -> str:

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ftth.cli import main
 from ftth.cli.info import list_seeds
 from ftth.plots import RUN_PLOT_NAMES
 from ftth.scenario import resolve_scenario_path
+from tests.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 SHORT = "0.02"
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def one_error(code: int, err: str, where: str) -> str:

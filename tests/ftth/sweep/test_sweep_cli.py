@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from ftth.cli import main
@@ -19,6 +18,8 @@ from ftth.compare import mean_ci
 from ftth.results import RunResult, SweepSummary, scenario_hash
 from ftth.scenario import load_scenario
 from ftth.sweep.store import COLUMNS, WALL_CLOCK_COLUMNS, Store
+from tests.cli import overflowing_dba as overflowing_dba_named
+from tests.cli import run_cli
 from tests.ftth.sweep.helpers import assert_no_children
 
 REPO = Path(__file__).resolve().parents[3]
@@ -30,14 +31,6 @@ SWEEP = (
     "--grid", "dba.name=proportional,sr-dba",
     "--seeds", "2", "--duration", "0.012", "--set", "onus.count=4", "--workers", "2",
 )  # fmt: skip
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exc.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def comparable(path: Path) -> list[tuple[Any, ...]]:
@@ -173,19 +166,8 @@ def test_missing_options_are_exit_2(capsys: pytest.CaptureFixture[str], tmp_path
 # --------------------------------------------------------------------------- a failing run
 @pytest.fixture
 def overflowing_dba() -> Iterator[str]:
-    from olt.dba.base import Dba, Reports
-    from olt.dba.registry import _REGISTRY, register
-
-    @register
-    class Overflowing(Dba):
-        name = "test-sweep-overflowing"
-        uses_reports = False
-
-        def allocate(self, now_ps: int, reports: Reports) -> np.ndarray:
-            return np.full(self.ctx.tconts.count, self.ctx.frame_line_bytes, dtype=np.int64)
-
-    yield Overflowing.name
-    _REGISTRY.pop(Overflowing.name, None)
+    with overflowing_dba_named("test-sweep-overflowing") as name:
+        yield name
 
 
 def test_a_failing_run_is_a_row_and_exit_3(
