@@ -501,9 +501,13 @@ def loss_rule(directions: Sequence[DirectionFacts]) -> Outcome:
 
 def household_rule(households: Sequence[dict[str, Any]], pass_ratio: float) -> Outcome:
     """``household``: every household row (``pass`` key) passes; the reason quotes the
-    first failing household's ``why``."""
+    first failing household's ``why`` (which says what faults did to its ONU, when they
+    did); ``detail.failing_fault_hit`` counts the failing households a fault or late
+    activation hit, when the run emulated them."""
     failing = [h for h in households if not h["pass"]]
     detail = {"households": len(households), "failing": len(failing)}
+    if any("fault_hit" in h for h in households):  # the run emulated faults or activation
+        detail["failing_fault_hit"] = sum(1 for h in failing if h.get("fault_hit"))
     if not failing:
         return Outcome("household", "pass", detail=detail)
     first = failing[0]

@@ -226,10 +226,45 @@ def assemble(
         "warnings": list(spec.warnings),
         **({"epon": raw.extra["epon"]} if "epon" in raw.extra else {}),
     }
+    control = control_section(spec)
+    _add_data_plane(control, spec, raw, lost_onu)
+    if control["emulated"] or int(lost_onu.sum()) > 0:
+        _attribute_faults(households, control["onus"], spec)
     data["verdict"] = judge(spec, raw, data, facts, delay_budget_ms)
-    data["control"] = control_section(spec)
-    _add_data_plane(data["control"], spec, raw, lost_onu)
+    data["control"] = control
     return Result(spec, raw, data)
+
+
+def _attribute_faults(
+    households: list[dict[str, Any]], onus: list[dict[str, Any]], spec: EmulationSpec
+) -> None:
+    """Say in a failing household's ``why`` what the control plane did to its ONU: out of
+    service after it first operated (per cause), operating only from a late time, never
+    operating, bytes lost to faults and bit errors.  ``fault_hit`` marks such households
+    (``True`` / ``False``), so a verdict's failures can be told apart from the design's."""
+    by_id = {int(o["onu_id"]): o for o in onus}
+    warmup_s = spec.warmup_ps / PS_PER_S
+    for row in households:
+        onu = by_id.get(int(row["onu_id"]))
+        if onu is None:
+            continue
+        notes = []
+        if onu["activated_s"] is None:
+            notes.append("its ONU never operated")
+        elif onu["activated_s"] > warmup_s:
+            notes.append(f"its ONU operated only from {onu['activated_s']:.6g} s")
+        if onu["outage_s"] > 0:
+            causes = ", ".join(
+                f"{cause} {secs:.6g} s"
+                for cause, secs in onu["down_s"].items()
+                if secs > 0 and cause != "not-yet-joined"
+            )
+            notes.append(f"its ONU was out of service {onu['outage_s']:.6g} s ({causes})")
+        if row.get("lost_bytes", 0) > 0:
+            notes.append(f"{row['lost_bytes']:,} B lost to faults and bit errors")
+        row["fault_hit"] = bool(notes)
+        if notes and not row["pass"]:
+            row["why"] = "; ".join(w for w in (row["why"], "; ".join(notes)) if w)
 
 
 def _lost_per_onu(spec: EmulationSpec, raw: RawRun) -> np.ndarray:

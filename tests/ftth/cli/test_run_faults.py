@@ -171,3 +171,40 @@ def test_negative_margin_from_splitter_loss(
             assert onus[onu_id]["pm"][d]["gem_frames_lost"] == 0
         assert onus[onu_id]["lost_bytes"] == 0
     assert balanced(data["conservation"])
+
+
+def test_a_household_failed_by_a_fault_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ONU 3 is powered off for the last 0.1 s of the window: its household fails, and its
+    ``why`` (quoted by the verdict when it is the first failure) names the outage and its
+    cause; the households no fault touched are not marked."""
+    toml = (
+        'name = "off"\ntechnology = "xgs-pon"\nduration_s = 0.3\nwarmup_s = 0.05\nseed = 3\n'
+        + TREE
+        + '\n[[faults]]\nat_s = 0.2\nkind = "onu-power"\nonu = 3\npower = "off"\n'
+    )
+    code, data = run_json(capsys, tmp_path, toml)
+    assert code == 1
+    rows = {h["onu_id"]: h for h in data["households"]}
+    hit = rows[3]
+    assert not hit["pass"] and hit["fault_hit"]
+    outage = next(o for o in data["control"]["onus"] if o["onu_id"] == 3)["outage_s"]
+    assert 0.099 <= outage <= 0.1  # powered off from 0.2 s to the end
+    assert f"its ONU was out of service {outage:.6g} s (power-off " in hit["why"]
+    for onu_id in (1, 2, 4):
+        assert rows[onu_id]["pass"] and not rows[onu_id]["fault_hit"]
+        assert "out of service" not in rows[onu_id]["why"]
+    household = next(r for r in data["verdict"]["rules"] if r["name"] == "household")
+    assert household["failing"] == household["failing_fault_hit"] == 1
+    assert "out of service" in household["reasons"][0]
+
+
+def test_without_faults_households_carry_no_fault_marks(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    toml = 'name = "plain"\ntechnology = "xgs-pon"\nduration_s = 0.05\nseed = 3\n' + TREE
+    _, data = run_json(capsys, tmp_path, toml)
+    assert all("fault_hit" not in h for h in data["households"])
+    household = next(r for r in data["verdict"]["rules"] if r["name"] == "household")
+    assert "failing_fault_hit" not in household
