@@ -25,6 +25,10 @@ Semantics (the reference engine implements the same rules packet by packet):
   propagation to the ONU).
 * **Unbounded (greedy) queues** never run dry: when empty at a service they create one packet
   of ``greedy_size`` arriving at the service's cut-off; it is counted as offered then.
+
+The engines learn bytes per grant and the packets completed; :func:`serve_grants_logged` (the
+frame trace's kernel, :mod:`ftth.emulator.trace`) also writes each GEM/XGEM piece it lays to a
+piece log (``P_*`` columns), from the same serving loop.
 """
 
 from __future__ import annotations
@@ -66,6 +70,25 @@ G_PIECES, G_LOST_PIECES, G_HEC = 0, 1, 2
 NO_STAT = np.zeros((1, 3), dtype=np.int64)
 NO_GRANT_CW = np.full(1, -1, dtype=np.int64)
 NO_FLAGS = np.zeros(1, dtype=np.int64)
+# Columns of the piece log ``piece_log[row, P_*]`` of :func:`serve_grants_logged` (one row per
+# GEM/XGEM frame / Ethernet frame laid in a grant, in the order they were laid).
+#: Grant index (row of the ``g_*`` inputs) and queue served.
+P_GRANT, P_QUEUE = 0, 1
+#: Payload bytes of the packet the piece carries, and padding after them (the piece costs
+#: header + payload + pad bytes of the grant).
+P_PAYLOAD, P_PAD = 2, 3
+#: 1 on the packet's last piece (XGEM LF / GEM PTI end of fragment), else 0.
+P_LAST = 4
+#: The packet's index among the packets its queue has delivered (``qs[q, DELIV_P]`` when its
+#: last piece is sent): FIFO order, dropped and lost packets not counted.
+P_PACKET = 5
+#: :func:`piece_fate` of the piece (0 intact, 1 lost, 2 lost by a HEC error; always 0 without
+#: faults).
+P_FATE = 6
+N_PIECE_FIELDS = 7
+#: No piece log (the engines' kernels: logging off).
+NO_LOG = np.zeros((1, N_PIECE_FIELDS), dtype=np.int64)
+NO_LOG_N = np.zeros(1, dtype=np.int64)
 
 # Entries of the encapsulation vector ``enc``.
 ENC_HEADER, ENC_ALIGN, ENC_MIN_PAYLOAD, ENC_MAX_PIECE, ENC_MODE = 0, 1, 2, 3, 4
@@ -321,7 +344,7 @@ def serve_grants(
         qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
         g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
         out_arrival_ps, out_size, out_depart_ps, g_used,
-        NO_SPANS, NO_GRANT_CW, NO_FLAGS, 1, NO_STAT, False,
+        NO_SPANS, NO_GRANT_CW, NO_FLAGS, 1, NO_STAT, False, NO_LOG, NO_LOG_N, False,
     )  # fmt: skip
 
 
@@ -369,8 +392,77 @@ def serve_grants_faults(
         qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
         g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
         out_arrival_ps, out_size, out_depart_ps, g_used,
-        spans, g_cw, cw_flags, cw_bytes, g_stat, True,
+        spans, g_cw, cw_flags, cw_bytes, g_stat, True, NO_LOG, NO_LOG_N, False,
     )  # fmt: skip
+
+
+@inline_kernel
+def piece_log_rows(enc: I64, g_room: I64) -> int:
+    """Rows a piece log needs for grants of ``g_room`` bytes: an upper bound on the pieces.
+
+    Every piece costs at least the header plus one alignment unit and the minimum payload
+    (a fragment is a positive multiple of the alignment), so a grant holds at most
+    ``room // that`` pieces, plus one that overruns its share (``MODE_OVERRUN``).
+    """
+    least = enc[ENC_ALIGN]
+    if least < enc[ENC_MIN_PAYLOAD]:
+        least = enc[ENC_MIN_PAYLOAD]
+    least += enc[ENC_HEADER]
+    rows = 0
+    for g in range(g_room.shape[0]):
+        room = g_room[g]
+        if room > 0:
+            rows += room // least
+        rows += 1
+    return rows
+
+
+@kernel
+def serve_grants_logged(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    enc: I64,
+    g_queue: I64,
+    g_room: I64,
+    g_cutoff_ps: I64,
+    g_time_base_ps: I64,
+    g_line_start: I64,
+    g_data_start: I64,
+    g_extra_ps: I64,
+    fec_n: int,
+    fec_k: int,
+    frame_bytes: int,
+    frame_ps: int,
+    out_queue: I64,
+    out_arrival_ps: I64,
+    out_size: I64,
+    out_depart_ps: I64,
+    g_used: I64,
+    piece_log: I64,
+) -> int:
+    """:func:`serve_grants`, also writing every piece it lays to ``piece_log``; returns the
+    number of pieces logged (the packets completed are in ``out_*`` as usual).
+
+    Row ``i < returned`` of ``piece_log`` (``P_*`` columns) is the ``i``-th piece laid: its
+    grant, queue, payload and padding bytes, last-fragment flag and packet index.  The log
+    does not depend on the timing inputs (``g_time_base_ps``, ``g_line_start``,
+    ``g_data_start``, ``g_extra_ps``, ``fec_*``, ``frame_*``: they only time departures), so a
+    caller that wants the pieces alone may pass zeros (``frame_bytes`` ≥ 1).  ``piece_log``
+    needs at least :func:`piece_log_rows` rows (``ValueError`` otherwise: the kernel writes
+    without bounds checks).
+    """
+    if piece_log.shape[0] < piece_log_rows(enc, g_room) or piece_log.shape[1] < N_PIECE_FIELDS:
+        raise ValueError("serve_grants_logged: piece_log is too small (see piece_log_rows)")
+    log_n = np.zeros(1, dtype=np.int64)
+    _serve(
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
+        NO_SPANS, NO_GRANT_CW, NO_FLAGS, 1, NO_STAT, False, piece_log, log_n, True,
+    )  # fmt: skip
+    return int(log_n[0])
 
 
 @inline_kernel
@@ -418,9 +510,19 @@ def _serve(
     cw_bytes: int,
     g_stat: I64,
     faulty: bool,
+    piece_log: I64,
+    log_n: I64,
+    logged: bool,
 ) -> int:
-    """The one serving loop (``faulty``: the fault rules of :func:`serve_grants_faults`)."""
+    """The one serving loop (``faulty``: the fault rules of :func:`serve_grants_faults`;
+    ``logged``: every piece laid is written to ``piece_log`` and their count to ``log_n[0]``,
+    see :func:`serve_grants_logged`).
+
+    ``faulty`` and ``logged`` are constants at each call site: the compiler drops the branches
+    they turn off, so the engines' kernels pay nothing for the fault rules or the log.
+    """
     n_out = 0
+    n_log = 0
     header = enc[ENC_HEADER]
     mask = enc[ENC_ALIGN] - 1
     max_piece = enc[ENC_MAX_PIECE]
@@ -489,6 +591,7 @@ def _serve(
             cost = header + padded
             avail = room - used
             if cost <= avail or (mode == MODE_OVERRUN and avail > 0):
+                fate = 0
                 if faulty:
                     n_pieces += 1
                     if cw_base >= 0:
@@ -500,6 +603,15 @@ def _serve(
                             n_lost_pieces += 1
                             if fate == 2:
                                 n_hec += 1
+                if logged:
+                    piece_log[n_log, P_GRANT] = g
+                    piece_log[n_log, P_QUEUE] = q
+                    piece_log[n_log, P_PAYLOAD] = piece
+                    piece_log[n_log, P_PAD] = padded - piece
+                    piece_log[n_log, P_LAST] = 1 if piece == remaining else 0
+                    piece_log[n_log, P_PACKET] = qs[q, DELIV_P] + deliv_p
+                    piece_log[n_log, P_FATE] = fate
+                    n_log += 1
                 used += cost
                 queued_enc -= cost
                 if piece == remaining and head_bad == 1:
@@ -544,6 +656,7 @@ def _serve(
                 frag = (avail - header) & ~mask
                 if 0 < frag < piece:
                     before = encap_cost(remaining, enc)
+                    fate = 0
                     if faulty:
                         n_pieces += 1
                         if cw_base >= 0:
@@ -556,6 +669,15 @@ def _serve(
                                 n_lost_pieces += 1
                                 if fate == 2:
                                     n_hec += 1
+                    if logged:
+                        piece_log[n_log, P_GRANT] = g
+                        piece_log[n_log, P_QUEUE] = q
+                        piece_log[n_log, P_PAYLOAD] = frag
+                        piece_log[n_log, P_PAD] = 0
+                        piece_log[n_log, P_LAST] = 0
+                        piece_log[n_log, P_PACKET] = qs[q, DELIV_P] + deliv_p
+                        piece_log[n_log, P_FATE] = fate
+                        n_log += 1
                     used += header + frag
                     head_sent += frag
                     queued_enc += encap_cost(remaining - frag, enc) - before
@@ -576,6 +698,8 @@ def _serve(
             g_stat[g, G_HEC] = n_hec
         g_used[g] = used
         running += used
+    if logged:
+        log_n[0] = n_log
     return n_out
 
 

@@ -7,12 +7,15 @@ n_frames)``, every BWmap allocation structure, every upstream burst with its GEM
 DBRus and idle bytes, and every downstream frame's header size and GEM/XGEM frames.  The
 captures (:mod:`ftth.capture`) and the timelines are drawn from it.
 
-How the GEM/XGEM frames are known: just before a direction's grants are served, the observer
-copies the queues' state; when the frame is done it serves the same grants again on the
-copy, piece by piece, with the kernel's rules (:func:`onu.fifo.serve_grants`: FIFO,
-fragmentation when a minimum frame fits, padding to the alignment and minimum payload), and
-checks that every grant used exactly the bytes the kernel reported and that every queue
-ends where the kernel left it.  A mismatch is an internal error, never a silent difference.
+How the GEM/XGEM frames are known: the engines' kernel reports bytes per grant, not pieces.
+Just before a direction's grants are served, the observer copies the queues' state; when the
+frame is done it serves the same grants again on the copy with the same serving loop, told to
+log its pieces (:func:`onu.fifo.serve_grants_logged`: one rule, no second copy of FIFO
+service, fragmentation and padding), and checks that every grant used exactly the bytes the
+engine reported and that every queue ends where the engine left it (the copy was the store
+the engine served).  A mismatch is an internal error, never a silent difference.  The copy
+is served without the fault rules (lost pieces): a run whose traced frames lose GEM/XGEM
+frames to bit errors ends in that error.
 
 Conventions (the emulator has no port provisioning, so the trace names the ports):
 
@@ -148,94 +151,54 @@ class _Snapshot:
     store: QueueStore
 
 
-def replay_grants(
+#: One logged piece as the trace reads it: ``(queue, payload, pad, last_fragment, packet_id)``.
+Piece = tuple[int, int, int, bool, int]
+
+
+def logged_pieces(
     snap: _Snapshot, queue: I64, room: I64, cutoff_ps: I64
-) -> list[tuple[list[tuple[int, int, int, bool, int]], int]]:
-    """Serve grants on a copy of a queue store, piece by piece (the rules of
-    :func:`onu.fifo.serve_grants` in fragment mode).
+) -> tuple[list[list[Piece]], I64]:
+    """Serve grants on a copy of a queue store with the serving kernel, logging its pieces
+    (:func:`onu.fifo.serve_grants_logged`).
 
-    Returns, per grant, its pieces ``(queue, payload, pad, last_fragment, packet_id)`` and the
-    bytes it used.  ``snap`` is modified (it ends where the kernel's store ends).
+    Returns, per grant, its pieces ``(queue, payload, pad, last_fragment, packet_id)`` in the
+    order they were laid, and the bytes each grant used.  ``snap`` is modified (it ends where
+    the engine's store ends, which :func:`_check_snapshot` verifies).  The timing inputs are
+    zeros: the pieces do not depend on them, only the departure times (not wanted here) do.
     """
-    qs, state, arrival, size, enc = snap.qs, snap.state, snap.arrival_ps, snap.size_bytes, snap.enc
-    header = int(enc[fifo.ENC_HEADER])
-    mask = int(enc[fifo.ENC_ALIGN]) - 1
-    max_piece = int(enc[fifo.ENC_MAX_PIECE])
-    min_payload = int(enc[fifo.ENC_MIN_PAYLOAD])
-    out: list[tuple[list[tuple[int, int, int, bool, int]], int]] = []
-    for g in range(len(queue)):
-        q = int(queue[g])
-        cutoff = int(cutoff_ps[g])
-        fifo.admit(q, cutoff, qs, arrival, size, state, enc)
-        grant_room = int(room[g])
-        used = 0
-        pieces: list[tuple[int, int, int, bool, int]] = []
-        h = int(qs[q, fifo.HEAD])
-        admitted = int(qs[q, fifo.ADMIT])
-        head_sent = int(qs[q, fifo.HEAD_SENT])
-        sent = int(qs[q, fifo.DELIV_P])
-        unbounded = qs[q, fifo.UNBOUNDED] == 1
-        while True:
-            while h < admitted and state[h] == fifo.DROPPED:
-                h += 1
-            from_store = h < admitted
-            if from_store:
-                sdu = int(size[h])
-            elif unbounded:
-                sdu = int(qs[q, fifo.GREEDY_SIZE])
-                if qs[q, fifo.GREEDY_ARRIVAL] < 0:
-                    qs[q, fifo.GREEDY_ARRIVAL] = cutoff
-                    qs[q, fifo.QBYTES] += sdu
-            else:
-                break
-            remaining = sdu - head_sent
-            piece = min(remaining, max_piece)
-            padded = max((piece + mask) & ~mask, min_payload)
-            cost = header + padded
-            avail = grant_room - used
-            if cost <= avail:
-                used += cost
-                last = piece == remaining
-                pieces.append((q, piece, padded - piece, last, sent))
-                if last:
-                    sent += 1
-                    head_sent = 0
-                    qs[q, fifo.QBYTES] -= sdu
-                    if from_store:
-                        state[h] = fifo.DEPARTED
-                        h += 1
-                    else:
-                        qs[q, fifo.GREEDY_ARRIVAL] = -1
-                else:
-                    head_sent += piece
-                continue
-            if avail >= header + min_payload:
-                frag = (avail - header) & ~mask
-                if 0 < frag < piece:
-                    used += header + frag
-                    head_sent += frag
-                    pieces.append((q, frag, 0, False, sent))
-            break
-        qs[q, fifo.HEAD] = h
-        qs[q, fifo.HEAD_SENT] = head_sent
-        qs[q, fifo.DELIV_P] = sent
-        out.append((pieces, used))
-    return out
+    n = len(queue)
+    queue = np.ascontiguousarray(queue, dtype=np.int64)
+    room = np.ascontiguousarray(room, dtype=np.int64)
+    cutoff_ps = np.ascontiguousarray(cutoff_ps, dtype=np.int64)
+    rows = int(fifo.piece_log_rows(snap.enc, room))
+    log = np.zeros((rows, fifo.N_PIECE_FIELDS), dtype=np.int64)
+    zeros = np.zeros(n, dtype=np.int64)
+    # Departures (not read: every completed packet is a piece with the last flag set).
+    out_q, out_a, out_s, out_d = (np.zeros(rows, dtype=np.int64) for _ in range(4))
+    used = np.zeros(n, dtype=np.int64)
+    n_log = fifo.serve_grants_logged(
+        snap.qs, snap.arrival_ps, snap.size_bytes, snap.state, snap.enc, queue, room, cutoff_ps,
+        zeros, zeros, zeros, zeros, 0, 0, 1, 0, out_q, out_a, out_s, out_d, used, log,
+    )  # fmt: skip
+    per_grant: list[list[Piece]] = [[] for _ in range(n)]
+    for g, q, payload, pad, last, packet in log[:n_log, : fifo.P_PACKET + 1].tolist():
+        per_grant[g].append((q, payload, pad, last == 1, packet))
+    return per_grant, used
 
 
-def _check_replay(
-    direction: str, k: int, snap: _Snapshot, replay: list[tuple[Any, int]], used: I64
-) -> None:
-    """The replay must agree with the kernel: bytes per grant and where every queue ends."""
-    mine = np.array([u for _, u in replay], dtype=np.int64)
+def _check_snapshot(direction: str, k: int, snap: _Snapshot, mine: I64, used: I64) -> None:
+    """The snapshot, served again, must end where the engine's store ended: the same bytes per
+    grant and every queue at the same packet.  A mismatch means the snapshot was not the
+    store the engine served (or not served the same grants): a bug, never a silent
+    difference."""
     theirs = snap.store.qs
     ok = np.array_equal(mine, np.asarray(used[: len(mine)], dtype=np.int64))
     cols = [fifo.HEAD, fifo.HEAD_SENT, fifo.DELIV_P]
     ok = ok and np.array_equal(snap.qs[:, cols], theirs[:, cols])
     if not ok:
         raise InvariantError(
-            f"frame trace: the piece-by-piece replay of {direction} frame {k} disagrees with"
-            " the serving kernel"
+            f"frame trace: {direction} frame {k} served again on the snapshot of its queues"
+            " does not end where the engine's queues end"
         )
 
 
@@ -296,8 +259,8 @@ class _Recorder:
         bursts: list[Burst] = []
         if n and used is not None:
             snap = self.snaps["upstream"]
-            replay = replay_grants(snap, bw.tcont, bw.room_bytes, plan.cutoff_ps)
-            _check_replay("upstream", k, snap, replay, used)
+            pieces_of, mine = logged_pieces(snap, bw.tcont, bw.room_bytes, plan.cutoff_ps)
+            _check_snapshot("upstream", k, snap, mine, used)
             qs = snap.store.qs
             tc = bw.tcont
             reported = dbru_values(
@@ -328,7 +291,7 @@ class _Recorder:
                             packet_id=pid,
                         )
                         for a in range(i, j)
-                        for (_q, pl, pad, last, pid) in replay[a][0]
+                        for (_q, pl, pad, last, pid) in pieces_of[a]
                     )
                     bursts.append(
                         Burst(
@@ -370,9 +333,9 @@ class _Recorder:
         if dplan is not None and ds_used is not None:
             snap = self.snaps["downstream"]
             cut = np.full(len(dplan.queue), k * p.frame_ps, dtype=np.int64)
-            replay = replay_grants(snap, dplan.queue, dplan.room_bytes, cut)
-            _check_replay("downstream", k, snap, replay, ds_used)
-            for got, _used in replay:
+            pieces_of, mine = logged_pieces(snap, dplan.queue, dplan.room_bytes, cut)
+            _check_snapshot("downstream", k, snap, mine, ds_used)
+            for got in pieces_of:
                 for q, pl, pad, last, pid in got:
                     onu_id = self.ds_onu_id[q]
                     if not self._keep(onu_id):
@@ -479,7 +442,8 @@ def trace_frames(
     ftth.errors.InputError
         EPON (no frames), a window outside the run, an unknown ONU-ID, an invalid scenario.
     ftth.errors.InvariantError
-        The piece-by-piece replay disagrees with the serving kernel (a bug).
+        The queues served again for their pieces do not end where the engine's did (a bug,
+        or GEM/XGEM frames lost to bit errors in the window: see the module docstring).
     """
     from ftth.emulator.build import build_spec
 
