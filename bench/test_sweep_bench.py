@@ -4,9 +4,9 @@ The figure is the speed-up ``wall(1 worker) / wall(2 workers)`` measured in the 
 the 1-worker sweep pinned to one core (``taskset -c 0``: a worker is one core, as each of the
 2 workers is — the pool pins them), and beside it the speed-up over an unpinned 1-worker sweep,
 whose single run also generates its traffic on the second core (``ftth.emulator.prefetch``);
-``BENCH_SWEEP_ROUNDS`` (default 5) times alternately (the median is kept, every round beside it), each sweep a
-fresh ``ftth sweep`` process writing a fresh SQLite file, so start-up, the store and the
-executor's workers are all included.  The target on a 2-core machine is ≥ 1.7×.
+``BENCH_SWEEP_ROUNDS`` (default 5) times alternately (the median is kept, every round beside
+it), each sweep a fresh ``ftth sweep`` process writing a fresh SQLite file, so start-up, the
+store and the executor's workers are all included.  The target on a 2-core machine is ≥ 1.7×.
 """
 
 from __future__ import annotations
