@@ -159,3 +159,17 @@ def test_fast_and_reference_identical_with_weights(monkeypatch: pytest.MonkeyPat
     for path in FAST_VARIANTS:
         assert_identical(runs[path], runs["reference"], (path, "reference"))
     assert_ledger(runs["reference"])
+
+
+def test_weight_description_states_the_quanta_the_engine_uses() -> None:
+    """The scenario key's description (docs/scenario.md) quotes Q per technology: it must be
+    the base quantum the engines use."""
+    from ftth.emulator.common import drr_quantum_bytes
+    from ftth.phy import get_profile
+    from ftth.scenario.models import DownstreamClass
+
+    text = DownstreamClass.model_fields["weight"].description or ""
+    for label, tech in (("GPON", "gpon"), ("XG/XGS-PON", "xgs-pon"), ("EPON", "epon-1g")):
+        assert f"{label} {drr_quantum_bytes(get_profile(tech))}" in text, label
+    assert drr_quantum_bytes(get_profile("xg-pon")) == drr_quantum_bytes(get_profile("xgs-pon"))
+    assert drr_quantum_bytes(get_profile("epon-10g")) == drr_quantum_bytes(get_profile("epon-1g"))
