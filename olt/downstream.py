@@ -1,8 +1,9 @@
 """Downstream frame scheduler: how one 125 µs frame's payload is shared among OLT queues.
 
 Each ONU has one queue per downstream class.  Classes are served in strict priority (0 is
-the highest); inside a class the queues share the room by deficit round robin
-(:class:`DrrScheduler`).  Each ONU is shaped to its households' tier by a token bucket
+the highest); inside a priority level the queues share the room by weighted deficit round
+robin (:class:`DrrScheduler`, each queue's quantum scaled by its class's weight:
+:func:`weighted_quanta`).  Each ONU is shaped to its households' tier by a token bucket
 (:class:`HouseholdShaper`) before the frame is shared.  The payload is laid out queue after
 queue in (priority, queue index) order.
 """
@@ -18,11 +19,35 @@ from olt.downstream_kernel import drr_share, shaper_cap, shaper_consume, shaper_
 I64 = npt.NDArray[np.int64]
 
 
-class DrrScheduler:
-    """Strict priority between classes, deficit round robin (DRR) among queues in a class.
+def weighted_quanta(quantum_bytes: int, weight: npt.ArrayLike) -> I64:
+    """Per-queue DRR quanta: ``max(1, round(Q · w_i))`` bytes per round.
 
-    DRR (Shreedhar & Varghese 1995) gives every backlogged queue of a class a quantum of
-    ``quantum_bytes`` per round, in a round-robin order that continues across frames; a
+    Parameters
+    ----------
+    quantum_bytes
+        Base quantum ``Q`` (the quantum of a weight-1 queue).
+    weight
+        Weight of each queue (its class's weight, > 0).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 quantum of each queue, at least 1 byte (a tiny weight still gets a turn, so
+        a round always moves every backlogged queue forward).  A weight of exactly 1 gives
+        ``Q`` itself, so all-1 weights are the unweighted DRR.
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    return np.maximum(np.rint(quantum_bytes * w), 1).astype(np.int64)
+
+
+class DrrScheduler:
+    """Strict priority between levels, weighted deficit round robin (DRR) among the queues
+    of a level.
+
+    DRR (Shreedhar & Varghese 1995) gives every backlogged queue of a level its quantum of
+    ``quantum_bytes[i]`` per round (weighted DRR: the quanta differ, so over many rounds
+    backlogged queues are served in proportion to them), in a round-robin order that
+    continues across frames; a
     queue's unused quantum stays as its deficit while it is backlogged and is dropped when it
     empties.  GEM/XGEM may cut a packet at a frame's end, so the service here is byte-granular:
     a queue takes up to its deficit, the frame's room permitting.  The default quantum is one
@@ -30,7 +55,7 @@ class DrrScheduler:
     of a few ONUs rather than a fragment of every ONU's (fewer fragment headers).
 
     Full rounds are computed in closed form (the largest ``k`` with
-    ``Σ min(deficit + k·Q, demand) ≤ room``, by bisection), the last partial round in
+    ``Σ min(deficit_i + k·Q_i, demand_i) ≤ room``, by bisection), the last partial round in
     round-robin order, so a frame costs a few vectorised operations whatever the backlog.
 
     Parameters
@@ -38,7 +63,7 @@ class DrrScheduler:
     priority
         Class priority of each queue (0 = highest).
     quantum_bytes
-        DRR quantum.
+        DRR quantum of each queue (:func:`weighted_quanta`), or one quantum for all.
 
     Attributes
     ----------
@@ -49,11 +74,15 @@ class DrrScheduler:
         engine's compiled loop, which calls the twin directly.
     """
 
-    def __init__(self, priority: I64, quantum_bytes: int) -> None:
+    def __init__(self, priority: I64, quantum_bytes: int | I64) -> None:
         self.priority = np.asarray(priority, dtype=np.int64)
         self.levels = np.unique(self.priority).astype(np.int64)
-        self.quantum = int(quantum_bytes)
         n = len(self.priority)
+        self.quantum = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(quantum_bytes, dtype=np.int64), (n,))
+        )
+        if n and int(self.quantum.min()) < 1:
+            raise ValueError("every DRR quantum must be at least 1 byte")
         self.deficit = np.zeros(n, dtype=np.int64)
         #: Per class: the queue index the next round starts from, and whether that queue's
         #: turn was cut short by the end of the previous frame.
@@ -80,7 +109,6 @@ class DrrScheduler:
     def _share_numpy(self, demand: I64, room: int) -> I64:
         n = len(demand)
         share = np.zeros(n, dtype=np.int64)
-        quantum = self.quantum
         for li, level in enumerate(self.levels.tolist()):
             in_class = self.priority == level
             # DRR: a queue with nothing to send loses its deficit.
@@ -93,11 +121,12 @@ class DrrScheduler:
             start = int(np.searchsorted(members, self.pointer[li]))
             cyc = np.roll(members, -start)
             d = demand[cyc]
+            quantum = self.quantum[cyc]
             base = self.deficit[cyc].copy()
             if self.cut[li] and cyc[0] == self.pointer[li]:
                 # Its turn was cut by the end of the last frame: it goes on with what is
                 # left of its deficit, without a new quantum this round.
-                base[0] -= quantum
+                base[0] -= quantum[0]
             share_q, visits, resume, cut = _drr_rounds(base, d, room, quantum)
             new_deficit = base + visits * quantum - share_q
             new_deficit[share_q >= d] = 0
@@ -109,21 +138,24 @@ class DrrScheduler:
         return share
 
 
-def _drr_rounds(base: I64, demand: I64, room: int, quantum: int) -> tuple[I64, I64, int, bool]:
-    """DRR rounds over queues in round-robin order (byte-granular).
+def _drr_rounds(base: I64, demand: I64, room: int, quantum: I64) -> tuple[I64, I64, int, bool]:
+    """Weighted DRR rounds over queues in round-robin order (byte-granular).
 
-    Queue ``i`` may have sent ``f_i(k) = clip(base_i + k·Q, 0, demand_i)`` after ``k`` quanta.
-    The full rounds are the largest ``k`` with ``Σ f(k) ≤ room`` (bisection); then one partial
-    round in order until the room runs out.  Returns the shares, the quanta each queue
-    received, the position the next frame resumes at and whether that queue's turn was cut.
+    Queue ``i`` may have sent ``f_i(k) = clip(base_i + k·Q_i, 0, demand_i)`` after ``k``
+    quanta; each ``f_i`` is monotone in ``k``, so the full rounds are the largest ``k`` with
+    ``Σ f(k) ≤ room`` (bisection); then one partial round in order until the room runs out.
+    Returns the shares, the quanta each queue received, the position the next frame resumes
+    at and whether that queue's turn was cut.
     """
+    # Quanta a queue needs to send its whole demand; f_i is flat beyond it, so k is capped
+    # there before the product (k·Q_i could overflow int64 when the quanta are far apart).
+    need = np.maximum(-(-(demand - base) // quantum), 0)
 
     def f(k: int) -> I64:
         if k < 0:
             return np.zeros_like(demand)
-        return np.clip(base + k * quantum, 0, demand)
+        return np.clip(base + np.minimum(k, need) * quantum, 0, demand)
 
-    need = np.maximum(-(-(demand - base) // quantum), 0)
     k_hi = int(need.max())
     if int(f(k_hi).sum()) <= room:
         return f(k_hi), need, 0, False

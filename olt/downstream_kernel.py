@@ -17,13 +17,16 @@ I64 = npt.NDArray[np.int64]
 
 
 @inline_kernel
-def drr_f(base: I64, demand: I64, k: int, quantum: int, out: I64) -> int:
-    """``out = clip(base + k·Q, 0, demand)`` (0 for k < 0); returns its sum."""
+def drr_f(base: I64, demand: I64, need: I64, k: int, quantum: I64, out: I64) -> int:
+    """``out_i = clip(base_i + min(k, need_i)·Q_i, 0, demand_i)`` (0 for k < 0); returns
+    its sum.  ``f_i`` is flat from ``need_i`` on, so capping ``k`` there changes no value
+    and keeps ``k·Q_i`` inside int64 when the quanta are far apart."""
     total = 0
     for i in range(base.shape[0]):
         v = 0
         if k >= 0:
-            v = base[i] + k * quantum
+            kk = k if k < need[i] else need[i]
+            v = base[i] + kk * quantum[i]
             if v < 0:
                 v = 0
             if v > demand[i]:
@@ -35,10 +38,11 @@ def drr_f(base: I64, demand: I64, k: int, quantum: int, out: I64) -> int:
 
 @kernel
 def drr_share(
-    demand: I64, priority: I64, levels: I64, room_bytes: int, quantum: int,
+    demand: I64, priority: I64, levels: I64, room_bytes: int, quantum: I64,
     deficit: I64, pointer: I64, cut: I64,
 ) -> I64:  # fmt: skip
-    """Mirror of :meth:`olt.downstream.DrrScheduler.share` (state arrays updated in place)."""
+    """Mirror of :meth:`olt.downstream.DrrScheduler.share` (state arrays updated in place);
+    ``quantum`` holds each queue's weighted DRR quantum (:func:`olt.downstream.weighted_quanta`)."""
     n = demand.shape[0]
     share = np.zeros(n, dtype=np.int64)
     room = room_bytes
@@ -67,6 +71,7 @@ def drr_share(
         cyc = np.empty(m, dtype=np.int64)
         base = np.empty(m, dtype=np.int64)
         d = np.empty(m, dtype=np.int64)
+        qm = np.empty(m, dtype=np.int64)
         need = np.empty(m, dtype=np.int64)
         k_hi = 0
         for i in range(m):
@@ -74,11 +79,12 @@ def drr_share(
             cyc[i] = q
             base[i] = deficit[q]
             d[i] = demand[q]
+            qm[i] = quantum[q]
         if cut[li] == 1 and cyc[0] == pointer[li]:
-            base[0] -= quantum
+            base[0] -= qm[0]
         for i in range(m):
             x = d[i] - base[i]
-            nd = -((-x) // quantum)
+            nd = -((-x) // qm[i])
             need[i] = nd if nd > 0 else 0
             if need[i] > k_hi:
                 k_hi = need[i]
@@ -86,7 +92,7 @@ def drr_share(
         visits = np.empty(m, dtype=np.int64)
         resume = 0
         was_cut = 0
-        if drr_f(base, d, k_hi, quantum, s) <= room:
+        if drr_f(base, d, need, k_hi, qm, s) <= room:
             for i in range(m):
                 visits[i] = need[i]
         else:
@@ -95,13 +101,13 @@ def drr_share(
             tmp = np.empty(m, dtype=np.int64)
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                if drr_f(base, d, mid, quantum, tmp) <= room:
+                if drr_f(base, d, need, mid, qm, tmp) <= room:
                     lo = mid
                 else:
                     hi = mid
-            left = room - drr_f(base, d, lo, quantum, s)
+            left = room - drr_f(base, d, need, lo, qm, s)
             nxt = np.empty(m, dtype=np.int64)
-            drr_f(base, d, lo + 1, quantum, nxt)
+            drr_f(base, d, need, lo + 1, qm, nxt)
             before = 0
             last = -1
             last_cut = 0
@@ -125,7 +131,7 @@ def drr_share(
         used = 0
         for i in range(m):
             q = cyc[i]
-            nd = base[i] + visits[i] * quantum - s[i]
+            nd = base[i] + visits[i] * qm[i] - s[i]
             if s[i] >= d[i] or nd < 0:
                 nd = 0
             deficit[q] = nd

@@ -407,6 +407,7 @@ def build_spec(
                 priority=cls.priority,
                 buffer_bytes=buffer_bytes,
                 household=i * per_onu,
+                weight=cls.weight,
                 probe=pos == down_probe,
             )
             down_queues.append(q)

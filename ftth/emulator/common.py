@@ -18,7 +18,7 @@ from ftth.phy import (
 )
 from olt.dba.base import DbaContext
 from olt.dba.registry import get_dba
-from olt.downstream import DrrScheduler, HouseholdShaper
+from olt.downstream import DrrScheduler, HouseholdShaper, weighted_quanta
 from olt.upstream import OltUpstream
 
 
@@ -88,7 +88,7 @@ class DownstreamPlanner:
         self.onu = np.array([q.onu_index for q in spec.downstream], dtype=np.int64)
         self.one_way_ps = spec.one_way_ps
         self.shaper = make_shaper(spec, self.onu, self.priority)
-        self.drr = DrrScheduler(self.priority, drr_quantum_bytes(spec.profile))
+        self.drr = DrrScheduler(self.priority, drr_quanta_bytes(spec))
 
     def plan(self, frame: int, n_allocations: int, demand_bytes: I64) -> DownstreamPlan:
         p = self.spec.profile
@@ -110,8 +110,14 @@ class DownstreamPlanner:
 
 
 def drr_quantum_bytes(profile: Profile) -> int:
-    """DRR quantum: one encapsulated maximum-size (1518-byte) Ethernet frame."""
+    """DRR base quantum: one encapsulated maximum-size (1518-byte) Ethernet frame."""
     return encapsulated_bytes(profile, ETH_MAX_FRAME_BYTES)
+
+
+def drr_quanta_bytes(spec: EmulationSpec) -> I64:
+    """Each downstream queue's DRR quantum: the base quantum scaled by its class's weight
+    (:func:`olt.downstream.weighted_quanta`)."""
+    return weighted_quanta(drr_quantum_bytes(spec.profile), [q.weight for q in spec.downstream])
 
 
 def make_shaper(spec: EmulationSpec, queue_onu: I64, priority: I64) -> HouseholdShaper | None:

@@ -104,7 +104,6 @@ I64 = npt.NDArray[np.int64]
     IP_DS_FRAME_BYTES,
     IP_POLL_BUDGET,
     IP_MIN_FRAME,
-    IP_DRR_QUANTUM,
     IP_FOLD,
     IP_US_WARMUP_PS,
     IP_US_STATS_END_PS,
@@ -118,7 +117,7 @@ I64 = npt.NDArray[np.int64]
     IP_DS_N_CW,  #: codewords per downstream frame
     IP_US_TRAILER,
     IP_LEN,
-) = range(34)
+) = range(33)
 
 # Error codes returned by the kernel (the Python side words the message).
 ERR_NONE, ERR_NEGATIVE_DELAY = 0, 5
@@ -182,6 +181,7 @@ class OltDown(NamedTuple):
     sh_depth: I64
     sh_tokens: I64
     sh_order: I64  #: empty: no shaper
+    drr_quantum: I64  #: per queue: the base quantum scaled by its class's weight
     drr_deficit: I64
     drr_pointer: I64
     drr_cut: I64
@@ -532,7 +532,7 @@ def run_frames(
                 shaper_cap(d_demand, sh_tokens, down.sh_refill, sh_order, ds_onu)
             na = n_alloc if n_alloc < ds_room_by_alloc.shape[0] else ds_room_by_alloc.shape[0] - 1
             share = drr_share(
-                d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], ip[IP_DRR_QUANTUM],
+                d_demand, ds_priority, ds_levels, ds_room_by_alloc[na], down.drr_quantum,
                 down.drr_deficit, down.drr_pointer, down.drr_cut,
             )  # fmt: skip
             n_s = 0
@@ -624,7 +624,7 @@ def run_compiled_loop(
     ``dataplane`` the run's :class:`ftth.emulator.dataplane.DataPlane` (obeyed when it is
     active).  Yields one simpy timeout per window.
     """
-    from ftth.emulator.common import drr_quantum_bytes, make_shaper
+    from ftth.emulator.common import drr_quanta_bytes, make_shaper
     from ftth.errors import DbaError, InvariantError
     from ftth.phy import ds_overhead_bytes, ds_payload_bytes
 
@@ -653,7 +653,6 @@ def run_compiled_loop(
     ip[IP_DS_FRAME_BYTES] = p.ds_bytes_per_frame
     ip[IP_POLL_BUDGET] = olt_py.poll_budget
     ip[IP_MIN_FRAME] = p.encap_min_frame_bytes
-    ip[IP_DRR_QUANTUM] = drr_quantum_bytes(p)
     # Statistics folded inside the loop unless departures must be kept one by one.
     fold = not (up.stats.keeps_packets or down.stats.keeps_packets)
     ip[IP_FOLD] = 1 if fold else 0
@@ -719,6 +718,7 @@ def run_compiled_loop(
         sh_depth=sh_depth,
         sh_tokens=sh_tokens,
         sh_order=sh_order,
+        drr_quantum=drr_quanta_bytes(spec),
         drr_deficit=np.zeros(len(spec.downstream), dtype=np.int64),
         drr_pointer=np.zeros(len(ds_levels), dtype=np.int64),
         drr_cut=np.zeros(len(ds_levels), dtype=np.int64),

@@ -44,7 +44,7 @@ import numpy.typing as npt
 import simpy
 
 from ftth.emulator.collector import RawRun
-from ftth.emulator.common import drr_quantum_bytes, make_shaper, make_stats
+from ftth.emulator.common import drr_quanta_bytes, make_shaper, make_stats
 from ftth.emulator.fast import FORCE_STEPPED, _Direction, run_and_close_books
 from ftth.emulator.prefetch import prefetch_enabled
 from ftth.emulator.spec import I64, EmulationSpec
@@ -385,7 +385,6 @@ def run_windows(
     D_FEC_N,
     D_FEC_K,
     D_SLICE_BYTES,
-    D_QUANTUM,
     D_FOLD,
     D_WARMUP_PS,
     D_STATS_END_PS,
@@ -393,7 +392,7 @@ def run_windows(
     D_T_PS,  #: state: start of the next slice
     D_NEED,  #: state: output room needed (ST_NEED_OUT)
     D_LEN,
-) = range(13)
+) = range(12)
 
 
 @kernel
@@ -413,6 +412,7 @@ def run_slices(
     sh_depth: I64,
     sh_tokens: I64,
     sh_order: I64,
+    drr_quantum: I64,
     drr_deficit: I64,
     drr_pointer: I64,
     drr_cut: I64,
@@ -461,7 +461,7 @@ def run_slices(
             shaper_refill(sh_tokens, sh_refill, sh_depth)
             shaper_cap(demand, sh_tokens, sh_refill, sh_order, q_onu)
         share = drr_share(
-            demand, priority, levels, slice_bytes, dp[D_QUANTUM], drr_deficit, drr_pointer,
+            demand, priority, levels, slice_bytes, drr_quantum, drr_deficit, drr_pointer,
             drr_cut,
         )  # fmt: skip
         # Queues by priority, then index; on the stream each share starts where the
@@ -735,7 +735,6 @@ class _EponRun:
         dp[D_BYTE_PS] = self.ds_byte_ps
         dp[D_FEC_N], dp[D_FEC_K] = self.ds_fec
         dp[D_SLICE_BYTES] = self.slice_bytes
-        dp[D_QUANTUM] = drr_quantum_bytes(spec.profile)
         dp[D_FOLD] = 0 if stats.keeps_packets else 1
         dp[D_WARMUP_PS], dp[D_STATS_END_PS] = stats.warmup_ps, stats.end_ps
         dp[D_MIN_COST] = self.min_cost
@@ -748,6 +747,7 @@ class _EponRun:
             sh_refill = sh_depth = sh_tokens = np.zeros(spec.n_onus, dtype=np.int64)
             sh_order = np.zeros(0, dtype=np.int64)
         n_q = st.n_queues
+        drr_quantum = drr_quanta_bytes(spec)
         drr_deficit = np.zeros(n_q, dtype=np.int64)
         drr_pointer = np.zeros(len(levels), dtype=np.int64)
         drr_cut = np.zeros(len(levels), dtype=np.int64)
@@ -763,7 +763,7 @@ class _EponRun:
             status = run_slices(
                 limit, dp, st.qs, st.arrival_ps, st.size_bytes, st.state, st.enc,
                 self.ds_priority, levels, self.ds_onu, one_way, sh_refill, sh_depth, sh_tokens,
-                sh_order, drr_deficit, drr_pointer, drr_cut, out, n_out,
+                sh_order, drr_quantum, drr_deficit, drr_pointer, drr_cut, out, n_out,
                 stats.delays.counts, stats.delays.acc, stats.window_delivered, granted, used,
             )  # fmt: skip
             if n_out[0]:
@@ -895,7 +895,7 @@ class _EponRun:
         """One simpy event per 125 µs slice; the sharing in Python."""
         spec, down, end_ps = self.spec, self.down, self.end_ps
         shaper = make_shaper(spec, self.ds_onu, self.ds_priority)
-        drr = DrrScheduler(self.ds_priority, drr_quantum_bytes(spec.profile))
+        drr = DrrScheduler(self.ds_priority, drr_quanta_bytes(spec))
         slice_bytes, ds_fec, ds_byte_ps = self.slice_bytes, self.ds_fec, self.ds_byte_ps
         t = 0
         st = down.store

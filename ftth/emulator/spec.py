@@ -38,6 +38,8 @@ class QueueSpec:
     tcont_type: int = 0  #: upstream only
     household: int = 0  #: household index (the ONU's first household by default)
     probe: bool = False  #: carries a speed-test probe (see ftth.emulator.build.Probes)
+    #: Downstream only: the class's weight, which scales its DRR quantum at the OLT.
+    weight: float = 1.0
 
 
 @dataclass

@@ -308,8 +308,11 @@ class DownstreamClass(_Model):
         default=1.0,
         gt=0.0,
         le=MAX_WEIGHT,
-        description="Weight among classes of equal priority (not used yet: the OLT's DRR "
-        "scheduler gives classes of equal priority equal quanta).",
+        description="Weight among classes of equal priority: the OLT's weighted DRR gives each "
+        "ONU's queue of this class a quantum of max(1, round(Q × weight)) bytes per round, Q "
+        "being one encapsulated 1518-byte Ethernet frame (GPON 1523, XG/XGS-PON 1528, EPON "
+        "1538 bytes), so saturated classes of one priority share it in proportion to their "
+        "weights and the ONUs of a class equally.",
     )
     buffer_bytes: int | None = Field(
         default=None,
