@@ -465,6 +465,53 @@ def serve_grants_logged(
     return int(log_n[0])
 
 
+@kernel
+def serve_grants_faults_logged(
+    qs: I64,
+    arrival_ps: I64,
+    size_bytes: I64,
+    state: I8,
+    enc: I64,
+    g_queue: I64,
+    g_room: I64,
+    g_cutoff_ps: I64,
+    g_time_base_ps: I64,
+    g_line_start: I64,
+    g_data_start: I64,
+    g_extra_ps: I64,
+    fec_n: int,
+    fec_k: int,
+    frame_bytes: int,
+    frame_ps: int,
+    out_queue: I64,
+    out_arrival_ps: I64,
+    out_size: I64,
+    out_depart_ps: I64,
+    g_used: I64,
+    spans: I64,
+    g_cw: I64,
+    cw_flags: I64,
+    cw_bytes: int,
+    g_stat: I64,
+    piece_log: I64,
+) -> int:
+    """:func:`serve_grants_faults`, also writing every piece to ``piece_log`` as
+    :func:`serve_grants_logged` does, with its fate (``P_FATE``: 0 intact, 1 lost, 2 lost
+    with a HEC error).  A piece's fate depends on where it lies among the codewords, so
+    ``g_data_start`` (and ``g_stat`` sized as for :func:`serve_grants_faults`) must be the
+    engine's; the other timing inputs may be zeros."""
+    if piece_log.shape[0] < piece_log_rows(enc, g_room) or piece_log.shape[1] < N_PIECE_FIELDS:
+        raise ValueError("serve_grants_faults_logged: piece_log is too small (see piece_log_rows)")
+    log_n = np.zeros(1, dtype=np.int64)
+    _serve(
+        qs, arrival_ps, size_bytes, state, enc, g_queue, g_room, g_cutoff_ps, g_time_base_ps,
+        g_line_start, g_data_start, g_extra_ps, fec_n, fec_k, frame_bytes, frame_ps, out_queue,
+        out_arrival_ps, out_size, out_depart_ps, g_used,
+        spans, g_cw, cw_flags, cw_bytes, g_stat, True, piece_log, log_n, True,
+    )  # fmt: skip
+    return int(log_n[0])
+
+
 @inline_kernel
 def piece_fate(start: int, cost: int, header: int, base: int, cw_flags: I64, cw_bytes: int) -> int:
     """0 when a piece at protected offset ``start`` of ``cost`` bytes is intact, 1 when a

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -54,15 +55,32 @@ from onu.report import dbru_values
 ProgressFn = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class FaultInputs:
+    """The fault path's inputs to a direction's serving of one frame
+    (:func:`onu.fifo.serve_grants_faults`): the down spans, each grant's first codeword, the
+    frame's codeword flags and size, and where each grant's payload starts (a piece's fate
+    depends on the codewords it overlaps)."""
+
+    spans: I64
+    g_cw: I64
+    cw_flags: I64
+    cw_bytes: int
+    data_start: I64
+
+
 class FrameObserver(Protocol):
     """Sees every frame of a stepped run (ftth.emulator.trace); never called by the compiled
     loop, which a run with an observer does not take.  ``serving`` runs just before a
     direction's grants of frame ``k`` are served (the store still holds the state they start
-    from); ``frame`` runs when frame ``k`` is done, with the upstream plan, the payload used
-    per upstream allocation, the downstream plan (None when nothing was shared) and the
-    payload used per downstream share.  An observer may raise to end the run early."""
+    from; ``faults``: the fault path's inputs, ``None`` off that path); ``frame`` runs when
+    frame ``k`` is done, with the upstream plan, the payload used per upstream allocation,
+    the downstream plan (None when nothing was shared) and the payload used per downstream
+    share.  An observer may raise to end the run early."""
 
-    def serving(self, direction: str, k: int, store: QueueStore) -> None: ...
+    def serving(
+        self, direction: str, k: int, store: QueueStore, faults: FaultInputs | None
+    ) -> None: ...
 
     def frame(
         self, k: int, plan: Any, used: I64 | None, dplan: Any, ds_used: I64 | None
@@ -252,14 +270,19 @@ def run_fast(
         used: I64 | None = None
         ds_used: I64 | None = None
         dplan: DownstreamPlan | None = None
-        if observer is not None:
-            observer.serving("upstream", k, up.store)
         if n_alloc:
             g_cw = cw_flags = None
             dbru_ok = bw.dbru
             if faulty:
                 g_cw, cw_flags, burst_bad = dp.upstream_codewords(k, bw, dp.corrupted(k))
                 dbru_ok = bw.dbru & (burst_bad == 0)
+            if observer is not None:
+                observer.serving(
+                    "upstream", k, up.store,
+                    None if g_cw is None or cw_flags is None else FaultInputs(
+                        up.spans, g_cw, cw_flags, dp.us_cw.data_bytes, bw.data_start_bytes
+                    ),
+                )  # fmt: skip
             used = up.serve(
                 bw.tcont,
                 bw.room_bytes,
@@ -316,7 +339,13 @@ def run_fast(
                 if faulty:
                     ds_cw, ds_flags = dp.downstream_codewords(down.queue_onu[dplan.queue])
                 if observer is not None:
-                    observer.serving("downstream", k, store)
+                    observer.serving(
+                        "downstream", k, store,
+                        None if ds_cw is None or ds_flags is None else FaultInputs(
+                            down.spans, ds_cw, ds_flags, dp.ds_cw.data_bytes,
+                            dplan.data_start_bytes,
+                        ),
+                    )  # fmt: skip
                 ds_used = down.serve(
                     dplan.queue,
                     dplan.room_bytes,

@@ -13,9 +13,11 @@ frame is done it serves the same grants again on the copy with the same serving 
 log its pieces (:func:`onu.fifo.serve_grants_logged`: one rule, no second copy of FIFO
 service, fragmentation and padding), and checks that every grant used exactly the bytes the
 engine reported and that every queue ends where the engine left it (the copy was the store
-the engine served).  A mismatch is an internal error, never a silent difference.  The copy
-is served without the fault rules (lost pieces): a run whose traced frames lose GEM/XGEM
-frames to bit errors ends in that error.
+the engine served).  A mismatch is an internal error, never a silent difference.  On the
+fault path (faults, bit errors) the copy is served with the fault rules and the frame's own
+codeword draws (:func:`onu.fifo.serve_grants_faults_logged`, inputs from
+:class:`ftth.emulator.fast.FaultInputs`), and each piece carries its ``fate``: 0 intact, 1
+lost to a failed codeword, 2 lost with a HEC error (the failed codeword holds its header).
 
 Conventions (the emulator has no port provisioning, so the trace names the ports):
 
@@ -24,7 +26,9 @@ Conventions (the emulator has no port provisioning, so the trace names the ports
   downstream pieces carry ``alloc_id = 0``;
 * ``packet_id`` = the SDU's position among the SDUs its queue has sent (0-based, FIFO
   order; dropped SDUs are not counted), so the k-th delivered frame of a household's queue
-  in the UNI capture is the SDU with ``packet_id == k``;
+  in the UNI capture is the SDU with ``packet_id == k``.  An SDU lost to a fault or a bit
+  error is not delivered: its pieces (one of them with ``fate > 0``) carry the id the next
+  delivered SDU of its queue takes;
 * ``UpstreamFrame.start_ps`` is ``U_k``, when upstream frame ``k`` starts arriving at the
   OLT (``t_k + Teqd``); ``DownstreamFrame.start_ps`` is ``t_k``.
 """
@@ -39,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from ftth.emulator.fast import run_fast
+from ftth.emulator.fast import FaultInputs, run_fast
 from ftth.emulator.spec import I64, EmulationSpec
 from ftth.errors import InputError, InvariantError
 from ftth.phy import Profile, ds_overhead_bytes, psbu_slot_bytes
@@ -75,6 +79,7 @@ class XgemPiece:
     header_bytes: int
     last_fragment: bool  #: LF (XGEM) / PTI end-of-fragment (GEM)
     packet_id: int  #: the SDU's index among the SDUs its queue sent (see the module doc)
+    fate: int = 0  #: 0 intact, 1 lost to a failed codeword, 2 lost with a HEC error
 
     @property
     def line_bytes(self) -> int:
@@ -149,10 +154,12 @@ class _Snapshot:
     size_bytes: I64
     enc: I64
     store: QueueStore
+    faults: FaultInputs | None = None
 
 
-#: One logged piece as the trace reads it: ``(queue, payload, pad, last_fragment, packet_id)``.
-Piece = tuple[int, int, int, bool, int]
+#: One logged piece as the trace reads it:
+#: ``(queue, payload, pad, last_fragment, packet_id, fate)``.
+Piece = tuple[int, int, int, bool, int, int]
 
 
 def logged_pieces(
@@ -161,10 +168,13 @@ def logged_pieces(
     """Serve grants on a copy of a queue store with the serving kernel, logging its pieces
     (:func:`onu.fifo.serve_grants_logged`).
 
-    Returns, per grant, its pieces ``(queue, payload, pad, last_fragment, packet_id)`` in the
-    order they were laid, and the bytes each grant used.  ``snap`` is modified (it ends where
-    the engine's store ends, which :func:`_check_snapshot` verifies).  The timing inputs are
-    zeros: the pieces do not depend on them, only the departure times (not wanted here) do.
+    Returns, per grant, its pieces ``(queue, payload, pad, last_fragment, packet_id, fate)``
+    in the order they were laid, and the bytes each grant used.  ``snap`` is modified (it
+    ends where the engine's store ends, which :func:`_check_snapshot` verifies).  The timing
+    inputs are zeros: the pieces do not depend on them, only the departure times (not
+    wanted here) do — except, on the fault path, where each grant's payload starts (a
+    piece's fate depends on the codewords it overlaps), which comes with the snapshot's
+    :class:`~ftth.emulator.fast.FaultInputs`.
     """
     n = len(queue)
     queue = np.ascontiguousarray(queue, dtype=np.int64)
@@ -176,13 +186,27 @@ def logged_pieces(
     # Departures (not read: every completed packet is a piece with the last flag set).
     out_q, out_a, out_s, out_d = (np.zeros(rows, dtype=np.int64) for _ in range(4))
     used = np.zeros(n, dtype=np.int64)
-    n_log = fifo.serve_grants_logged(
-        snap.qs, snap.arrival_ps, snap.size_bytes, snap.state, snap.enc, queue, room, cutoff_ps,
-        zeros, zeros, zeros, zeros, 0, 0, 1, 0, out_q, out_a, out_s, out_d, used, log,
-    )  # fmt: skip
+    f = snap.faults
+    if f is None:
+        n_log = fifo.serve_grants_logged(
+            snap.qs, snap.arrival_ps, snap.size_bytes, snap.state, snap.enc, queue, room,
+            cutoff_ps, zeros, zeros, zeros, zeros, 0, 0, 1, 0, out_q, out_a, out_s, out_d, used,
+            log,
+        )  # fmt: skip
+    else:
+        stat = np.zeros((2 * n + 16, 3), dtype=np.int64)
+        data_start = np.ascontiguousarray(f.data_start[:n], dtype=np.int64)
+        n_log = fifo.serve_grants_faults_logged(
+            snap.qs, snap.arrival_ps, snap.size_bytes, snap.state, snap.enc, queue, room,
+            cutoff_ps, zeros, zeros, data_start, zeros, 0, 0, 1, 0, out_q, out_a, out_s, out_d,
+            used, f.spans, f.g_cw, f.cw_flags, f.cw_bytes, stat, log,
+        )  # fmt: skip
     per_grant: list[list[Piece]] = [[] for _ in range(n)]
-    for g, q, payload, pad, last, packet in log[:n_log, : fifo.P_PACKET + 1].tolist():
-        per_grant[g].append((q, payload, pad, last == 1, packet))
+    cols = [fifo.P_GRANT, fifo.P_QUEUE, fifo.P_PAYLOAD, fifo.P_PAD, fifo.P_LAST, fifo.P_PACKET]
+    for (g, q, payload, pad, last, packet), fate in zip(
+        log[:n_log, cols].tolist(), log[:n_log, fifo.P_FATE].tolist(), strict=True
+    ):
+        per_grant[g].append((q, payload, pad, last == 1, packet, fate))
     return per_grant, used
 
 
@@ -219,12 +243,14 @@ class _Recorder:
         self.us_tcont_name = [q.name for q in spec.upstream]
         self.ds_onu_id = [spec.onu_ids[q.onu_index] for q in spec.downstream]
 
-    def serving(self, direction: str, k: int, store: QueueStore) -> None:
+    def serving(
+        self, direction: str, k: int, store: QueueStore, faults: FaultInputs | None = None
+    ) -> None:
         if not self.first <= k < self.stop:
             return
         self.snaps[direction] = _Snapshot(
             store.qs.copy(), store.state.copy(), store.arrival_ps, store.size_bytes, store.enc,
-            store,
+            store, faults,
         )  # fmt: skip
 
     def frame(self, k: int, plan: Any, used: I64 | None, dplan: Any, ds_used: I64 | None) -> None:
@@ -289,9 +315,10 @@ class _Recorder:
                             header_bytes=p.encap_header_bytes,
                             last_fragment=last,
                             packet_id=pid,
+                            fate=fate,
                         )
                         for a in range(i, j)
-                        for (_q, pl, pad, last, pid) in pieces_of[a]
+                        for (_q, pl, pad, last, pid, fate) in pieces_of[a]
                     )
                     bursts.append(
                         Burst(
@@ -336,7 +363,7 @@ class _Recorder:
             pieces_of, mine = logged_pieces(snap, dplan.queue, dplan.room_bytes, cut)
             _check_snapshot("downstream", k, snap, mine, ds_used)
             for got in pieces_of:
-                for q, pl, pad, last, pid in got:
+                for q, pl, pad, last, pid, fate in got:
                     onu_id = self.ds_onu_id[q]
                     if not self._keep(onu_id):
                         continue
@@ -349,6 +376,7 @@ class _Recorder:
                             header_bytes=p.encap_header_bytes,
                             last_fragment=last,
                             packet_id=pid,
+                            fate=fate,
                         )
                     )
                     onu_of.append(onu_id)
@@ -442,8 +470,8 @@ def trace_frames(
     ftth.errors.InputError
         EPON (no frames), a window outside the run, an unknown ONU-ID, an invalid scenario.
     ftth.errors.InvariantError
-        The queues served again for their pieces do not end where the engine's did (a bug,
-        or GEM/XGEM frames lost to bit errors in the window: see the module docstring).
+        The queues served again for their pieces do not end where the engine's did (a bug:
+        see the module docstring).
     """
     from ftth.emulator.build import build_spec
 

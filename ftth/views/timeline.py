@@ -71,6 +71,8 @@ class PieceLike(Protocol):
     def header_bytes(self) -> int: ...
     @property
     def last_fragment(self) -> bool: ...
+    @property
+    def fate(self) -> int: ...
 
 
 class BurstLike(Protocol):
@@ -303,6 +305,8 @@ def _burst(out: _Frame, burst: BurstLike, row: str) -> None:
             if piece.alloc_id != aid:
                 continue
             tail = "" if piece.last_fragment else ", fragment"
+            if piece.fate:  # lost to a failed codeword (2: in its header, a HEC error)
+                tail += ", lost (HEC error)" if piece.fate == 2 else ", lost"
             at = out.add(
                 row,
                 onu,

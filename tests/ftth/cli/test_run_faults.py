@@ -154,12 +154,16 @@ def test_rogue_onu_is_isolated_and_the_others_recover(
 def test_negative_margin_from_splitter_loss(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    """Bit errors on ONU 4's branch; the TC capture of frames that lose GEM/XGEM frames is
+    written too (it once ended in an internal error, exit 3)."""
     toml = (
         'name = "loss"\ntechnology = "xgs-pon"\nduration_s = 0.05\nseed = 3\n'
         + TREE
         + '\n[[faults]]\nat_s = 0.0\nkind = "splitter-loss"\nbranch = "1.4"\nextra_db = 8\n'
     )
-    _, data = run_json(capsys, tmp_path, toml)
+    pcap = tmp_path / "tc.pcap"
+    _, data = run_json(capsys, tmp_path, toml, "--pcap-tc", str(pcap), "--pcap-frames", "40")
+    assert pcap.stat().st_size > 0
     onus = {o["onu_id"]: o for o in data["control"]["onus"]}
     bad = onus[4]
     assert bad["pm"]["downstream"]["fec_uncorrectable_codewords"] > 0

@@ -4,12 +4,13 @@ up to what the engine's own timelines say, BWmap rules hold, pieces follow the f
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ftth.emulator.fast import run_fast
-from ftth.emulator.trace import FrameTrace, trace_spec
+from ftth.emulator.trace import FrameTrace, trace_frames, trace_spec
 from ftth.errors import InputError
 from ftth.phy import get_profile, psbu_slot_bytes
 from tests.ftth.emulator.helpers import make_spec
@@ -121,3 +122,52 @@ def test_bad_windows_are_input_errors(kwargs: dict, words: str) -> None:
     spec = make_spec("xgs-pon", onus=2, frames=8, record=False)
     with pytest.raises(InputError, match=words):
         trace_spec(spec, **kwargs)
+
+
+BIT_ERRORS = """
+name = "ber"
+technology = "xgs-pon"
+duration_s = 0.01
+seed = 3
+[tree]
+feeder_km = 2.0
+splitters = [4, 8]
+[onus]
+count = 4
+drop_km = [0.5, 1.5]
+[[tconts]]
+name = "internet"
+type = 4
+max_bps = 2e9
+buffer_bytes = 100000
+traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
+[[downstream]]
+name = "internet"
+priority = 1
+buffer_bytes = 100000
+traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
+[[faults]]
+at_s = 0.0
+kind = "splitter-loss"
+branch = "1.4"
+extra_db = 8
+"""
+
+
+def test_trace_through_bit_errors_marks_the_lost_pieces(tmp_path: Path) -> None:
+    """8 dB extra loss on ONU 4's branch: its codewords fail (the fault path).  The trace
+    serves its copies with the same fault rules and draws, so it agrees with the engine
+    (no InvariantError) and marks the GEM/XGEM frames lost — ONU 4's only."""
+    path = tmp_path / "ber.toml"
+    path.write_text(BIT_ERRORS, encoding="utf-8")
+    trace = trace_frames(str(path), first_frame=8, n_frames=24)
+    up = [(b.onu_id, x) for f in trace.upstream for b in f.bursts for x in b.pieces]
+    down = [
+        (onu, x) for d in trace.downstream for onu, x in zip(d.onu_of_piece, d.pieces, strict=True)
+    ]
+    for pieces in (up, down):
+        lost = [(onu, x) for onu, x in pieces if x.fate > 0]
+        assert lost, "the 8 dB loss must fail codewords in 24 frames"
+        assert {onu for onu, _ in lost} == {4}
+        assert all(x.fate in (1, 2) for _, x in lost)
+        assert any(x.fate == 0 for onu, x in pieces if onu != 4)

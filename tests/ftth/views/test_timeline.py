@@ -40,6 +40,7 @@ class Piece:
     header_bytes: int
     last_fragment: bool
     packet_id: int
+    fate: int = 0
 
 
 @dataclass(frozen=True)
