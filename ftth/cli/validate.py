@@ -11,6 +11,7 @@ is imported inside the command so ``ftth --help`` stays fast.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def validate(
     from ftth.scenario import load_scenario, summary_rows
 
     scenario = load_scenario(file, overrides or [])
-    check_build(scenario)
+    spec = check_build(scenario)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column("key", style="bold")
     table.add_column("value", overflow="fold")
@@ -58,3 +59,5 @@ def validate(
     out = Console()
     out.print(f"[green]valid[/green]: {escape(scenario.source)}", highlight=False)
     out.print(table, highlight=False)
+    for warning in spec.warnings:  # as `ftth run` prints them
+        print(f"warning: {warning}", file=sys.stderr)

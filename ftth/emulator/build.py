@@ -263,6 +263,28 @@ def _check_traffic(scenario: Scenario) -> None:
                 _check_traffic_table(cls.traffic, where, profile, "downstream")
 
 
+def _idle_weights(queues: list[QueueSpec]) -> list[str]:
+    """Warnings for ``[[downstream]].weight`` values that change nothing: weighted DRR shares
+    a priority level among its queues by weight, so where every queue of a level has the
+    same weight a weight other than 1 only scales the quantum."""
+    by_level: dict[int, set[float]] = {}
+    names: dict[int, set[str]] = {}
+    for q in queues:
+        by_level.setdefault(int(q.priority), set()).add(float(q.weight))
+        names.setdefault(int(q.priority), set()).add(q.name)
+    out = []
+    for level in sorted(by_level):
+        weights = by_level[level]
+        if len(weights) == 1 and weights != {1.0}:
+            (w,) = weights
+            classes = ", ".join(sorted(names[level]))
+            out.append(
+                f"downstream weight {w:g} ({classes}) has no effect: every queue at priority "
+                f"{level} has it, and weights only share a priority level among classes"
+            )
+    return out
+
+
 def check_build(scenario: Scenario) -> EmulationSpec:
     """Build everything ``ftth run`` builds for ``scenario``, without emulating.
 
@@ -453,6 +475,7 @@ def build_spec(
                 f"{direction} offered load {fmt_rate(offered)} is {offered / capacity:.2f}× the"
                 f" analytic capacity {fmt_rate(capacity)}: queues will grow and drop"
             )
+    warnings += _idle_weights(down_queues)
     duration_ps = s_to_ps(scenario.duration_s)
     tier_down, tier_up = scenario.households.tier_down_bps, scenario.households.tier_up_bps
     shaper_rate = shaper_depth = None

@@ -190,3 +190,39 @@ def test_a_source_may_not_offer_more_than_its_line_rate(tmp_path: Path) -> None:
     error = build_error(base(tconts=[{**tcont, "traffic": {**table, "speed": 10.0}}]))
     assert error.where == "tconts[0].traffic"
     assert "offers 12.14 Gb/s on average, above the XGS-PON upstream line rate" in error.why
+
+
+# ============================================================================ warnings
+@pytest.mark.parametrize(
+    ("classes", "warned"),
+    [
+        # A class alone at its priority: its weight only scales the quantum.
+        ([{"name": "video", "priority": 1, "weight": 3.0}], ["video"]),
+        # Two classes at one level with different weights: the weights share it.
+        (
+            [
+                {"name": "a", "priority": 1, "weight": 1.0},
+                {"name": "b", "priority": 1, "weight": 3.0},
+            ],
+            [],
+        ),
+        # The same weight on every class of a level: no effect either.
+        (
+            [
+                {"name": "a", "priority": 2, "weight": 2.0},
+                {"name": "b", "priority": 2, "weight": 2.0},
+                {"name": "voice", "priority": 0},
+            ],
+            ["a, b"],
+        ),
+        ([{"name": "internet"}], []),  # the default weight 1 is never worth a warning
+    ],
+)
+def test_a_downstream_weight_that_changes_nothing_is_a_warning(
+    classes: list[dict[str, Any]], warned: list[str]
+) -> None:
+    spec = check_build(scenario_from_dict(base(downstream=classes)))
+    weights = [w for w in spec.warnings if w.startswith("downstream weight")]
+    assert len(weights) == len(warned)
+    for text, names in zip(weights, warned, strict=True):
+        assert f"({names}) has no effect" in text
