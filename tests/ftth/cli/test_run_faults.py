@@ -15,29 +15,9 @@ from typing import Any
 import pytest
 
 from ftth.cli import main
+from tests.scenarios import FAULT_TREE
 
-TREE = """
-[tree]
-feeder_km = 2.0
-splitters = [4, 8]
-
-[onus]
-count = 4
-drop_km = [0.5, 1.5]
-
-[[tconts]]
-name = "internet"
-type = 4
-max_bps = 2e9
-buffer_bytes = 100000
-traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
-
-[[downstream]]
-name = "internet"
-priority = 1
-buffer_bytes = 100000
-traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
-"""
+TREE = FAULT_TREE
 
 
 def run_json(

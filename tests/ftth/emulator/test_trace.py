@@ -14,6 +14,7 @@ from ftth.emulator.trace import FrameTrace, trace_frames, trace_spec
 from ftth.errors import InputError
 from ftth.phy import get_profile, psbu_slot_bytes
 from tests.ftth.emulator.helpers import make_spec
+from tests.scenarios import FAULT_TREE
 
 CASES = [
     # technology, traffic, fec: fragmentation, padding, idle grants and GEM pieces.
@@ -124,34 +125,11 @@ def test_bad_windows_are_input_errors(kwargs: dict, words: str) -> None:
         trace_spec(spec, **kwargs)
 
 
-BIT_ERRORS = """
-name = "ber"
-technology = "xgs-pon"
-duration_s = 0.01
-seed = 3
-[tree]
-feeder_km = 2.0
-splitters = [4, 8]
-[onus]
-count = 4
-drop_km = [0.5, 1.5]
-[[tconts]]
-name = "internet"
-type = 4
-max_bps = 2e9
-buffer_bytes = 100000
-traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
-[[downstream]]
-name = "internet"
-priority = 1
-buffer_bytes = 100000
-traffic = { model = "poisson", rate_bps = 40e6, sizes = "trimodal" }
-[[faults]]
-at_s = 0.0
-kind = "splitter-loss"
-branch = "1.4"
-extra_db = 8
-"""
+BIT_ERRORS = (
+    'name = "ber"\ntechnology = "xgs-pon"\nduration_s = 0.01\nseed = 3\n'
+    + FAULT_TREE
+    + '\n[[faults]]\nat_s = 0.0\nkind = "splitter-loss"\nbranch = "1.4"\nextra_db = 8\n'
+)
 
 
 def test_trace_through_bit_errors_marks_the_lost_pieces(tmp_path: Path) -> None:
