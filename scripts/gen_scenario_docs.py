@@ -95,8 +95,8 @@ between sources are kept.  `downstream_load` does the same for the downstream cl
 - admission control: Σ over all ONUs of `fixed_bps + assured_bps` ≤ the upstream
   saturation goodput;
 - `households.tier` ≤ the line rate in each direction;
-- `warmup_s`, `faults[].at_s` and `onus[].join_at_s` < `duration_s`; fault ONUs and
-  branches exist;
+- `warmup_s`, `faults[].at_s` and `onus.join_at_s` / `onus[].join_at_s` < `duration_s`;
+  fault ONUs and branches exist;
 - the fault timeline, replayed in time order, contradicts nothing in force: no cut of a
   fibre already cut, no `restore` of a fibre that is not cut, no switching off an ONU that
   is off (or on one that is on), no rogue ONU that is off, not yet joined or already rogue,
@@ -106,7 +106,7 @@ between sources are kept.  `downstream_load` does the same for the downstream cl
   EPON polling DBA), its `dba.params` valid for that DBA; traffic models registered
   (`ftth list traffic`) and their parameters valid.
 
-## Faults and activation (`[[faults]]`, `[activation]`, `onus[].join_at_s`)
+## Faults and activation (`[[faults]]`, `[activation]`, `join_at_s`)
 
 A fibre is named by `branch`: `"feeder"` (the default), or splitter outputs numbered from 1
 in each stage, from the OLT side, joined by dots — with `splitters = [4, 8]`, `"2"` is the
@@ -115,6 +115,10 @@ connected to the outputs in the order they are listed, filling the last stage fi
 1st ONU on `"1.1"`, the 9th on `"2.1"`); `onu = ID` names that ONU's drop instead.  A fault
 takes effect from the first frame that starts at or after `at_s`.  The activation sequence,
 the timers and the alarms are described in `docs/activation.md`.
+
+ONUs join late with `join_at_s`: per ONU in the `[[onus]]` form, or in the `[onus]` form one
+time for all or a range `[first, last]` over which they join one after another, evenly
+spaced in ONU order (`join_at_s = [0.01, 0.05]` with `count = 5`: 10, 20, 30, 40, 50 ms).
 
 `ftth run` emulates faults, `[activation]` and `join_at_s` on GPON, XG-PON and XGS-PON:
 the control plane runs first and every engine obeys it (what the data plane does with

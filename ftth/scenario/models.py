@@ -358,6 +358,15 @@ class OnuGenerator(_Model):
         description="ONU-ID of the first ONU; the others follow consecutively.",
         json_schema_extra=_extra(allowed="≥ 0; last id ≤ profile max_onu_id"),
     )
+    join_at_s: list[float] = Field(
+        default_factory=lambda: [0.0, 0.0],
+        description="When the ONUs are connected and powered, as onus[].join_at_s: one number "
+        "for every ONU, or a range [first, last] over which they join one after another, "
+        "evenly spaced in ONU order (linspace).",
+        json_schema_extra=_extra(
+            default_doc="0 (every ONU from the start)", allowed="0 ≤ first ≤ last < duration_s"
+        ),
+    )
 
     @field_validator("drop_km", mode="before")
     @classmethod
@@ -367,6 +376,27 @@ class OnuGenerator(_Model):
         if not isinstance(value, list) or len(value) != 2:
             raise ValueError(
                 f"must be a range [min_km, max_km] (or one number), got {describe(value)}"
+            )
+        return value
+
+    @field_validator("join_at_s", mode="before")
+    @classmethod
+    def _join_range(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = [value, value]
+        if not isinstance(value, list) or len(value) != 2:
+            raise ValueError(f"must be a time or a range [first_s, last_s], got {describe(value)}")
+        return value
+
+    @field_validator("join_at_s")
+    @classmethod
+    def _join_order(cls, value: list[float]) -> list[float]:
+        first, last = value
+        if first < 0:
+            raise ValueError(f"must be ≥ 0 s, got {fmt_num(first)}")
+        if last < first:
+            raise ValueError(
+                f"must be [first, last] with first ≤ last, got [{fmt_num(first)}, {fmt_num(last)}]"
             )
         return value
 
@@ -383,9 +413,14 @@ class OnuGenerator(_Model):
         return value
 
     def expand(self) -> list[Onu]:
-        """The explicit ONUs: ids ``first_id…``, drops ``linspace(min, max, count)``."""
+        """The explicit ONUs: ids ``first_id…``, drops ``linspace(min, max, count)``, joins
+        ``linspace(first, last, count)``."""
         drops = np.linspace(self.drop_km[0], self.drop_km[1], self.count)
-        return [Onu(id=self.first_id + i, drop_km=float(drop)) for i, drop in enumerate(drops)]
+        joins = np.linspace(self.join_at_s[0], self.join_at_s[1], self.count)
+        return [
+            Onu(id=self.first_id + i, drop_km=float(drop), join_at_s=float(join))
+            for i, (drop, join) in enumerate(zip(drops, joins, strict=True))
+        ]
 
 
 class Onu(_Model):

@@ -345,8 +345,9 @@ def _check_faults(sc: Scenario, onus: list[Onu]) -> None:
     emulated = sc.activation.enabled or sc.faults or any(o.join_at_s > 0 for o in onus)
     for index, onu in enumerate(onus):
         if onu.join_at_s >= sc.duration_s:
+            # The compact form has one key for all ONUs: name it, and the value written.
             raise InputError(
-                f"onus[{index}].join_at_s",
+                "onus.join_at_s" if sc.onus_compact else f"onus[{index}].join_at_s",
                 f"must be < duration_s ({fmt_num(sc.duration_s)} s), got {fmt_num(onu.join_at_s)}",
             )
     if emulated and not sc.profile.framed:

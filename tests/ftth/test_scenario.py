@@ -157,6 +157,37 @@ def test_single_drop_number_puts_every_onu_there() -> None:
     assert [onu.drop_km for onu in sc.onu_list()] == [0.7, 0.7, 0.7]
 
 
+def test_compact_onus_join_one_after_another() -> None:
+    """``[onus] join_at_s``: one time for all, or a range spread in ONU order (linspace)."""
+    sc = scenario_from_dict(
+        base(duration_s=0.2, onus={"count": 5, "drop_km": 1.0, "join_at_s": [0.0, 0.1]})
+    )
+    assert [onu.join_at_s for onu in sc.onu_list()] == pytest.approx([0, 0.025, 0.05, 0.075, 0.1])
+    assert sc.emulates_control_plane
+    same = scenario_from_dict(base(onus={"count": 3, "drop_km": 1.0, "join_at_s": 0.05}))
+    assert [onu.join_at_s for onu in same.onu_list()] == [0.05] * 3
+    plain = scenario_from_dict(base(onus={"count": 3, "drop_km": 1.0}))
+    assert [onu.join_at_s for onu in plain.onu_list()] == [0.0] * 3
+    assert not plain.emulates_control_plane
+
+
+@pytest.mark.parametrize(
+    ("join", "where", "fragment"),
+    [
+        ([0.05, 0.01], "onus.join_at_s", "first ≤ last"),
+        (-0.1, "onus.join_at_s", "≥ 0 s"),
+        ([0.0, 0.1, 0.2], "onus.join_at_s", "a time or a range"),
+        ([0.0, 0.3], "onus.join_at_s", "must be < duration_s (0.2 s), got 0.3"),
+    ],
+)
+def test_compact_join_errors_name_the_one_key(join: Any, where: str, fragment: str) -> None:
+    with pytest.raises(InputError) as info:
+        scenario_from_dict(
+            base(duration_s=0.2, onus={"count": 4, "drop_km": 1.0, "join_at_s": join})
+        )
+    assert info.value.where == where and fragment in info.value.why
+
+
 def test_explicit_onus_with_overrides() -> None:
     special = [{"name": "mobile", "type": 1, "fixed_bps": 1e8}]
     data = base(

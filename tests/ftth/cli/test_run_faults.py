@@ -192,3 +192,21 @@ def test_without_faults_households_carry_no_fault_marks(
     assert all("fault_hit" not in h for h in data["households"])
     household = next(r for r in data["verdict"]["rules"] if r["name"] == "household")
     assert "failing_fault_hit" not in household
+
+
+def test_compact_onus_join_one_after_another(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``[onus] join_at_s = [0.01, 0.04]``: the 4 ONUs join 10 ms apart; each is absent
+    until its time and operates after it (its activation through the discovery windows)."""
+    toml = (
+        'name = "joins"\ntechnology = "xgs-pon"\nduration_s = 0.08\nseed = 3\n'
+        + "[activation]\ndiscovery_period_ms = 5\n"
+        + TREE.replace("drop_km = [0.5, 1.5]\n", "drop_km = [0.5, 1.5]\njoin_at_s = [0.01, 0.04]\n")
+    )
+    _, data = run_json(capsys, tmp_path, toml)
+    onus = {o["onu_id"]: o for o in data["control"]["onus"]}
+    for onu_id, join_s in zip((1, 2, 3, 4), (0.01, 0.02, 0.03, 0.04), strict=True):
+        assert onus[onu_id]["down_s"]["not-yet-joined"] == pytest.approx(join_s, abs=125e-6)
+        assert onus[onu_id]["activated_s"] > join_s
+    assert balanced(data["conservation"])
