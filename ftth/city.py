@@ -290,23 +290,18 @@ def city(
     on_done: Any = None,
 ) -> CityResult:
     """Plan every district's trees and report the shares (module docstring)."""
-    from ftth.sweep.executors import make_executor, start_ahead
+    from ftth.sweep.executors import make_executor, pool_ahead
     from ftth.sweep.runs import WARM_MODULES
 
     # The workers start now, importing the planner while the districts are checked.
-    ahead = start_ahead(workers, dask, (*WARM_MODULES, __name__))
-    try:
+    with pool_ahead(workers, dask, (*WARM_MODULES, __name__)) as ahead:
         sc, districts, tasks = prepare(scenario, districts_csv, list(overrides or []), concurrency)
-    except BaseException:
-        if ahead is not None:
-            ahead.close(abort=True)
-        raise
-    outcomes: list[dict[str, Any] | None] = [None] * len(tasks)
-    with make_executor(workers, dask, len(tasks), ahead) as executor:
-        for done, (i, outcome) in enumerate(executor.map_unordered(plan_tree, tasks), 1):
-            outcomes[i] = outcome
-            if on_done is not None:
-                on_done(done, len(tasks))
+        outcomes: list[dict[str, Any] | None] = [None] * len(tasks)
+        with make_executor(workers, dask, len(tasks), ahead) as executor:
+            for done, (i, outcome) in enumerate(executor.map_unordered(plan_tree, tasks), 1):
+                outcomes[i] = outcome
+                if on_done is not None:
+                    on_done(done, len(tasks))
     res = CityResult(scenario=sc.name)
     grand = [0.0] * len(TARGETS_BPS)
     grand_households = 0

@@ -151,12 +151,11 @@ def compare_dba(
         ],
         inputs=scenario_inputs(str(scenario)),
     )
-    from ftth.sweep.executors import start_ahead
+    from ftth.sweep.executors import pool_ahead
     from ftth.sweep.runs import WARM_MODULES
 
     # The workers start now, importing the emulator while the grid is checked (~1 s each).
-    ahead = start_ahead(jobs, dask, WARM_MODULES)
-    try:
+    with pool_ahead(jobs, dask, WARM_MODULES) as ahead:
         grid, name, technology, duration_s = prepare(
             scenario,
             dbas=dba,
@@ -165,50 +164,44 @@ def compare_dba(
             duration_s=duration,
             overrides=list(set_ or []),
         )
-    except BaseException:
-        if ahead is not None:
-            ahead.close(abort=True)
-        raise
-    console = Console(stderr=json_path is not None and str(json_path) == "-")
-    total = len(grid.cells())
-    store = Store(out if out is not None else ":memory:")
-    done = [0]
-    already = 0
+        console = Console(stderr=json_path is not None and str(json_path) == "-")
+        total = len(grid.cells())
+        store = Store(out if out is not None else ":memory:")
+        done = [0]
+        already = 0
 
-    def count(_cell: Cell, n: int, _total: int) -> None:
-        done[0] = n
+        def count(_cell: Cell, n: int, _total: int) -> None:
+            done[0] = n
 
-    try:
-        keys = {t.key for t in grid.tasks()}
-        already = len(store.finished(grid.scenario_hash or "") & keys)
-        if not quiet and console.is_terminal:
-            with progress_bar(console, "compare-dba") as bar:
-                task = bar.add_task("runs", total=total)
+        try:
+            keys = {t.key for t in grid.tasks()}
+            already = len(store.finished(grid.scenario_hash or "") & keys)
+            if not quiet and console.is_terminal:
+                with progress_bar(console, "compare-dba") as bar:
+                    task = bar.add_task("runs", total=total)
 
-                def advance(cell: Cell, n: int, left: int) -> None:
-                    count(cell, n, left)
-                    bar.update(task, completed=total - left + n)
+                    def advance(cell: Cell, n: int, left: int) -> None:
+                        count(cell, n, left)
+                        bar.update(task, completed=total - left + n)
 
+                    res = run_prepared(
+                        grid, name, technology, duration_s, jobs=jobs, on_done=advance, dask=dask,
+                        store=store, ahead=ahead,
+                    )  # fmt: skip
+            else:
                 res = run_prepared(
-                    grid, name, technology, duration_s, jobs=jobs, on_done=advance, dask=dask,
+                    grid, name, technology, duration_s, jobs=jobs, on_done=count, dask=dask,
                     store=store, ahead=ahead,
                 )  # fmt: skip
-        else:
-            res = run_prepared(
-                grid, name, technology, duration_s, jobs=jobs, on_done=count, dask=dask,
-                store=store, ahead=ahead,
-            )  # fmt: skip
-    except Interrupted as exc:
-        kept = str(out) if out is not None else None
-        finished = min(total, done[0] + already)
-        untouched = [str(p) for p in (json_path, csv_dir, plot_dir) if p is not None]
-        untouched = [p for p in untouched if p != "-"]
-        print(interrupted_line(exc, finished, total, kept, untouched), file=sys.stderr)
-        raise SystemExit(exc.exit_status) from None
-    finally:
-        if ahead is not None:  # closed already unless something failed before the runs
-            ahead.close(abort=True)
-        store.close()
+        except Interrupted as exc:
+            kept = str(out) if out is not None else None
+            finished = min(total, done[0] + already)
+            untouched = [str(p) for p in (json_path, csv_dir, plot_dir) if p is not None]
+            untouched = [p for p in untouched if p != "-"]
+            print(interrupted_line(exc, finished, total, kept, untouched), file=sys.stderr)
+            raise SystemExit(exc.exit_status) from None
+        finally:
+            store.close()
     with transaction():  # every file renamed into place at the end, or none
         if json_path is not None:
             write_text(json_path, res.to_json())

@@ -151,7 +151,7 @@ def sweep_run(
 ) -> None:
     from rich.console import Console
 
-    from ftth.sweep.executors import make_executor, start_ahead
+    from ftth.sweep.executors import make_executor, pool_ahead
     from ftth.sweep.runs import WARM_MODULES, run_tasks
     from ftth.sweep.spec import prepare
     from ftth.sweep.store import Store
@@ -172,49 +172,42 @@ def sweep_run(
     check_outputs([Output("--out", out)], inputs=scenario_inputs(str(scenario or "")))
     # The workers start now and import the emulator while this process checks every grid
     # value (which builds each one): ~1 s of start-up that no longer delays the first run.
-    ahead = start_ahead(workers, dask, WARM_MODULES)
-    try:
+    with pool_ahead(workers, dask, WARM_MODULES) as ahead:
         sweep = prepare(scenario, grid, seeds, overrides)
-    except BaseException:
-        if ahead is not None:
-            ahead.close(abort=True)
-        raise
-    tasks = sweep.tasks()
-    console = Console(stderr=True)
-    store = Store(out)
-    outcome: Outcome | None = None
-    done = [0]
-    finished = 0
-    try:
-        store.record_scenario(
-            sweep.scenario_hash, sweep.name, sweep.technology, sweep.source,
-            sweep.overrides, sweep.grid_description(),
-        )  # fmt: skip
-        finished = len(store.finished(sweep.scenario_hash) & {t.key for t in tasks})
-        executor = make_executor(workers, dask, len(tasks) - finished, ahead)
-        with executor:
-            if not quiet and console.is_terminal:
-                with progress_bar(console, "sweep") as bar:
-                    task_id = bar.add_task("runs", total=len(tasks) - finished)
+        tasks = sweep.tasks()
+        console = Console(stderr=True)
+        store = Store(out)
+        outcome: Outcome | None = None
+        done = [0]
+        finished = 0
+        try:
+            store.record_scenario(
+                sweep.scenario_hash, sweep.name, sweep.technology, sweep.source,
+                sweep.overrides, sweep.grid_description(),
+            )  # fmt: skip
+            finished = len(store.finished(sweep.scenario_hash) & {t.key for t in tasks})
+            executor = make_executor(workers, dask, len(tasks) - finished, ahead)
+            with executor:
+                if not quiet and console.is_terminal:
+                    with progress_bar(console, "sweep") as bar:
+                        task_id = bar.add_task("runs", total=len(tasks) - finished)
 
-                    def advance(_t: Any, _r: Any, n: int, _total: int) -> None:
+                        def advance(_t: Any, _r: Any, n: int, _total: int) -> None:
+                            done[0] = n
+                            bar.update(task_id, completed=n)
+
+                        outcome = run_tasks(tasks, store, executor, advance)
+                else:
+
+                    def count(_t: Any, _r: Any, n: int, _total: int) -> None:
                         done[0] = n
-                        bar.update(task_id, completed=n)
 
-                    outcome = run_tasks(tasks, store, executor, advance)
-            else:
-
-                def count(_t: Any, _r: Any, n: int, _total: int) -> None:
-                    done[0] = n
-
-                outcome = run_tasks(tasks, store, executor, count)
-    except Interrupted as exc:
-        print(interrupted_line(exc, finished + done[0], len(tasks), str(out)), file=sys.stderr)
-        raise SystemExit(exc.exit_status) from None
-    finally:
-        if ahead is not None:  # closed already unless something failed before the runs
-            ahead.close(abort=True)
-        store.close()
+                    outcome = run_tasks(tasks, store, executor, count)
+        except Interrupted as exc:
+            print(interrupted_line(exc, finished + done[0], len(tasks), str(out)), file=sys.stderr)
+            raise SystemExit(exc.exit_status) from None
+        finally:
+            store.close()
     assert outcome is not None
     if not quiet:
         print(

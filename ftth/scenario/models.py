@@ -336,6 +336,16 @@ class DownstreamClass(_Model):
         return _check_traffic_table(value)
 
 
+def _range_pair(value: Any, expected: str) -> Any:
+    """A ``[low, high]`` key of ``[onus]``: one number stands for ``[x, x]``; anything but a
+    number or a pair is refused with ``expected``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value, value]
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"{expected}, got {describe(value)}")
+    return value
+
+
 class OnuGenerator(_Model):
     """``[onus]`` (a table): ``count`` identical ONUs spread evenly over a drop range."""
 
@@ -371,22 +381,12 @@ class OnuGenerator(_Model):
     @field_validator("drop_km", mode="before")
     @classmethod
     def _drop_range(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = [value, value]
-        if not isinstance(value, list) or len(value) != 2:
-            raise ValueError(
-                f"must be a range [min_km, max_km] (or one number), got {describe(value)}"
-            )
-        return value
+        return _range_pair(value, "must be a range [min_km, max_km] (or one number)")
 
     @field_validator("join_at_s", mode="before")
     @classmethod
     def _join_range(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = [value, value]
-        if not isinstance(value, list) or len(value) != 2:
-            raise ValueError(f"must be a time or a range [first_s, last_s], got {describe(value)}")
-        return value
+        return _range_pair(value, "must be a time or a range [first_s, last_s]")
 
     @field_validator("join_at_s")
     @classmethod

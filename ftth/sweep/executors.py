@@ -493,6 +493,21 @@ def start_ahead(
     return ProcessExecutor(count, warm).start()
 
 
+@contextlib.contextmanager
+def pool_ahead(
+    workers: int | None, dask: str | None, warm: Sequence[str] = ()
+) -> Iterator[ProcessExecutor | None]:
+    """:func:`start_ahead` for a block: the pool (or ``None``) is handed to
+    :func:`make_executor` inside it, and whatever the block leaves open — an error before the
+    runs, e.g. a bad grid — is stopped at its end (closing a closed pool does nothing)."""
+    ahead = start_ahead(workers, dask, warm)
+    try:
+        yield ahead
+    finally:
+        if ahead is not None:
+            ahead.close(abort=True)
+
+
 def make_executor(
     workers: int | None, dask: str | None, runs: int, ahead: ProcessExecutor | None = None
 ) -> Executor:
@@ -529,6 +544,7 @@ __all__ = [
     "ProcessExecutor",
     "WorkerError",
     "make_executor",
+    "pool_ahead",
     "start_ahead",
     "usable_cores",
 ]
